@@ -1,0 +1,106 @@
+"""Architecture of the BiLSTM classifier: a plain dataclass, saved as ``config.json``.
+
+Run settings (learning rate, epochs, paths) live in the scripts, not here.
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import List
+
+POOLING_CHOICES = ("last", "max", "mean", "last_max")
+
+# Upper bounds checked before anything is allocated, so a hostile or corrupted
+# config.json cannot make from_pretrained allocate tens of gigabytes.
+MAX_VOCAB_SIZE = 5_000_000
+MAX_EMBEDDING_DIM = 4096
+MAX_HIDDEN_SIZE = 4096
+MAX_NUM_LAYERS = 16
+MAX_PARAMETERS = 2_000_000_000
+MAX_MAX_LENGTH = 100_000
+
+
+@dataclass
+class BiLSTMConfig:
+    """Configuration of :class:`BiLSTMForSequenceClassification`.
+
+    Args:
+        vocab_size: number of rows of the embedding table (the tokenizer's vocabulary size).
+        embedding_dim: size of each word vector.
+        hidden_size: LSTM hidden size per direction.
+        num_layers: stacked LSTM layers.
+        bidirectional: run a second LSTM right-to-left and concatenate both.
+        dropout: dropout on the embeddings, between layers and before the classifier.
+        pooling: how the sequence becomes one vector: ``"last"`` (the final state of each
+            direction, as the tutorial), ``"max"`` / ``"mean"`` over time (padding excluded),
+            or ``"last_max"`` (both concatenated).
+        pad_token_id: id of ``[PAD]``; its embedding stays zero.
+        label_names: class names in id order, e.g. ``["REAL", "FAKE"]``. Two labels give one
+            logit and a sigmoid (probability of ``label_names[1]``), more give a softmax.
+        max_length: inputs are truncated to this many tokens.
+    """
+
+    # Vocabulary and embeddings
+    vocab_size: int = 30_000
+    embedding_dim: int = 300
+    # Recurrent encoder
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.5
+    pooling: str = "last"
+    # Tokens and labels
+    pad_token_id: int = 0
+    label_names: List[str] = field(default_factory=lambda: ["REAL", "FAKE"])
+    max_length: int = 200
+
+    def __post_init__(self):
+        self.label_names = list(self.label_names)
+        _check_int("vocab_size", self.vocab_size, 2, MAX_VOCAB_SIZE)
+        _check_int("embedding_dim", self.embedding_dim, 1, MAX_EMBEDDING_DIM)
+        _check_int("hidden_size", self.hidden_size, 1, MAX_HIDDEN_SIZE)
+        _check_int("num_layers", self.num_layers, 1, MAX_NUM_LAYERS)
+        _check_int("max_length", self.max_length, 1, MAX_MAX_LENGTH)
+        _check_int("pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
+        if not isinstance(self.bidirectional, bool):
+            raise ValueError(f"bidirectional must be true or false, got {self.bidirectional!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if self.pooling not in POOLING_CHOICES:
+            raise ValueError(f"pooling must be one of {POOLING_CHOICES}, got {self.pooling!r}")
+        names = self.label_names
+        if len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+            raise ValueError(f"label_names must list at least 2 non-empty strings, got {names!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"label_names must be unique, got {names!r}")
+        if self.num_parameters() > MAX_PARAMETERS:
+            raise ValueError(f"this config has {self.num_parameters():,} parameters, over the {MAX_PARAMETERS:,} limit")
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def label2id(self):
+        return {name: i for i, name in enumerate(self.label_names)}
+
+    def num_parameters(self) -> int:
+        """Parameter count computed from the fields alone (no allocation)."""
+        total = self.vocab_size * self.embedding_dim
+        d, h = self.num_directions, self.hidden_size
+        for layer in range(self.num_layers):
+            inp = self.embedding_dim if layer == 0 else d * h
+            total += d * (4 * h * (inp + h) + 8 * h)
+        features = d * h * (2 if self.pooling == "last_max" else 1)
+        outputs = 1 if self.num_labels == 2 else self.num_labels
+        return total + features * outputs + outputs
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def _check_int(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")

@@ -1,0 +1,260 @@
+"""Data pipeline: CSV → cleaned, trimmed, labelled splits → token ids → length-grouped batches.
+
+Everything runs on Arrow through ``datasets`` (batched ``map``/``filter``), so a million-row
+CSV streams through without being held in Python lists. Only training needs this module:
+a trained model classifies raw text with its own tokenizer.
+"""
+
+import csv
+import functools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from .model import pad_sequences
+
+logger = logging.getLogger(__name__)
+
+MIN_TEXT_CHARS = 5
+TITLETEXT = "titletext"
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, column or row and the fix."""
+
+
+@dataclass
+class PrepareStats:
+    """What :func:`prepare_dataset` did, for the logs."""
+
+    rows_read: int = 0
+    rows_dropped_short: int = 0
+    label_counts: dict = field(default_factory=dict)
+
+
+def _delimiter(path):
+    return "\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ","
+
+
+def read_columns(path):
+    """Return the header of a CSV/TSV file, with clear errors for missing or empty files."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f, delimiter=_delimiter(path)), None)
+    if not header or not any(name.strip() for name in header):
+        raise DataError(f"{path}: the file is empty (expected a header row with column names)")
+    return header
+
+
+def load_csv(path, required_columns=()):
+    """Load a CSV (or ``.tsv``) file as a ``datasets.Dataset`` with every column a string.
+
+    Explicit string features and ``keep_default_na=False`` keep "NA", "null" and empty
+    cells as text instead of missing values, and stop per-chunk type inference from
+    failing on columns that are empty for the first 10,000 rows.
+    """
+    columns = read_columns(path)
+    missing = [c for c in required_columns if c and c not in columns]
+    if missing:
+        raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {columns}")
+    features = datasets.Features({name: datasets.Value("string") for name in columns})
+    return datasets.load_dataset(
+        "csv",
+        data_files=str(path),
+        features=features,
+        keep_default_na=False,
+        sep=_delimiter(path),
+        split="train",
+    )
+
+
+def infer_label_names(values):
+    """Label names in id order: REAL/FAKE as the tutorial (REAL=0, FAKE=1), else sorted."""
+    names = {str(v) for v in values}
+    if names and names <= {"REAL", "FAKE"}:
+        return ["REAL", "FAKE"]
+    if all(n.lstrip("-").isdigit() for n in names):
+        return sorted(names, key=int)
+    return sorted(names)
+
+
+def prepare_dataset(
+    ds,
+    *,
+    text_column=None,
+    title_column="title",
+    label_column="label",
+    first_n_words=200,
+    label_names=None,
+    source="data",
+):
+    """Clean one dataset as the tutorial does, on Arrow.
+
+    With ``title`` and ``text`` columns present (and ``text_column`` unset or ``"titletext"``)
+    it builds ``titletext`` = title + ". " + text. Rows whose text is shorter than 5 characters
+    are dropped, ``text``/``titletext`` are trimmed to the first ``first_n_words`` words, and
+    the label column becomes a ``ClassLabel`` named ``label``.
+
+    Returns:
+        (dataset, text column name, label names, :class:`PrepareStats`)
+    """
+    stats = PrepareStats(rows_read=len(ds))
+    cols = ds.column_names
+    if label_column not in cols:
+        raise DataError(f"{source}: no label column {label_column!r}; the file has columns {cols}")
+    build_titletext = title_column in cols and "text" in cols and text_column in (None, TITLETEXT)
+    if build_titletext:
+        ds = ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column})
+        text_column, body_column = TITLETEXT, "text"
+    else:
+        text_column = text_column or next((c for c in (TITLETEXT, "text") if c in cols), None)
+        if text_column not in cols:
+            raise DataError(f"{source}: no text column {text_column!r}; the file has columns {cols} (set --text_column)")
+        body_column = text_column
+    ds = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column})
+    stats.rows_dropped_short = stats.rows_read - len(ds)
+    trim_columns = [c for c in ("text", TITLETEXT, text_column) if c in ds.column_names]
+    ds = ds.map(_trim, batched=True, fn_kwargs={"columns": sorted(set(trim_columns)), "n": first_n_words})
+    label_names = list(label_names) if label_names else infer_label_names(ds.unique(label_column))
+    ds = encode_labels(ds, label_column, label_names, source)
+    stats.label_counts = _counts(ds, label_names)
+    return ds, text_column, label_names, stats
+
+
+def _add_titletext(batch, title_column):
+    return {TITLETEXT: [f"{t}. {x}" for t, x in zip(batch[title_column], batch["text"])]}
+
+
+def _is_long_enough(batch, column):
+    return [len(t.strip()) >= MIN_TEXT_CHARS for t in batch[column]]
+
+
+def _trim(batch, columns, n):
+    return {c: [" ".join(t.split(maxsplit=n)[:n]) for t in batch[c]] for c in columns}
+
+
+def encode_labels(ds, label_column, label_names, source="data"):
+    """Map label strings to ids with a ``ClassLabel`` in ``label_names`` order, column ``label``."""
+    known = set(label_names)
+    unknown = ds.filter(lambda b: [v not in known for v in b[label_column]], batched=True, with_indices=False)
+    if len(unknown):
+        value = unknown[0][label_column]
+        rows = ds.map(lambda b, idx: {"bad": [i for i, v in zip(idx, b[label_column]) if v == value][:1]},
+                      batched=True, with_indices=True, remove_columns=ds.column_names)["bad"]
+        raise DataError(
+            f"{source}: row {rows[0] + 2}, column {label_column!r}: label {value!r} is not one of {label_names}"
+            f" ({len(unknown)} such rows)"
+        )
+    if label_column != "label" and "label" in ds.column_names:
+        ds = ds.remove_columns("label")
+    if label_column != "label":
+        ds = ds.rename_column(label_column, "label")
+    return ds.cast_column("label", datasets.ClassLabel(names=label_names))
+
+
+def _counts(ds, label_names):
+    counts = {name: 0 for name in label_names}
+    for i in ds["label"]:
+        counts[label_names[i]] += 1
+    return counts
+
+
+def split_dataset(ds, train_ratio=0.8, valid_ratio=0.1, seed=42):
+    """Seeded, stratified split into ``train``/``validation``/``test`` (test gets the rest)."""
+    test_ratio = round(1.0 - train_ratio - valid_ratio, 10)
+    if not (0 < train_ratio < 1 and 0 < valid_ratio < 1 and test_ratio >= 0):
+        raise DataError(f"ratios must be in (0, 1) and sum to at most 1, got train {train_ratio}, valid {valid_ratio}")
+    n = len(ds)
+    n_valid = round(n * valid_ratio)
+    n_test = 0 if test_ratio == 0 else n - round(n * train_ratio) - n_valid
+    try:
+        first = ds.train_test_split(test_size=n_valid + n_test, stratify_by_column="label", seed=seed)
+        if n_test == 0:
+            return datasets.DatasetDict(train=first["train"], validation=first["test"])
+        second = first["test"].train_test_split(test_size=n_test, stratify_by_column="label", seed=seed)
+    except ValueError as err:
+        raise DataError(
+            f"cannot split {n} rows into train {train_ratio:g} / valid {valid_ratio:g} / test {test_ratio:g}"
+            f" with every class in every split ({err}); use more data or other ratios"
+        ) from None
+    return datasets.DatasetDict(train=first["train"], validation=second["train"], test=second["test"])
+
+
+def encode_dataset(ds, tokenizer, text_column, batch_size=1000):
+    """Add ``input_ids`` and ``length`` with the tokenizer's fast ``encode_batch`` (batched map)."""
+
+    def encode(batch):
+        encodings = tokenizer.encode_batch(batch[text_column])
+        return {"input_ids": [e.ids for e in encodings], "length": [len(e.ids) for e in encodings]}
+
+    return ds.map(encode, batched=True, batch_size=batch_size, desc="Tokenizing")
+
+
+class LengthGroupedBatchSampler(Sampler):
+    """Batches of similar lengths, so little compute goes to padding.
+
+    Training (``shuffle=True``): a seeded permutation per epoch is cut into chunks of
+    ``batch_size * group_factor`` examples, each chunk sorted by length and cut into batches,
+    and the batch order shuffled. Evaluation: batches in order of length. The one short batch
+    always comes last, as with ``torch``'s ``BatchSampler``, which Accelerate's sharding expects.
+    """
+
+    def __init__(self, lengths, batch_size, shuffle=True, seed=0, group_factor=50, drop_last=False):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.lengths = torch.as_tensor(list(lengths))
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.group_factor, self.drop_last, self.epoch = group_factor, drop_last, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        n, b = len(self.lengths), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        n, b = len(self.lengths), self.batch_size
+        if not self.shuffle:
+            order = torch.sort(self.lengths, stable=True).indices
+            batches = [order[i : i + b].tolist() for i in range(0, n, b)]
+        else:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            perm = torch.randperm(n, generator=g)
+            chunk = b * self.group_factor
+            order = torch.cat([c[torch.sort(self.lengths[c], stable=True).indices] for c in perm.split(chunk)])
+            batches = [order[i : i + b].tolist() for i in range(0, n, b)]
+            full = batches if len(batches[-1]) == b else batches[:-1]
+            short = [] if full is batches else batches[-1:]
+            batches = [full[i] for i in torch.randperm(len(full), generator=g).tolist()] + short
+        if self.drop_last and batches and len(batches[-1]) < b:
+            batches = batches[:-1]
+        return iter(batches)
+
+
+def collate_batch(features, pad_token_id=0):
+    """Right-pad a list of ``{"input_ids", "label"}`` dicts to the longest in the batch."""
+    input_ids, attention_mask = pad_sequences([f["input_ids"] for f in features], pad_token_id)
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if "label" in features[0]:
+        batch["labels"] = torch.as_tensor([f["label"] for f in features], dtype=torch.long)
+    return batch
+
+
+def make_dataloader(ds, batch_size, shuffle, seed=0, pad_token_id=0):
+    """A ``DataLoader`` over an encoded dataset with length-grouped batches and dynamic padding."""
+    lengths = ds["length"] if "length" in ds.column_names else [len(ids) for ids in ds["input_ids"]]
+    sampler = LengthGroupedBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed)
+    ds = ds.select_columns([c for c in ("input_ids", "label") if c in ds.column_names])
+    # Its own generator: starting an iterator draws a base seed from it, not from the global RNG,
+    # so dropout does not depend on how many loaders were started (a run resumed mid-epoch
+    # replays the uninterrupted one exactly).
+    generator = torch.Generator().manual_seed(seed)
+    collate = functools.partial(collate_batch, pad_token_id=pad_token_id)
+    return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, generator=generator)

@@ -1,0 +1,261 @@
+"""The BiLSTM classifier: Embedding → (bi)LSTM → pooling → Linear, with Hub save/load.
+
+Variable-length batches are handled exactly without ``pack_padded_sequence``: the forward
+LSTM runs over the right-padded batch (its outputs before each sequence's end never see
+padding), and the backward LSTM runs over each sequence reversed *within its own length*,
+so it starts at the last real token. Adding padding changes no logit, and on CPU this is
+several times faster to train than packing (see docs/BENCHMARKS.md).
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from .config import BiLSTMConfig
+from .tokenizer import TOKENIZER_FILE, load_tokenizer, save_tokenizer
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class SequenceClassifierOutput:
+    """Model output: ``logits`` (batch, 1) for two labels or (batch, num_labels), and ``loss``."""
+
+    logits: torch.Tensor
+    loss: Optional[torch.Tensor] = None
+
+
+class BiLSTMLayer(nn.Module):
+    """One layer: a left-to-right LSTM and, if bidirectional, a right-to-left one."""
+
+    def __init__(self, input_size, hidden_size, bidirectional):
+        super().__init__()
+        self.fwd = nn.LSTM(input_size, hidden_size, batch_first=True)
+        self.bwd = nn.LSTM(input_size, hidden_size, batch_first=True) if bidirectional else None
+
+    def forward(self, x, reverse_index):
+        out, _ = self.fwd(x)
+        if self.bwd is None:
+            return out
+        back, _ = self.bwd(_gather_time(x, reverse_index))
+        return torch.cat([out, _gather_time(back, reverse_index)], dim=-1)
+
+
+def _gather_time(x, index):
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.size(-1)))
+
+
+class BiLSTMForSequenceClassification(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="pytorch",
+    pipeline_tag="text-classification",
+    tags=["text-classification", "bilstm"],
+    license="apache-2.0",
+):
+    """BiLSTM text classifier. ``forward`` returns logits, and the loss when labels are given.
+
+    Two labels: one logit, sigmoid probability of ``label_names[1]`` (FAKE), BCE loss, as the
+    tutorial. More labels: one logit each, softmax, cross-entropy.
+    """
+
+    def __init__(self, config: BiLSTMConfig):
+        super().__init__()
+        if isinstance(config, dict):
+            config = BiLSTMConfig(**config)
+        self.config = config
+        self.tokenizer = None
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
+        self.layers = nn.ModuleList(
+            BiLSTMLayer(config.embedding_dim if i == 0 else config.num_directions * config.hidden_size,
+                        config.hidden_size, config.bidirectional)
+            for i in range(config.num_layers)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        features = config.num_directions * config.hidden_size * (2 if config.pooling == "last_max" else 1)
+        self.classifier = nn.Linear(features, 1 if config.num_labels == 2 else config.num_labels)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, input_ids, attention_mask=None, labels=None):
+        """Classify a right-padded batch; ``attention_mask`` defaults to ``input_ids != pad``."""
+        if attention_mask is None:
+            attention_mask = input_ids.ne(self.config.pad_token_id)
+        mask = attention_mask.bool()
+        lengths = mask.sum(1).clamp(min=1)  # an empty text still reads one (pad) position
+        steps = torch.arange(input_ids.size(1), device=input_ids.device).unsqueeze(0)
+        last = (lengths - 1).unsqueeze(1)
+        # Position t of sequence b holds token L_b - 1 - t (t < L_b): each sequence reversed in place.
+        reverse_index = torch.where(steps <= last, last - steps, steps)
+        x = self.dropout(self.embedding(input_ids))
+        for i, layer in enumerate(self.layers):
+            x = layer(x, reverse_index)
+            if i < len(self.layers) - 1:
+                x = self.dropout(x)
+        logits = self.classifier(self.dropout(self._pool(x, steps < lengths.unsqueeze(1), last)))
+        loss = self.loss(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(logits=logits, loss=loss)
+
+    def _pool(self, x, valid, last):
+        h = self.config.hidden_size
+        pooled = []
+        if self.config.pooling in ("last", "last_max"):
+            end = x.gather(1, last.unsqueeze(-1).expand(-1, 1, x.size(-1))).squeeze(1)
+            pooled.append(torch.cat([end[:, :h], x[:, 0, h:]], dim=-1) if self.config.bidirectional else end)
+        if self.config.pooling in ("max", "last_max"):
+            pooled.append(x.masked_fill(~valid.unsqueeze(-1), float("-inf")).amax(1))
+        if self.config.pooling == "mean":
+            pooled.append((x * valid.unsqueeze(-1)).sum(1) / valid.sum(1, keepdim=True).clamp(min=1))
+        return torch.cat(pooled, dim=-1)
+
+    def loss(self, logits, labels):
+        """BCE on the single logit for two labels, cross-entropy otherwise."""
+        if self.config.num_labels == 2:
+            return F.binary_cross_entropy_with_logits(logits.squeeze(-1).float(), labels.float())
+        return F.cross_entropy(logits.float(), labels)
+
+    def probabilities(self, logits):
+        """(batch, num_labels) probabilities from ``logits``."""
+        logits = logits.float()
+        if self.config.num_labels == 2:
+            p = torch.sigmoid(logits.squeeze(-1))
+            return torch.stack([1 - p, p], dim=-1)
+        return logits.softmax(-1)
+
+    # ---------------------------------------------------------------- inference
+    @torch.inference_mode()
+    def predict_proba(self, texts, batch_size=64):
+        """(len(texts), num_labels) probabilities for raw texts, using the attached tokenizer."""
+        if self.tokenizer is None:
+            raise ValueError("this model has no tokenizer: load it with from_pretrained() or set model.tokenizer")
+        encodings = self.tokenizer.encode_batch(list(texts))
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        # Sort by length so each batch pads little; results go back to input order.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        probs = torch.zeros(len(encodings), self.config.num_labels)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            input_ids, mask = pad_sequences([encodings[i].ids for i in chunk], self.config.pad_token_id, device)
+            probs[chunk] = self.probabilities(self(input_ids, mask).logits).cpu()
+        self.train(was_training)
+        return probs
+
+    def predict(self, texts, batch_size=64, threshold=0.5):
+        """Classify raw texts.
+
+        Returns one dict per text: ``{"label": "FAKE", "score": 0.97, "scores": {"REAL": 0.03,
+        "FAKE": 0.97}}``. With two labels the second is predicted when its probability is
+        above ``threshold`` (the tutorial's 0.5); with more, the most probable label.
+        A single string gives a single dict.
+        """
+        single = isinstance(texts, str)
+        probs = self.predict_proba([texts] if single else texts, batch_size=batch_size)
+        ids = decide(probs, threshold)
+        names = self.config.label_names
+        results = [
+            {"label": names[i], "score": float(p[i]), "scores": dict(zip(names, map(float, p)))}
+            for i, p in zip(ids.tolist(), probs)
+        ]
+        return results[0] if single else results
+
+    # ------------------------------------------------------------- save / load
+    def save_pretrained(self, save_directory, **kwargs):
+        """Write ``config.json``, ``model.safetensors`` and ``tokenizer.json`` to ``save_directory``.
+
+        Everything is written to a temporary folder first and each file is moved into place
+        with an atomic rename, so an interrupted save leaves the previous model loadable.
+        """
+        if kwargs.get("push_to_hub"):
+            return super().save_pretrained(save_directory, **kwargs)
+        save_directory = Path(save_directory)
+        save_directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{save_directory.name}.", dir=save_directory.parent) as tmp:
+            super().save_pretrained(tmp, **kwargs)
+            for name in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE, "README.md"):
+                src, dst = Path(tmp) / name, save_directory / name
+                if src.exists() and not (name == "README.md" and dst.exists()):
+                    os.replace(src, dst)
+        return None
+
+    def _save_pretrained(self, save_directory):
+        save_directory = Path(save_directory)
+        save_model(self, str(save_directory / WEIGHTS_FILE))
+        (save_directory / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2, sort_keys=True) + "\n")
+        if self.tokenizer is not None:
+            save_tokenizer(self.tokenizer, save_directory)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Load from a folder or a Hub repo id (``revision``, ``cache_dir``, ``token``,
+        ``local_files_only``, ``force_download`` go to the HF cache). Weights load from
+        safetensors only, strictly; the tokenizer must match the config's vocabulary."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except ValueError as err:
+            raise ValueError(f"{pretrained_model_name_or_path}: cannot load the model: {err}") from None
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
+                         map_location="cpu", strict=True, config=None, proxies=None, resume_download=None,
+                         **model_kwargs):
+        # huggingface_hub < 1.0 (e.g. 0.30 in the Inference Endpoints image) also passes `proxies` and
+        # `resume_download`; they are accepted and dropped so they do not reach __init__.
+        hub_options = dict(revision=revision, cache_dir=cache_dir, force_download=force_download,
+                           local_files_only=local_files_only, token=token)
+        if config is None:
+            raise FileNotFoundError(f"{model_id}: no {CONFIG_FILE} found; is this a saved BiLSTM model?")
+        weights = _resolve(model_id, WEIGHTS_FILE, hub_options)
+        model = cls(config, **model_kwargs)  # the config was validated before this allocation
+        try:
+            load_model(model, weights, strict=strict, device=map_location)
+        except RuntimeError as err:
+            raise ValueError(f"{weights} does not match {CONFIG_FILE}: {err}") from None
+        tokenizer = load_tokenizer(model_id, **hub_options)
+        if tokenizer.get_vocab_size() != model.config.vocab_size:
+            raise ValueError(
+                f"{model_id}: {TOKENIZER_FILE} has {tokenizer.get_vocab_size()} tokens but {CONFIG_FILE}"
+                f" says vocab_size={model.config.vocab_size}"
+            )
+        model.tokenizer = tokenizer
+        model.eval()
+        return model
+
+
+def decide(probs, threshold=0.5):
+    """Predicted ids from probabilities: binary by ``p(label 1) > threshold``, else argmax."""
+    if probs.size(-1) == 2:
+        return (probs[:, 1] > threshold).long()
+    return probs.argmax(-1)
+
+
+def pad_sequences(sequences, pad_token_id=0, device=None):
+    """Right-pad lists of token ids into ``(input_ids, attention_mask)`` long tensors."""
+    longest = max(1, max((len(s) for s in sequences), default=1))
+    input_ids = torch.full((len(sequences), longest), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
+    for i, ids in enumerate(sequences):
+        input_ids[i, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        mask[i, : len(ids)] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def _resolve(model_id, filename, hub_options):
+    folder = Path(model_id)
+    if folder.is_dir():
+        path = folder / filename
+        if not path.is_file():
+            listing = ", ".join(sorted(os.listdir(folder))) or "nothing"
+            raise FileNotFoundError(f"{folder}: no {filename} in this folder (it holds: {listing})")
+        return str(path)
+    return hf_hub_download(repo_id=model_id, filename=filename, **hub_options)

@@ -1,0 +1,100 @@
+"""The WordLevel tokenizer: trained on the train split only, saved as ``tokenizer.json``."""
+
+import os
+from pathlib import Path
+
+from huggingface_hub import hf_hub_download
+from tokenizers import Tokenizer, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel
+from tokenizers.trainers import WordLevelTrainer
+
+from .utils import atomic_path
+
+TOKENIZER_FILE = "tokenizer.json"
+PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
+PAD_TOKEN_ID, UNK_TOKEN_ID = 0, 1
+
+
+def train_tokenizer(texts, min_frequency=3, max_length=200, max_vocab_size=None):
+    """Train a word-level tokenizer on ``texts`` (an iterable of strings or of lists of strings).
+
+    Words seen at least ``min_frequency`` times (inclusive) are kept; the rest map to ``[UNK]``.
+    Text is NFKC-normalised and lower-cased, and punctuation is split from words, so
+    "Trump," and "trump" share one id. ``[PAD]`` is id 0 and ``[UNK]`` id 1.
+
+    Args:
+        texts: the training texts; pass batches (lists) for speed.
+        min_frequency: minimum count for a word to enter the vocabulary.
+        max_length: encodings are truncated to this many tokens.
+        max_vocab_size: optional cap on the vocabulary (most frequent words kept).
+    """
+    if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 1:
+        raise ValueError(f"min_frequency must be a positive integer, got {min_frequency!r}")
+    tokenizer = Tokenizer(WordLevel(unk_token=UNK_TOKEN))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    # BertPreTokenizer splits on whitespace and isolates every punctuation character;
+    # Whitespace() would keep runs such as "!!" or '."' as one (mostly unknown) token.
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = WordLevelTrainer(
+        vocab_size=max_vocab_size or 2**31 - 1,
+        min_frequency=min_frequency,
+        special_tokens=[PAD_TOKEN, UNK_TOKEN],
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_as_batches(texts), trainer=trainer)
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer
+
+
+def _as_batches(texts):
+    for item in texts:
+        if isinstance(item, str):
+            yield [item]
+        else:
+            yield list(item)
+
+
+def save_tokenizer(tokenizer, save_directory):
+    """Write ``tokenizer.json`` into ``save_directory`` atomically."""
+    with atomic_path(Path(save_directory) / TOKENIZER_FILE) as tmp:
+        tokenizer.save(str(tmp))
+
+
+def load_tokenizer(
+    name_or_path,
+    *,
+    revision=None,
+    cache_dir=None,
+    token=None,
+    local_files_only=False,
+    force_download=False,
+):
+    """Load ``tokenizer.json`` from a folder, a file, or a Hub repo id (through the HF cache)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        file = path
+    elif path.is_dir():
+        file = path / TOKENIZER_FILE
+        if not file.is_file():
+            raise FileNotFoundError(f"{path}: no {TOKENIZER_FILE} in this folder (it holds: {_listing(path)})")
+    else:
+        # Tokenizer.from_pretrained has no cache_dir/local_files_only: go through
+        # hf_hub_download so the model and its tokenizer resolve with the same options.
+        file = hf_hub_download(
+            repo_id=str(name_or_path),
+            filename=TOKENIZER_FILE,
+            revision=revision,
+            cache_dir=cache_dir,
+            token=token,
+            local_files_only=local_files_only,
+            force_download=force_download,
+        )
+    try:
+        return Tokenizer.from_file(str(file))
+    except Exception as err:  # tokenizers raises a bare Exception on malformed JSON
+        raise ValueError(f"{file}: not a valid tokenizer file ({err})") from None
+
+
+def _listing(path):
+    names = sorted(os.listdir(path))
+    return ", ".join(names) if names else "nothing"

@@ -1,0 +1,146 @@
+import csv
+
+import pytest
+import torch
+
+from modeling.data import (
+    DataError,
+    LengthGroupedBatchSampler,
+    collate_batch,
+    encode_dataset,
+    infer_label_names,
+    load_csv,
+    make_dataloader,
+    prepare_dataset,
+    split_dataset,
+)
+from modeling.tokenizer import train_tokenizer
+
+from .conftest import write_news_csv
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def test_titletext_drop_trim_and_labels(tmp_path):
+    path = _write(
+        tmp_path / "raw.csv",
+        ["id", "title", "text", "label"],
+        [
+            [1, "Big News", "one two three four five six", "FAKE"],
+            [2, "Short", "abc", "REAL"],  # dropped: text under 5 characters
+            [3, "Blank", "    ", "FAKE"],  # dropped: whitespace only
+            [4, "NA", "NA is kept as text, not missing", "REAL"],
+        ],
+    )
+    ds, text_column, names, stats = prepare_dataset(load_csv(path), first_n_words=4)
+    assert text_column == "titletext" and names == ["REAL", "FAKE"]
+    assert stats.rows_read == 4 and stats.rows_dropped_short == 2
+    assert ds["titletext"] == ["Big News. one two", "NA. NA is kept"]
+    assert ds["text"] == ["one two three four", "NA is kept as"]
+    assert ds["label"] == [1, 0]  # REAL -> 0, FAKE -> 1 as the tutorial
+    assert stats.label_counts == {"REAL": 1, "FAKE": 1}
+
+
+def test_named_text_column_and_multiclass(tmp_path):
+    path = _write(tmp_path / "liar.csv", ["statement", "label"],
+                  [[f"claim number {i} here", name] for i, name in enumerate(["true", "false", "half-true"] * 3)])
+    ds, text_column, names, _ = prepare_dataset(load_csv(path), text_column="statement")
+    assert text_column == "statement" and names == ["false", "half-true", "true"]
+    assert ds["label"][:3] == [2, 0, 1]
+
+
+def test_explicit_label_names_and_unknown_label(tmp_path):
+    path = _write(tmp_path / "x.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "SATIRE"]])
+    with pytest.raises(DataError, match=r"row 3, column 'label': label 'SATIRE' is not one of \['REAL', 'FAKE'\]"):
+        prepare_dataset(load_csv(path), label_names=["REAL", "FAKE"], source=str(path))
+
+
+def test_missing_columns_are_listed(tmp_path):
+    path = _write(tmp_path / "x.csv", ["body", "label"], [["hello world", "REAL"]])
+    with pytest.raises(DataError, match=r"no text column 'text'.*\['body', 'label'\]"):
+        prepare_dataset(load_csv(path), text_column="text")
+    with pytest.raises(DataError, match=r"x.csv: no column 'target'"):
+        load_csv(path, required_columns=["target"])
+    with pytest.raises(DataError, match="file not found"):
+        load_csv(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="empty"):
+        load_csv(tmp_path / "empty.csv")
+
+
+def test_infer_label_names_numeric_and_sorted():
+    assert infer_label_names(["FAKE", "REAL"]) == ["REAL", "FAKE"]
+    assert infer_label_names(["10", "2", "1"]) == ["1", "2", "10"]
+    assert infer_label_names(["b", "a"]) == ["a", "b"]
+
+
+def test_stratified_seeded_split(tmp_path):
+    path = write_news_csv(tmp_path / "news.csv", n_rows=200)
+    ds, *_ = prepare_dataset(load_csv(path))
+    splits = split_dataset(ds, train_ratio=0.7, valid_ratio=0.15, seed=3)
+    assert [len(splits[k]) for k in ("train", "validation", "test")] == [140, 30, 30]
+    for part in splits.values():
+        assert sum(part["label"]) * 2 == len(part)  # 50/50 classes preserved exactly
+    again = split_dataset(ds, train_ratio=0.7, valid_ratio=0.15, seed=3)
+    assert again["test"]["id"] == splits["test"]["id"]
+    other = split_dataset(ds, train_ratio=0.7, valid_ratio=0.15, seed=4)
+    assert other["test"]["id"] != splits["test"]["id"]
+    ids = [set(part["id"]) for part in splits.values()]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+
+
+def test_split_errors_are_clear(tmp_path):
+    path = write_news_csv(tmp_path / "news.csv", n_rows=6)
+    ds, *_ = prepare_dataset(load_csv(path))
+    with pytest.raises(DataError, match="cannot split 6 rows"):
+        split_dataset(ds, train_ratio=0.9, valid_ratio=0.05)
+    with pytest.raises(DataError, match="ratios"):
+        split_dataset(ds, train_ratio=0.9, valid_ratio=0.2)
+
+
+def test_encode_and_length_grouped_batches(tmp_path):
+    path = write_news_csv(tmp_path / "news.csv", n_rows=200)
+    ds, column, *_ = prepare_dataset(load_csv(path))
+    tok = train_tokenizer(ds[column], min_frequency=2)
+    enc = encode_dataset(ds, tok, column)
+    assert enc["length"] == [len(ids) for ids in enc["input_ids"]]
+    loader = make_dataloader(enc, batch_size=16, shuffle=True, seed=0)
+    seen, padding, naive_padding = [], 0, 0
+    for batch in loader:
+        mask = batch["attention_mask"]
+        assert batch["input_ids"].shape == mask.shape and mask[:, 0].all()
+        seen += batch["labels"].tolist()
+        padding += (mask == 0).sum().item()
+    assert len(seen) == 200
+    lengths = torch.tensor(enc["length"])
+    for chunk in torch.randperm(200, generator=torch.Generator().manual_seed(0)).split(16):
+        naive_padding += (lengths[chunk].max() - lengths[chunk]).sum().item()
+    assert padding < naive_padding / 3  # grouping by length removes most padding
+
+
+def test_batch_sampler_epochs_cover_everything_short_batch_last():
+    lengths = [(i * 7) % 23 + 1 for i in range(103)]
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=10, shuffle=True, seed=5, group_factor=3)
+    first = list(sampler)
+    assert len(first) == len(sampler) == 11 and [len(b) for b in first[:-1]] == [10] * 10 and len(first[-1]) == 3
+    assert sorted(i for b in first for i in b) == list(range(103))
+    assert list(sampler) == first  # same epoch, same order
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+    evaluation = list(LengthGroupedBatchSampler(lengths, batch_size=10, shuffle=False))
+    flat = [lengths[i] for b in evaluation for i in b]
+    assert flat == sorted(flat)
+    assert len(list(LengthGroupedBatchSampler(lengths, 10, drop_last=True))) == 10
+
+
+def test_collate_right_pads():
+    batch = collate_batch([{"input_ids": [5, 6, 7], "label": 1}, {"input_ids": [8], "label": 0}], pad_token_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [1, 0]
