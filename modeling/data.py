@@ -37,7 +37,12 @@ class PrepareStats:
 
 
 def _delimiter(path):
-    return "\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ","
+    """Tab for ``.tsv``/``.tab`` files and for files whose header line holds tabs but no commas."""
+    if Path(path).suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    return "\t" if "\t" in first and "," not in first else ","
 
 
 def read_columns(path):
@@ -45,11 +50,32 @@ def read_columns(path):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+    _check_utf8(path)
+    with open(path, newline="", encoding="utf-8") as f:
         header = next(csv.reader(f, delimiter=_delimiter(path)), None)
     if not header or not any(name.strip() for name in header):
         raise DataError(f"{path}: the file is empty (expected a header row with column names)")
     return header
+
+
+def _check_utf8(path, chunk_lines=100_000):
+    """Refuse a file that is not UTF-8, naming the first bad line (datasets would only say 'codec')."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(
+                    f"{path}: line {number} is not valid UTF-8 (byte {line[err.start]:#04x} at column {err.start + 1});"
+                    " re-save the file as UTF-8"
+                ) from None
+
+
+def _header_hint(columns):
+    # Column names are short words; data cells are often numbers, ids or sentences.
+    looks_like_data = any(not c.strip() or len(c) > 40 or len(c.split()) >= 4 or any(ch.isdigit() for ch in c)
+                          for c in columns)
+    return " (the first row looks like data: does the file lack a header row?)" if looks_like_data else ""
 
 
 def load_csv(path, required_columns=()):
@@ -62,22 +88,29 @@ def load_csv(path, required_columns=()):
     columns = read_columns(path)
     missing = [c for c in required_columns if c and c not in columns]
     if missing:
-        raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {columns}")
+        raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {columns}{_header_hint(columns)}")
+    if len(set(columns)) != len(columns) or not all(c.strip() for c in columns):
+        raise DataError(f"{path}: the header row has empty or repeated column names {columns}{_header_hint(columns)}")
     features = datasets.Features({name: datasets.Value("string") for name in columns})
-    return datasets.load_dataset(
-        "csv",
-        data_files=str(path),
-        features=features,
-        keep_default_na=False,
-        sep=_delimiter(path),
-        split="train",
-    )
+    try:
+        return datasets.load_dataset(
+            "csv",
+            data_files=str(path),
+            features=features,
+            keep_default_na=False,
+            sep=_delimiter(path),
+            split="train",
+        )
+    except Exception as err:  # pandas' ParserError arrives wrapped in datasets' DatasetGenerationError
+        cause = err.__cause__ or err
+        raise DataError(f"{path}: cannot parse the file as {'TSV' if _delimiter(path) == chr(9) else 'CSV'}:"
+                        f" {str(cause).strip().splitlines()[-1]}") from None
 
 
 def infer_label_names(values):
     """Label names in id order: REAL/FAKE as the tutorial (REAL=0, FAKE=1), else sorted."""
     names = {str(v) for v in values}
-    if names and names <= {"REAL", "FAKE"}:
+    if names == {"REAL", "FAKE"}:
         return ["REAL", "FAKE"]
     if all(n.lstrip("-").isdigit() for n in names):
         return sorted(names, key=int)
@@ -110,21 +143,35 @@ def prepare_dataset(
         raise DataError(f"{source}: no label column {label_column!r}; the file has columns {cols}")
     build_titletext = title_column in cols and "text" in cols and text_column in (None, TITLETEXT)
     if build_titletext:
-        ds = ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column})
         text_column, body_column = TITLETEXT, "text"
     else:
         text_column = text_column or next((c for c in (TITLETEXT, "text") if c in cols), None)
         if text_column not in cols:
             raise DataError(f"{source}: no text column {text_column!r}; the file has columns {cols} (set --text_column)")
         body_column = text_column
+    # Labels are checked before any row is dropped, so an error names the row of the file.
+    label_names = list(label_names) if label_names else _label_names_from(ds, label_column, source)
+    ds = encode_labels(ds, label_column, label_names, source)
+    if build_titletext:
+        ds = ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column})
     ds = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column})
     stats.rows_dropped_short = stats.rows_read - len(ds)
     trim_columns = [c for c in ("text", TITLETEXT, text_column) if c in ds.column_names]
     ds = ds.map(_trim, batched=True, fn_kwargs={"columns": sorted(set(trim_columns)), "n": first_n_words})
-    label_names = list(label_names) if label_names else infer_label_names(ds.unique(label_column))
-    ds = encode_labels(ds, label_column, label_names, source)
     stats.label_counts = _counts(ds, label_names)
     return ds, text_column, label_names, stats
+
+
+def _label_names_from(ds, label_column, source):
+    values = ds.unique(label_column)
+    if any(not v.strip() for v in values):
+        raise DataError(f"{source}: row {_first_row(ds, label_column, lambda v: not v.strip())},"
+                        f" column {label_column!r}: empty label; every row needs one")
+    label_names = infer_label_names(values)
+    if len(label_names) < 2:
+        raise DataError(f"{source}: column {label_column!r} holds a single class {label_names};"
+                        " a classifier needs at least 2 (check the file or the split)")
+    return label_names
 
 
 def _add_titletext(batch, title_column):
@@ -142,20 +189,25 @@ def _trim(batch, columns, n):
 def encode_labels(ds, label_column, label_names, source="data"):
     """Map label strings to ids with a ``ClassLabel`` in ``label_names`` order, column ``label``."""
     known = set(label_names)
-    unknown = ds.filter(lambda b: [v not in known for v in b[label_column]], batched=True, with_indices=False)
+    unknown = ds.filter(lambda b: [v not in known for v in b[label_column]], batched=True)
     if len(unknown):
         value = unknown[0][label_column]
-        rows = ds.map(lambda b, idx: {"bad": [i for i, v in zip(idx, b[label_column]) if v == value][:1]},
-                      batched=True, with_indices=True, remove_columns=ds.column_names)["bad"]
         raise DataError(
-            f"{source}: row {rows[0] + 2}, column {label_column!r}: label {value!r} is not one of {label_names}"
-            f" ({len(unknown)} such rows)"
+            f"{source}: row {_first_row(ds, label_column, lambda v: v == value)}, column {label_column!r}:"
+            f" label {value!r} is not one of {label_names} ({len(unknown)} such rows); labels come from the train split"
         )
     if label_column != "label" and "label" in ds.column_names:
         ds = ds.remove_columns("label")
     if label_column != "label":
         ds = ds.rename_column(label_column, "label")
     return ds.cast_column("label", datasets.ClassLabel(names=label_names))
+
+
+def _first_row(ds, column, predicate):
+    """1-based file row (header = row 1) of the first example whose ``column`` satisfies ``predicate``."""
+    index = ds.map(lambda b, idx: {"i": [i for i, v in zip(idx, b[column]) if predicate(v)][:1]},
+                   batched=True, with_indices=True, remove_columns=ds.column_names)["i"]
+    return index[0] + 2 if index else "?"
 
 
 def _counts(ds, label_names):

@@ -144,3 +144,69 @@ def test_collate_right_pads():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [1, 0]
+
+
+# ---------------------------------------------------------------- messy input
+def test_invalid_utf8_names_the_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("text,label\nhello world,REAL\ncaf\xe9 au lait,FAKE\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.csv: line 3 is not valid UTF-8 \(byte 0xe9 at column 4\)"):
+        load_csv(path)
+
+
+def test_headerless_file_gets_a_hint(tmp_path):
+    path = tmp_path / "liar.tsv"
+    path.write_text("2635.json\tfalse\tSays the group supports abortions.\n10540.json\thalf-true\tWhen did it start?\n")
+    with pytest.raises(DataError, match=r"no column 'label'.*lack a header row"):
+        load_csv(path, required_columns=["label"])
+
+
+@pytest.mark.parametrize("name", ["data.tsv", "data.csv"])
+def test_tab_separated_files(tmp_path, name):
+    path = tmp_path / name
+    path.write_text('text\tlabel\nsome words, with commas\tREAL\n"quoted ""tab""\tfield"\tFAKE\n')
+    ds = load_csv(path, required_columns=["text", "label"])
+    assert ds["text"] == ["some words, with commas", 'quoted "tab"\tfield']
+
+
+def test_quotes_and_newlines_inside_fields(tmp_path):
+    path = _write(tmp_path / "q.csv", ["title", "text", "label"],
+                  [['He said "no"', 'line one\nline two, "quoted"\n\nend', "REAL"], ["T", "plain text here", "FAKE"]])
+    ds, column, _, stats = prepare_dataset(load_csv(path))
+    assert stats.rows_read == 2
+    assert ds[column][0] == 'He said "no". line one line two, "quoted" end'
+
+
+def test_million_character_text_is_trimmed(tmp_path):
+    path = _write(tmp_path / "big.csv", ["text", "label"], [["word " * 200_000, "REAL"], ["x" * 1_000_000, "FAKE"]])
+    ds, column, _, _ = prepare_dataset(load_csv(path), first_n_words=200)
+    assert ds[column][0] == " ".join(["word"] * 200)
+    assert len(ds[column][1]) == 1_000_000  # one "word": trimming keeps it, the tokenizer truncates it
+
+
+def test_numeric_labels_and_na_strings(tmp_path):
+    path = _write(tmp_path / "n.csv", ["text", "label"], [["NA", "1"], ["null text here", "0"], ["more text here", "1"]])
+    ds, _, names, stats = prepare_dataset(load_csv(path))
+    assert names == ["0", "1"] and ds["label"] == [0, 1] and stats.rows_dropped_short == 1
+
+
+def test_single_class_and_empty_labels_are_refused(tmp_path):
+    one = _write(tmp_path / "one.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "REAL"]])
+    with pytest.raises(DataError, match=r"one.csv: column 'label' holds a single class \['REAL'\]"):
+        prepare_dataset(load_csv(one), source=str(one))
+    empty = _write(tmp_path / "empty.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", " "], ["x y z w", "FAKE"]])
+    with pytest.raises(DataError, match=r"row 3, column 'label': empty label"):
+        prepare_dataset(load_csv(empty), source=str(empty))
+
+
+def test_label_error_names_the_file_row_after_dropped_rows(tmp_path):
+    path = _write(tmp_path / "v.csv", ["text", "label"], [["ab", "REAL"], ["hello there", "REAL"], ["x y z w v", "SATIRE"]])
+    with pytest.raises(DataError, match=r"row 4, column 'label': label 'SATIRE'"):
+        prepare_dataset(load_csv(path), label_names=["REAL", "FAKE"], source=str(path))
+
+
+def test_ragged_rows_are_a_parse_error(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("text,label\nhello world,REAL\nthis,row,has,too,many,FAKE\n")
+    with pytest.raises(DataError, match=r"ragged.csv: cannot parse the file as CSV"):
+        load_csv(path)
