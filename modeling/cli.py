@@ -1,0 +1,42 @@
+"""What every script shares: bad input becomes one ``error: ...`` line, and logging is set up once."""
+
+import functools
+import logging
+import sys
+
+import datasets
+
+
+def user_errors():
+    """Exception types that mean bad input (a file, a column, a flag, the Hub), not a bug."""
+    errors = [ValueError, OSError]
+    hub = sys.modules.get("modeling.hub")  # imported only by runs that push
+    if hub is not None:
+        errors.append(hub.HubError)
+    return tuple(errors)
+
+
+def exit_on_error(main):
+    """Decorate a script's ``main(argv=None)``: bad input prints ``error: <message>`` to stderr and
+    exits with status 1, without a traceback."""
+
+    @functools.wraps(main)
+    def wrapper(argv=None):
+        try:
+            return main(argv)
+        except user_errors() as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+    return wrapper
+
+
+def setup_logging(is_main_process=True):
+    """INFO logs with timestamps; other processes of a distributed run keep only errors."""
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+                        datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO)
+    if is_main_process:
+        datasets.utils.logging.set_verbosity_warning()
+    else:
+        datasets.utils.logging.set_verbosity_error()
+        datasets.disable_progress_bars()

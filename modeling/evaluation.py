@@ -1,0 +1,109 @@
+"""Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate.py``: one function, one file format.
+
+``eval_results.json`` (read by the Hub model card) holds the :class:`~modeling.metrics.ClassificationReport`
+result plus the loss, the decision threshold and the name of the evaluated file::
+
+    {"test_file": "test.csv", "threshold": 0.5, "loss": 0.21, "accuracy": 0.93,
+     "macro_precision": ..., "macro_recall": ..., "macro_f1": ...,
+     "weighted_precision": ..., "weighted_recall": ..., "weighted_f1": ...,
+     "per_class": {"REAL": {"precision": ..., "recall": ..., "f1": ..., "support": 295}, ...},
+     "confusion_matrix": [[...], [...]], "label_names": ["REAL", "FAKE"], "num_examples": 634}
+"""
+
+import logging
+from pathlib import Path
+
+import torch
+
+from .data import encode_dataset, load_csv, make_dataloader, prepare_dataset
+from .metrics import compute_classification_metrics
+from .model import decide
+from .plots import plot_confusion_matrix
+from .utils import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+EVAL_RESULTS_FILE = "eval_results.json"
+CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+SUMMARY_KEYS = ("loss", "accuracy", "macro_f1", "weighted_f1")
+
+
+@torch.no_grad()
+def evaluate_model(model, dataloader, accelerator=None, threshold=0.5):
+    """Loss, accuracy and the full classification report of ``model`` over ``dataloader``.
+
+    Logits and labels are collected with ``accelerator.gather_for_metrics``, so under DDP every
+    example counts exactly once (the copies that even out the last batch are dropped). The loss is
+    the mean over all examples, computed once on the gathered logits.
+
+    Args:
+        model: a :class:`~modeling.BiLSTMForSequenceClassification`, possibly wrapped by ``prepare``.
+        dataloader: batches with ``input_ids``, ``attention_mask`` and ``labels``.
+        accelerator: the run's ``Accelerator``; ``None`` evaluates in this process only.
+        threshold: binary models predict ``label_names[1]`` when its probability is above this.
+
+    Returns:
+        ``{"loss", "threshold", **ClassificationReport result}`` (JSON-serializable).
+    """
+    core = accelerator.unwrap_model(model) if accelerator is not None else model
+    was_training = model.training
+    model.eval()
+    all_logits, all_labels = [], []
+    for batch in dataloader:
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+        labels = batch["labels"]
+        if accelerator is not None:
+            logits, labels = accelerator.gather_for_metrics((logits, labels))
+        all_logits.append(logits.cpu())
+        all_labels.append(labels.cpu())
+    model.train(was_training)
+    if not all_logits:
+        raise ValueError("nothing to evaluate: the evaluation data set is empty")
+    logits, labels = torch.cat(all_logits), torch.cat(all_labels)
+    predictions = decide(core.probabilities(logits), threshold)
+    report = compute_classification_metrics(predictions.tolist(), labels.tolist(), core.config.label_names)
+    return {"loss": float(core.loss(logits, labels)), "threshold": threshold, **report}
+
+
+def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_column="label", max_length=200):
+    """Read and clean a labelled CSV as training does, then encode it with ``tokenizer``.
+
+    Labels must be among ``label_names`` (the model's). Texts are cut to ``max_length`` words,
+    which keeps every token the tokenizer would keep: each word gives at least one token.
+
+    Returns:
+        (encoded dataset, text column name)
+    """
+    ds = load_csv(path, required_columns=[label_column])
+    ds, text_column, _, stats = prepare_dataset(
+        ds, text_column=text_column, label_column=label_column, first_n_words=max_length,
+        label_names=label_names, source=str(path),
+    )
+    if stats.rows_dropped_short:
+        logger.info("%s: %d rows dropped (text shorter than 5 characters)", path, stats.rows_dropped_short)
+    if len(ds) == 0:
+        raise ValueError(f"{path}: no rows left to evaluate")
+    return encode_dataset(ds, tokenizer, text_column), text_column
+
+
+def make_eval_dataloader(encoded, batch_size, pad_token_id=0):
+    """Batches in length order (no shuffling) over an encoded, labelled dataset."""
+    return make_dataloader(encoded, batch_size, shuffle=False, pad_token_id=pad_token_id)
+
+
+def save_eval_results(results, output_dir, test_file=None):
+    """Write ``eval_results.json`` and ``confusion_matrix.png`` into ``output_dir`` (atomically)."""
+    output_dir = Path(output_dir)
+    payload = {"test_file": None if test_file is None else str(test_file), **results}
+    atomic_write_json(output_dir / EVAL_RESULTS_FILE, payload)
+    title = f"Confusion matrix ({test_file})" if test_file else None
+    plot_confusion_matrix(results["confusion_matrix"], results["label_names"], output_dir / CONFUSION_MATRIX_FILE,
+                          title=title)
+
+
+def prefixed_summary(results, prefix):
+    """``{"<prefix>_loss", "<prefix>_accuracy", "<prefix>_macro_f1", "<prefix>_weighted_f1",
+    "<prefix>_samples"}`` from an :func:`evaluate_model` result, for ``all_results.json``."""
+    summary = {f"{prefix}_{key}": results[key] for key in SUMMARY_KEYS}
+    summary[f"{prefix}_samples"] = results["num_examples"]
+    return summary

@@ -1,0 +1,136 @@
+"""Raw CSV → cleaned, optionally de-duplicated, stratified train/validation/test splits.
+
+What ``scripts/prepare_data.py`` writes to disk and what ``scripts/train.py`` builds in memory
+when it is given a single raw file (the demo): one code path, so both see the same splits.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import TITLETEXT, _add_titletext, _counts, load_csv, prepare_dataset, split_dataset
+from .utils import atomic_path
+
+SPLIT_FILES = {"train": "train.csv", "validation": "valid.csv", "test": "test.csv"}
+
+
+@dataclass
+class PrepareReport:
+    """What :func:`prepare_splits` did: counts for the logs."""
+
+    rows_read: int = 0
+    dedup: bool = False
+    rows_dropped_short: int = 0
+    rows_dropped_duplicate: int = 0
+    duplicate_label_conflicts: int = 0
+    cross_split_duplicates: int = 0
+    class_balance: dict = field(default_factory=dict)
+
+    def lines(self):
+        """Human-readable summary, one line per fact."""
+        kept = self.rows_read - self.rows_dropped_short - self.rows_dropped_duplicate
+        dropped = f"rows dropped: {self.rows_dropped_short} with text shorter than 5 characters"
+        if self.dedup:
+            dropped += f", {self.rows_dropped_duplicate} exact duplicates of an earlier text (--dedup)"
+        out = [f"rows read: {self.rows_read}", dropped, f"rows kept: {kept}"]
+        if self.duplicate_label_conflicts:
+            out.append(f"warning: {self.duplicate_label_conflicts} duplicated texts carry different labels")
+        for split, counts in self.class_balance.items():
+            total = sum(counts.values())
+            shares = ", ".join(f"{name} {n} ({n / total:.1%})" for name, n in counts.items())
+            out.append(f"{split}: {total} rows: {shares}")
+        leak = self.cross_split_duplicates
+        out.append(f"exact-duplicate texts found in more than one split: {leak}"
+                   + (" (test leakage; --dedup removes them)" if leak else ""))
+        return out
+
+
+def prepare_splits(input_file, *, text_column=None, title_column="title", label_column="label",
+                   first_n_words=200, train_ratio=0.8, valid_ratio=0.1, seed=42, dedup=False):
+    """Load a raw CSV, clean it as the tutorial does, optionally drop duplicates, and split it.
+
+    Returns:
+        (``DatasetDict`` with ``train``/``validation``/``test``, text column, label names, :class:`PrepareReport`)
+    """
+    raw = load_csv(input_file, required_columns=[label_column])
+    ds, text_column, label_names, stats = prepare_dataset(
+        raw, text_column=text_column, title_column=title_column, label_column=label_column,
+        first_n_words=first_n_words, source=str(input_file),
+    )
+    report = PrepareReport(rows_read=stats.rows_read, rows_dropped_short=stats.rows_dropped_short, dedup=dedup)
+    report.duplicate_label_conflicts = count_label_conflicts(ds, text_column)
+    if dedup:
+        before = len(ds)
+        ds = drop_duplicate_texts(ds, text_column)
+        report.rows_dropped_duplicate = before - len(ds)
+    splits = split_dataset(ds, train_ratio=train_ratio, valid_ratio=valid_ratio, seed=seed)
+    report.cross_split_duplicates = count_cross_split_duplicates(splits, text_column)
+    report.class_balance = {name: _counts(split, label_names) for name, split in splits.items()}
+    return splits, text_column, label_names, report
+
+
+def drop_duplicate_texts(ds, text_column):
+    """Keep the first row of each exact-duplicate text."""
+    first = {}
+    for i, text in enumerate(ds[text_column]):
+        first.setdefault(text, i)
+    return ds.select(sorted(first.values()))
+
+
+def count_label_conflicts(ds, text_column):
+    """Number of distinct texts that appear with more than one label."""
+    labels = {}
+    for text, label in zip(ds[text_column], ds["label"]):
+        labels.setdefault(text, set()).add(label)
+    return sum(len(found) > 1 for found in labels.values())
+
+
+def count_cross_split_duplicates(splits, text_column):
+    """Number of distinct texts found in more than one split (exact match)."""
+    seen = {}
+    for name, split in splits.items():
+        for text in set(split[text_column]):
+            seen[text] = seen.get(text, 0) + 1
+    return sum(n > 1 for n in seen.values())
+
+
+def output_columns(ds, text_column):
+    """The tutorial's columns when title and text exist, else the label and the text column."""
+    if text_column == TITLETEXT and {"title", "text"} <= set(ds.column_names):
+        return ["label", "title", "text", TITLETEXT]
+    return ["label", text_column]
+
+
+def write_splits(splits, output_dir, text_column, label_names):
+    """Write ``train.csv``/``valid.csv``/``test.csv`` with label names (not ids), atomically."""
+    paths = {}
+    for name, split in splits.items():
+        frame = split.select_columns(output_columns(split, text_column)).to_pandas()
+        frame["label"] = [label_names[i] for i in frame["label"]]
+        path = Path(output_dir) / SPLIT_FILES[name]
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+        paths[name] = path
+    return paths
+
+
+def texts_from_csv(path, text_column=None, title_column="title"):
+    """Texts to classify from a CSV: ``text_column`` if given, else ``titletext``, built as in
+    training (title + ". " + text) when the file has title and text columns, else ``text``.
+
+    Returns:
+        (dataset, name of the text column)
+    """
+    ds = load_csv(path)
+    cols = ds.column_names
+    if text_column in (None, TITLETEXT) and TITLETEXT not in cols and {title_column, "text"} <= set(cols):
+        return ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column}), TITLETEXT
+    text_column = text_column or next((c for c in (TITLETEXT, "text") if c in cols), None)
+    if text_column not in cols:
+        raise ValueError(f"{path}: no text column {text_column!r}; the file has columns {cols} (set --text_column)")
+    return ds, text_column
+
+
+def as_text_batches(ds, text_column, batch_size=1000):
+    """Yield lists of texts from a dataset column, for tokenizer training without a Python list."""
+    for batch in ds.select_columns([text_column]).iter(batch_size=batch_size):
+        yield batch[text_column]

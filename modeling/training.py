@@ -1,0 +1,196 @@
+"""Pieces of the training loop that would clutter ``scripts/train.py``: run state, checkpoints, trackers.
+
+The loop itself stays in the script, in the order of Accelerate's ``nlp_example.py`` and
+``by_feature/checkpointing.py``.
+"""
+
+import argparse
+import json
+import logging
+import math
+import re
+from pathlib import Path
+
+from accelerate.utils import is_tensorboard_available, is_trackio_available, is_wandb_available
+
+from .data import DataError, load_csv, prepare_dataset, split_dataset
+from .plots import plot_loss_curve
+from .utils import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+LOSS_CURVE_FILE = "loss_curve.png"
+ALL_RESULTS_FILE = "all_results.json"
+TRAINER_STATE_FILE = "trainer_state.json"
+CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
+TRACKERS = {"tensorboard": is_tensorboard_available, "trackio": is_trackio_available, "wandb": is_wandb_available}
+
+
+class TrainingState:
+    """Counters, loss history and best weights: everything a resumed run needs besides what
+    ``save_state`` already stores (model, optimizer, RNG). Registered with
+    ``accelerator.register_for_checkpointing`` so it travels inside each checkpoint."""
+
+    def __init__(self):
+        self.epoch = 0  # epoch in progress
+        self.batches_in_epoch = 0  # batches of that epoch already trained on
+        self.global_step = 0  # optimizer steps
+        self.running_loss, self.running_batches = 0.0, 0  # train loss since the last evaluation
+        self.total_loss, self.total_batches = 0.0, 0  # train loss over the whole run
+        self.history = {"train_loss_list": [], "valid_loss_list": [], "global_steps_list": [],
+                        "valid_accuracy_list": [], "epoch_list": []}
+        self.best_valid_loss, self.best_global_step, self.best_weights = math.inf, None, None
+
+    def state_dict(self):
+        return dict(vars(self))
+
+    def load_state_dict(self, state):
+        vars(self).update(state)
+
+    def add_train_loss(self, loss):
+        self.running_loss += loss
+        self.running_batches += 1
+        self.total_loss += loss
+        self.total_batches += 1
+
+    @property
+    def mean_train_loss(self):
+        return self.total_loss / max(self.total_batches, 1)
+
+    def record_evaluation(self, results, epoch):
+        """Append one evaluation to the history; return True if it is the best valid loss so far."""
+        train_loss = self.running_loss / max(self.running_batches, 1)
+        self.running_loss, self.running_batches = 0.0, 0
+        for key, value in (("train_loss_list", train_loss), ("valid_loss_list", results["loss"]),
+                           ("global_steps_list", self.global_step), ("valid_accuracy_list", results["accuracy"]),
+                           ("epoch_list", round(epoch, 4))):
+            self.history[key].append(value)
+        if results["loss"] < self.best_valid_loss:
+            self.best_valid_loss, self.best_global_step = results["loss"], self.global_step
+            return True
+        return False
+
+    @property
+    def last_evaluated_step(self):
+        steps = self.history["global_steps_list"]
+        return steps[-1] if steps else None
+
+    def summary(self):
+        """JSON-able view (no weights): ``metrics.json`` and each checkpoint's ``trainer_state.json``."""
+        best = self.best_valid_loss if self.best_global_step is not None else None
+        return {**self.history, "best_valid_loss": best, "best_global_step": self.best_global_step,
+                "global_step": self.global_step, "epoch": self.epoch, "batches_in_epoch": self.batches_in_epoch}
+
+
+def write_history(state, output_dir, plot=False):
+    """Write ``metrics.json`` (the tutorial's three lists and more), and ``loss_curve.png`` if ``plot``."""
+    summary = state.summary()
+    atomic_write_json(Path(output_dir) / METRICS_FILE, summary)
+    if plot and summary["global_steps_list"]:
+        steps = summary["global_steps_list"]
+        plot_loss_curve(steps, summary["train_loss_list"], steps, summary["valid_loss_list"],
+                        Path(output_dir) / LOSS_CURVE_FILE)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def checkpointing_steps(value):
+    """``argparse`` type for ``--checkpointing_steps``: ``"epoch"`` or a positive number of steps."""
+    if value == "epoch":
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"expected 'epoch' or a positive integer, got {value!r}")
+
+
+def save_checkpoint(accelerator, state, output_dir, name):
+    """``save_state`` into ``output_dir/name``, then ``trainer_state.json`` last: its presence
+    marks a complete checkpoint, so ``latest`` never picks one cut short by a crash."""
+    path = Path(output_dir) / name
+    marker = path / TRAINER_STATE_FILE
+    if accelerator.is_main_process and marker.exists():
+        marker.unlink()
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(path))
+    accelerator.wait_for_everyone()  # every rank has written its RNG state
+    if accelerator.is_main_process:
+        atomic_write_json(marker, state.summary())
+    accelerator.wait_for_everyone()
+    return path
+
+
+def find_checkpoint(spec, output_dir):
+    """Resolve ``--resume_from_checkpoint``: a checkpoint folder, or ``latest`` (the complete
+    checkpoint with the most steps in ``output_dir``)."""
+    if spec != "latest":
+        path = Path(spec)
+        if not (path / TRAINER_STATE_FILE).is_file():
+            raise FileNotFoundError(f"{path}: not a complete checkpoint (no {TRAINER_STATE_FILE})")
+        return path
+    found = [p for p in Path(output_dir).glob("*_*") if CHECKPOINT_NAME.match(p.name)
+             and (p / TRAINER_STATE_FILE).is_file()]
+    if not found:
+        raise FileNotFoundError(f"--resume_from_checkpoint latest: no complete checkpoint in {output_dir}")
+    return max(found, key=_checkpoint_step)
+
+
+def _checkpoint_step(path):
+    return json.loads((path / TRAINER_STATE_FILE).read_text())["global_step"]
+
+
+# ----------------------------------------------------------------------------- data, logs, trackers
+def load_training_files(train_file, validation_file=None, test_file=None, *, text_column=None,
+                        label_column="label", first_n_words=200, seed=42):
+    """Clean the given CSV files with the train file's label names. Without a validation file,
+    10% of the train file is split off (stratified, seeded).
+
+    Returns:
+        (``{"train", "validation"[, "test"]}`` datasets, text column, label names)
+    """
+    train = load_csv(train_file, required_columns=[label_column])
+    train, text_column, label_names, _ = prepare_dataset(
+        train, text_column=text_column, label_column=label_column, first_n_words=first_n_words, source=str(train_file))
+    splits = {"train": train}
+    if validation_file is None:
+        logger.info("no --validation_file: 10%% of %s is held out for validation", train_file)
+        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed))
+    for name, path in (("validation", validation_file), ("test", test_file)):
+        if path is not None:
+            ds = load_csv(path, required_columns=[label_column])
+            splits[name], *_ = prepare_dataset(ds, text_column=text_column, label_column=label_column,
+                                               first_n_words=first_n_words, label_names=label_names, source=str(path))
+    for name, ds in splits.items():
+        if len(ds) == 0:
+            raise DataError(f"the {name} split is empty after cleaning")
+    return splits, text_column, label_names
+
+
+def log_banner(log, *, num_examples, num_epochs, batch_size, total_batch_size, accumulation, total_steps,
+               eval_steps, num_valid):
+    """The "Running training" banner of the HF example scripts."""
+    log.info("***** Running training *****")
+    log.info(f"  Num examples = {num_examples}")
+    log.info(f"  Num epochs = {num_epochs}")
+    log.info(f"  Instantaneous batch size per device = {batch_size}")
+    log.info(f"  Total train batch size (w. parallel, distributed & accumulation) = {total_batch_size}")
+    log.info(f"  Gradient accumulation steps = {accumulation}")
+    log.info(f"  Total optimization steps = {total_steps}")
+    log.info(f"  Evaluation every {eval_steps} steps on {num_valid} validation examples")
+
+
+def resolve_trackers(report_to):
+    """Tracker names for ``Accelerator(log_with=...)``; raise ``ValueError`` when one is not installed
+    (Accelerate would otherwise silently log nowhere)."""
+    if report_to == "all":
+        found = [name for name, available in TRACKERS.items() if available()]
+        if not found:
+            raise ValueError("--report_to all: no tracker is installed (pip install tensorboard, trackio or wandb)")
+        return found
+    if not TRACKERS[report_to]():
+        raise ValueError(f"--report_to {report_to}: the {report_to} package is not installed (pip install {report_to})")
+    return [report_to]
+
+
+def tracker_config(args):
+    """Run settings as flat scalars, which every tracker accepts (TensorBoard's hparams reject None)."""
+    return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in vars(args).items()}

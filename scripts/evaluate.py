@@ -1,0 +1,78 @@
+"""Evaluate a trained model on a labelled CSV: classification report, confusion matrix, eval_results.json.
+
+    python scripts/evaluate.py --model_name_or_path outputs/news --test_file data/news/test.csv \\
+        --output_dir outputs/news/eval
+
+The file is cleaned as train.py cleans it (titletext from title and text, short rows dropped) and
+scored by the same function train.py uses, so the numbers match train.py's test_* results.
+Runs under `accelerate launch` too (the examples are shared between processes).
+"""
+
+import sys
+from pathlib import Path
+
+# Run as `python scripts/x.py`, this folder comes first on sys.path, and scripts/evaluate.py would
+# then shadow the `evaluate` package that modeling.metrics imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+
+from modeling import BiLSTMForSequenceClassification
+from modeling.cli import exit_on_error, setup_logging
+from modeling.evaluation import evaluate_model, load_eval_dataset, make_eval_dataloader, save_eval_results
+from modeling.metrics import format_classification_report
+
+logger = get_logger(__name__)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
+    parser.add_argument("--test_file", required=True, help="Labelled CSV/TSV to evaluate on.")
+    parser.add_argument("--text_column", help="Text column; default: titletext (built from title and text), else text.")
+    parser.add_argument("--label_column", default="label", help="Label column (default: %(default)s).")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="Binary models predict the second label when its probability is above this"
+                             " (default: %(default)s).")
+    parser.add_argument("--output_dir", help="Write eval_results.json and confusion_matrix.png here"
+                                             " (default: print only).")
+    parser.add_argument("--per_device_eval_batch_size", type=int, default=64, help="Batch size (default: %(default)s).")
+    parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.threshold <= 1.0:
+        parser.error(f"--threshold must be in [0, 1], got {args.threshold}")
+    if args.per_device_eval_batch_size < 1:
+        parser.error("--per_device_eval_batch_size must be at least 1")
+    return args
+
+
+@exit_on_error
+def main(argv=None):
+    args = parse_args(argv)
+    accelerator = Accelerator()
+    setup_logging(accelerator.is_local_main_process)
+    model = BiLSTMForSequenceClassification.from_pretrained(args.model_name_or_path, revision=args.revision)
+    if model.config.num_labels > 2 and args.threshold != 0.5:
+        logger.warning("--threshold applies to binary models only: this one predicts the most probable label")
+    with accelerator.main_process_first():
+        encoded, _ = load_eval_dataset(args.test_file, model.tokenizer, model.config.label_names,
+                                       text_column=args.text_column, label_column=args.label_column,
+                                       max_length=model.config.max_length)
+    dataloader = make_eval_dataloader(encoded, args.per_device_eval_batch_size, model.config.pad_token_id)
+    model, dataloader = accelerator.prepare(model, dataloader)
+    results = evaluate_model(model, dataloader, accelerator, threshold=args.threshold)
+    if accelerator.is_main_process:
+        print(f"{args.test_file}: {results['num_examples']} examples, loss {results['loss']:.4f},"
+              f" threshold {args.threshold}\n")
+        print(format_classification_report(results))
+        if args.output_dir:
+            save_eval_results(results, args.output_dir, test_file=Path(args.test_file).name)
+            print(f"wrote {Path(args.output_dir) / 'eval_results.json'} and confusion_matrix.png")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Classify texts with a trained model; print one JSON line per text (label and probabilities).
+
+    python scripts/predict.py --model_name_or_path outputs/news "Senate passes the budget bill" "SHOCKING truth"
+    python scripts/predict.py --model_name_or_path user/bilstm-fake-news --input_file articles.csv \\
+        --output_file predictions.csv
+    cat headlines.txt | python scripts/predict.py --model_name_or_path outputs/news
+
+Texts come from the arguments, else --input_file (a CSV/TSV with a text column, or a text file
+with one text per line; blank lines are skipped), else standard input (one text per line).
+Each printed line is {"label": ..., "score": ..., "scores": {label: probability, ...}}, in input
+order. --output_file writes .csv (the input columns plus label, score and one prob_<label> column
+per label) or .jsonl (the printed lines with the text) instead.
+"""
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from accelerate import PartialState
+
+from modeling import BiLSTMForSequenceClassification
+from modeling.cli import exit_on_error
+from modeling.preparation import texts_from_csv
+from modeling.utils import atomic_path
+
+CSV_SUFFIXES = (".csv", ".tsv", ".tab")
+CHUNK = 4096  # texts encoded and classified at a time, so any input size runs in bounded memory
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("texts", nargs="*", help="Texts to classify.")
+    parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
+    parser.add_argument("--input_file", help="CSV/TSV with a text column, or a text file with one text per line.")
+    parser.add_argument("--text_column", help="CSV text column; default: titletext (or title + text), else text.")
+    parser.add_argument("--output_file", help="Write predictions to this .csv or .jsonl file instead of printing.")
+    parser.add_argument("--batch_size", type=int, default=64, help="Texts per forward pass (default: %(default)s).")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="Binary models predict the second label when its probability is above this"
+                             " (default: %(default)s).")
+    parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
+    args = parser.parse_args(argv)
+    if args.texts and args.input_file:
+        parser.error("give texts as arguments or --input_file, not both")
+    if args.output_file and Path(args.output_file).suffix.lower() not in (".csv", ".jsonl"):
+        parser.error("--output_file must end in .csv or .jsonl")
+    if not 0.0 <= args.threshold <= 1.0:
+        parser.error(f"--threshold must be in [0, 1], got {args.threshold}")
+    if args.batch_size < 1:
+        parser.error("--batch_size must be at least 1")
+    return args
+
+
+def read_inputs(args):
+    """Return (texts, rows): rows are the input records written next to each prediction."""
+    if args.texts:
+        texts = list(args.texts)
+    elif args.input_file and Path(args.input_file).suffix.lower() in CSV_SUFFIXES:
+        ds, column = texts_from_csv(args.input_file, text_column=args.text_column)
+        return list(ds[column]), ds.to_list()
+    elif args.input_file:
+        path = Path(args.input_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: file not found")
+        texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+    return texts, [{"text": t} for t in texts]
+
+
+def classify(model, texts, batch_size, threshold):
+    for start in range(0, len(texts), CHUNK):
+        yield from model.predict(texts[start : start + CHUNK], batch_size=batch_size, threshold=threshold)
+
+
+def write_output(path, rows, predictions, label_names):
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        if path.suffix.lower() == ".jsonl":
+            for row, pred in zip(rows, predictions):
+                f.write(json.dumps({"text": row.get("text"), **pred} if "text" in row else pred,
+                                   ensure_ascii=False) + "\n")
+            return
+        fields = list(rows[0]) + ["label" if "label" not in rows[0] else "predicted_label", "score"]
+        fields += [f"prob_{name}" for name in label_names]
+        writer = csv.writer(f)
+        writer.writerow(fields)
+        for row, pred in zip(rows, predictions):
+            probs = [pred["scores"][name] for name in label_names]
+            writer.writerow([*row.values(), pred["label"], pred["score"], *probs])
+
+
+@exit_on_error
+def main(argv=None):
+    args = parse_args(argv)
+    model = BiLSTMForSequenceClassification.from_pretrained(args.model_name_or_path, revision=args.revision)
+    model.to(PartialState().device)
+    texts, rows = read_inputs(args)
+    if not texts:
+        raise ValueError("no texts to classify: pass texts as arguments, --input_file, or lines on standard input")
+    predictions = list(classify(model, texts, args.batch_size, args.threshold))
+    if args.output_file:
+        write_output(args.output_file, rows, predictions, model.config.label_names)
+        print(f"wrote {len(predictions)} predictions to {args.output_file}", file=sys.stderr)
+    else:
+        for pred in predictions:
+            print(json.dumps(pred, ensure_ascii=False))
+    return predictions
+
+
+if __name__ == "__main__":
+    main()

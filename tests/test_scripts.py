@@ -1,0 +1,301 @@
+"""The scripts end to end, as transformers' example tests do: call ``main()`` with arguments and check
+the artifacts and the numbers. prepare → train → evaluate → predict; resume; 2-process DDP on CPU."""
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets.config
+import evaluate
+import pytest
+import torch
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+N_ROWS, N_SHORT, N_DUPLICATES = 300, 3, 12
+# Small enough that a 2-epoch run takes seconds on 2 cores, large enough to learn the fixture data.
+TINY = ["--embedding_dim", "16", "--hidden_size", "16", "--dropout", "0.1", "--learning_rate", "0.01",
+        "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "16", "--min_frequency", "2"]
+# Keys that measure time, not results.
+TIMING_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second"}
+
+
+def load_script(name):
+    """Import scripts/<name>.py as a module (named script_<name>: scripts/evaluate.py must not
+    become the `evaluate` package)."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    return {name: load_script(name) for name in ("make_demo_data", "prepare_data", "train", "evaluate", "predict")}
+
+
+@pytest.fixture(scope="module")
+def module_caches(tmp_path_factory):
+    """datasets and evaluate caches in a temp folder for the module-scoped runs below."""
+    root = tmp_path_factory.mktemp("hf_caches")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(datasets.config, "HF_DATASETS_CACHE", root / "datasets")
+        mp.setattr(evaluate.config, "HF_METRICS_CACHE", str(root / "metrics"))
+        yield root
+
+
+@pytest.fixture(autouse=True)
+def _metrics_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setattr(evaluate.config, "HF_METRICS_CACHE", str(tmp_path_factory.getbasetemp() / "metrics"))
+
+
+def write_raw_csv(scripts, path):
+    """Kaggle-shaped CSV: N_ROWS synthetic articles (learnable in 2 epochs by a tiny model), N_SHORT
+    with a too-short text, and N_DUPLICATES copies of earlier articles (a split scatters them)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(scripts["make_demo_data"], "CUE_RATE", 0.35)  # a clearer signal than the demo's
+        rows = scripts["make_demo_data"].make_rows(N_ROWS, seed=7)
+    for row in rows[:N_SHORT]:
+        row["text"] = "abc"
+    rows += [{**row, "id": 9000 + i} for i, row in enumerate(rows[N_SHORT:N_SHORT + N_DUPLICATES])]
+    scripts["make_demo_data"].write_csv(rows, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def raw_csv(scripts, tmp_path_factory):
+    return write_raw_csv(scripts, tmp_path_factory.mktemp("raw") / "news.csv")
+
+
+@pytest.fixture(scope="module")
+def prepared(scripts, raw_csv, tmp_path_factory, module_caches):
+    out = tmp_path_factory.mktemp("prepared")
+    report = scripts["prepare_data"].main(["--input_file", str(raw_csv), "--output_dir", str(out)])
+    return out, report
+
+
+@pytest.fixture(scope="module")
+def trained(scripts, prepared, tmp_path_factory, module_caches):
+    data, _ = prepared
+    out = tmp_path_factory.mktemp("run")
+    results = scripts["train"].main(train_args(data, out, "--num_train_epochs", "2"))
+    return out, results
+
+
+def train_args(data, out, *extra):
+    return ["--train_file", str(data / "train.csv"), "--validation_file", str(data / "valid.csv"),
+            "--test_file", str(data / "test.csv"), "--output_dir", str(out), *TINY, *extra]
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+# ----------------------------------------------------------------------------- prepare_data.py
+def test_prepare_data_splits_and_reports(prepared):
+    out, report = prepared
+    splits = {name: read_csv(out / f"{name}.csv") for name in ("train", "valid", "test")}
+    assert list(splits["train"][0]) == ["label", "title", "text", "titletext"]
+    assert sum(len(rows) for rows in splits.values()) == N_ROWS + N_DUPLICATES - N_SHORT
+    assert [len(splits[n]) for n in ("train", "valid", "test")] == [247, 31, 31]
+    assert {row["label"] for rows in splits.values() for row in rows} == {"REAL", "FAKE"}
+    assert report.rows_read == N_ROWS + N_DUPLICATES and report.rows_dropped_short == N_SHORT
+    texts = {name: {row["titletext"] for row in rows} for name, rows in splits.items()}
+    pairs = [("train", "valid"), ("train", "test"), ("valid", "test")]
+    leaked = set().union(*(texts[a] & texts[b] for a, b in pairs))
+    assert report.cross_split_duplicates == len(leaked) > 0
+    assert f"exact-duplicate texts found in more than one split: {len(leaked)} (test leakage" in "\n".join(report.lines())
+
+
+def test_prepare_data_dedup(scripts, raw_csv, tmp_path, capsys):
+    report = scripts["prepare_data"].main(["--input_file", str(raw_csv), "--output_dir", str(tmp_path), "--dedup"])
+    printed = capsys.readouterr().out
+    assert f"{N_DUPLICATES} exact duplicates" in printed
+    assert "more than one split: 0" in printed and report.cross_split_duplicates == 0
+    texts = [row["titletext"] for name in ("train", "valid", "test") for row in read_csv(tmp_path / f"{name}.csv")]
+    assert len(texts) == len(set(texts)) == N_ROWS - N_SHORT
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--label_column", "verdict"], "no column 'verdict'"),
+    (["--train_ratio", "0.95", "--valid_ratio", "0.1"], "ratios must be"),
+])
+def test_prepare_data_bad_input_is_one_line(scripts, raw_csv, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        scripts["prepare_data"].main(["--input_file", str(raw_csv), "--output_dir", str(tmp_path / "out"), *args])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "train.csv").exists()
+
+
+# ----------------------------------------------------------------------------- train.py
+def test_train_writes_the_run_folder(trained):
+    out, results = trained
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.json", "all_results.json",
+                 "training_args.json", "eval_results.json"):
+        assert (out / name).is_file(), name
+    for name in ("loss_curve.png", "confusion_matrix.png"):
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+    config = read_json(out / "config.json")
+    assert config["label_names"] == ["REAL", "FAKE"] and config["hidden_size"] == 16
+    metrics = read_json(out / "metrics.json")
+    steps = metrics["global_steps_list"]  # 247 rows / 16 = 16 steps per epoch, evaluated every 8
+    assert steps == [8, 16, 24, 32] and len(metrics["train_loss_list"]) == len(metrics["valid_loss_list"]) == 4
+    assert metrics["best_valid_loss"] == min(metrics["valid_loss_list"])
+    assert read_json(out / "all_results.json") == results
+    assert {"eval_loss", "eval_accuracy", "test_loss", "test_accuracy", "test_macro_f1", "test_weighted_f1",
+            "train_runtime", "train_samples_per_second", "train_samples", "epoch"} <= set(results)
+    assert results["train_samples"] == 247 and results["epoch"] == 2.0
+    assert results["eval_samples"] == results["test_samples"] == 31
+    assert results["eval_loss"] == metrics["best_valid_loss"]
+    assert results["test_accuracy"] > 0.7  # chance is 0.5: the model learned the cue words
+    assert "hub_token" not in read_json(out / "training_args.json")
+
+
+def test_evaluate_agrees_with_train(scripts, trained, prepared, tmp_path, capsys):
+    run, train_results = trained
+    data, _ = prepared
+    results = scripts["evaluate"].main(["--model_name_or_path", str(run), "--test_file", str(data / "test.csv"),
+                                        "--output_dir", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert "macro avg" in printed and "weighted avg" in printed and "true \\ pred" in printed
+    from_train = read_json(run / "eval_results.json")
+    from_evaluate = read_json(tmp_path / "eval_results.json")
+    assert from_evaluate["test_file"] == from_train["test_file"] == "test.csv"
+    assert from_evaluate["loss"] == pytest.approx(from_train["loss"], abs=1e-6)
+    for key in ("accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix", "num_examples"):
+        assert from_evaluate[key] == from_train[key], key
+    assert results["accuracy"] == train_results["test_accuracy"]
+    assert results["macro_f1"] == train_results["test_macro_f1"]
+    assert (tmp_path / "confusion_matrix.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_evaluate_threshold_moves_decisions(scripts, trained, prepared, capsys):
+    run, _ = trained
+    data, _ = prepared
+    args = ["--model_name_or_path", str(run), "--test_file", str(data / "test.csv")]
+    everything_fake = scripts["evaluate"].main(args + ["--threshold", "0.0"])
+    assert [row[0] for row in everything_fake["confusion_matrix"]] == [0, 0]  # nobody predicted REAL
+
+
+def test_predict_texts_files_and_stdin(scripts, trained, prepared, tmp_path, capsys, monkeypatch):
+    run, train_results = trained
+    data, _ = prepared
+    main = scripts["predict"].main
+    main(["--model_name_or_path", str(run), "officials said in a statement", "shocking hoax exposed"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2
+    for line in lines:
+        assert line["label"] in ("REAL", "FAKE") and sum(line["scores"].values()) == pytest.approx(1.0)
+        assert line["score"] == line["scores"][line["label"]]
+    # A CSV in, a CSV out: the model's test accuracy again, from raw title + text.
+    main(["--model_name_or_path", str(run), "--input_file", str(data / "test.csv"),
+          "--output_file", str(tmp_path / "pred.csv")])
+    rows = read_csv(tmp_path / "pred.csv")
+    assert {"predicted_label", "score", "prob_REAL", "prob_FAKE"} <= set(rows[0])
+    accuracy = sum(r["label"] == r["predicted_label"] for r in rows) / len(rows)
+    assert accuracy == train_results["test_accuracy"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("first text\n\nsecond text\n"))
+    main(["--model_name_or_path", str(run), "--output_file", str(tmp_path / "pred.jsonl")])
+    written = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
+    assert [w["text"] for w in written] == ["first text", "second text"]
+
+
+def test_train_without_validation_file_holds_out_ten_percent(scripts, prepared, tmp_path, module_caches):
+    data, _ = prepared
+    results = scripts["train"].main(["--train_file", str(data / "train.csv"), "--output_dir", str(tmp_path),
+                                     *TINY, "--max_train_steps", "2"])
+    assert (results["train_samples"], results["eval_samples"]) == (222, 25)  # 247 rows split 90/10
+    assert "test_accuracy" not in results and not (tmp_path / "eval_results.json").exists()
+
+
+def test_resume_mid_epoch_matches_uninterrupted(scripts, prepared, tmp_path, module_caches):
+    data, _ = prepared
+    common = ["--num_train_epochs", "2", "--checkpointing_steps", "20", "--eval_steps", "6"]
+    uninterrupted = scripts["train"].main(train_args(data, tmp_path / "a", *common))
+    # "Crash" after step 20 (epoch 2, batch 4; the last evaluation was at step 18), then resume.
+    scripts["train"].main(train_args(data, tmp_path / "b", *common, "--max_train_steps", "20"))
+    assert (tmp_path / "b" / "step_20" / "trainer_state.json").is_file()
+    resumed = scripts["train"].main(train_args(data, tmp_path / "b", *common, "--resume_from_checkpoint", "latest"))
+    strip = lambda results: {k: v for k, v in results.items() if k not in TIMING_KEYS}  # noqa: E731
+    assert strip(resumed) == strip(uninterrupted)
+    assert read_json(tmp_path / "b" / "metrics.json") == read_json(tmp_path / "a" / "metrics.json")
+    weights_a, weights_b = (load_file(tmp_path / run / "model.safetensors") for run in ("a", "b"))
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_resume_from_a_missing_checkpoint_is_one_line(scripts, prepared, tmp_path, capsys, module_caches):
+    data, _ = prepared
+    with pytest.raises(SystemExit):
+        scripts["train"].main(train_args(data, tmp_path, "--resume_from_checkpoint", "latest"))
+    assert "error: --resume_from_checkpoint latest: no complete checkpoint" in capsys.readouterr().err
+
+
+def test_demo_run_with_tracking_and_push(scripts, tmp_path, monkeypatch, module_caches):
+    """No data flags: the shipped demo CSV, split in memory; TensorBoard logs; the Hub helper called."""
+    pytest.importorskip("tensorboard")
+    hub = pytest.importorskip("modeling.hub")
+    pushed = []
+    monkeypatch.setattr(hub, "check_can_push", lambda repo_id, token=None: (token, repo_id))
+    monkeypatch.setattr(hub, "push_model_dir", lambda model_dir, repo_id, **kw: pushed.append((model_dir, repo_id)))
+    out = tmp_path / "demo"
+    results = scripts["train"].main(["--output_dir", str(out), *TINY, "--num_train_epochs", "1", "--with_tracking",
+                                     "--report_to", "tensorboard", "--push_to_hub", "--hub_model_id", "me/demo"])
+    assert results["train_samples"] == 800 and results["test_samples"] == 100
+    assert read_json(out / "eval_results.json")["test_file"] == "demo.csv (test split)"
+    assert list((out / "runs").rglob("events.out.tfevents.*"))
+    assert pushed == [(str(out), "me/demo")]
+
+
+def test_missing_tracker_is_a_clear_error(scripts, tmp_path, capsys):
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed")
+    with pytest.raises(SystemExit):
+        scripts["train"].main(["--output_dir", str(tmp_path), "--with_tracking", "--report_to", "wandb"])
+    assert "error: --report_to wandb: the wandb package is not installed" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- DDP
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_on_cpu_counts_each_example_once(scripts, prepared, tmp_path):
+    """2 ranks over gloo; the validation set (31 rows, batches of 4) does not divide evenly."""
+    data, _ = prepared
+    out = tmp_path / "ddp"
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets"), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port()), str(SCRIPTS / "train.py"),
+               *train_args(data, out, "--num_train_epochs", "1", "--per_device_eval_batch_size", "4",
+                           "--checkpointing_steps", "epoch")]
+    proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Num examples = 247" in proc.stderr and "accumulation) = 32" in proc.stderr  # 2 ranks x 16
+    results = read_json(out / "all_results.json")
+    assert results["eval_samples"] == 31 and results["test_samples"] == 31
+    assert sum(map(sum, read_json(out / "eval_results.json")["confusion_matrix"])) == 31
+    assert (out / "epoch_0" / "trainer_state.json").is_file()
+    # The same model evaluated in one process gives the same validation numbers.
+    single = scripts["evaluate"].main(["--model_name_or_path", str(out), "--test_file", str(data / "valid.csv")])
+    assert single["num_examples"] == 31
+    assert single["accuracy"] == results["eval_accuracy"]
+    assert single["loss"] == pytest.approx(results["eval_loss"], abs=1e-5)

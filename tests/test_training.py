@@ -1,0 +1,79 @@
+"""modeling.training: run state, checkpoint discovery, flag types, trackers."""
+
+import argparse
+import math
+
+import pytest
+import torch
+
+from modeling.training import (
+    TRAINER_STATE_FILE, TrainingState, checkpointing_steps, find_checkpoint, resolve_trackers, tracker_config,
+)
+from modeling.utils import atomic_write_json
+
+
+def test_training_state_records_best_and_round_trips():
+    state = TrainingState()
+    for loss in (0.5, 0.7):
+        state.add_train_loss(loss)
+    state.global_step = 4
+    assert state.record_evaluation({"loss": 0.6, "accuracy": 0.7}, epoch=0.5)
+    state.global_step = 8
+    state.add_train_loss(0.3)
+    assert not state.record_evaluation({"loss": 0.65, "accuracy": 0.75}, epoch=1.0)
+    assert not state.record_evaluation({"loss": math.nan, "accuracy": 0.5}, epoch=1.0)  # NaN is never best
+    assert state.history["train_loss_list"][:2] == [0.6, 0.3]
+    assert state.history["global_steps_list"] == [4, 8, 8]
+    assert (state.best_valid_loss, state.best_global_step) == (0.6, 4)
+    assert state.mean_train_loss == pytest.approx(0.5)
+    state.best_weights = {"w": torch.ones(2)}
+    copy = TrainingState()
+    copy.load_state_dict(state.state_dict())
+    assert copy.summary() == state.summary() and torch.equal(copy.best_weights["w"], torch.ones(2))
+
+
+def test_checkpointing_steps_type():
+    assert checkpointing_steps("epoch") == "epoch"
+    assert checkpointing_steps("25") == 25
+    for bad in ("0", "-3", "often"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            checkpointing_steps(bad)
+
+
+def _checkpoint(root, name, global_step, complete=True):
+    path = root / name
+    path.mkdir()
+    if complete:
+        atomic_write_json(path / TRAINER_STATE_FILE, {"global_step": global_step})
+    return path
+
+
+def test_find_checkpoint_latest_skips_incomplete_ones(tmp_path):
+    _checkpoint(tmp_path, "step_40", 40)
+    best = _checkpoint(tmp_path, "epoch_1", 64)  # an epoch checkpoint can be the most recent
+    _checkpoint(tmp_path, "step_80", 80, complete=False)  # cut short by a crash
+    (tmp_path / "notes_1").mkdir()
+    assert find_checkpoint("latest", tmp_path) == best
+    assert find_checkpoint(str(tmp_path / "step_40"), tmp_path) == tmp_path / "step_40"
+    with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
+        find_checkpoint(str(tmp_path / "step_80"), tmp_path)
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        find_checkpoint("latest", tmp_path / "step_80")
+
+
+def test_resolve_trackers(monkeypatch):
+    import modeling.training as training
+
+    monkeypatch.setattr(training, "TRACKERS", {"tensorboard": lambda: True, "wandb": lambda: False})
+    assert resolve_trackers("all") == ["tensorboard"]
+    assert resolve_trackers("tensorboard") == ["tensorboard"]
+    with pytest.raises(ValueError, match="wandb package is not installed"):
+        resolve_trackers("wandb")
+    monkeypatch.setattr(training, "TRACKERS", {"wandb": lambda: False})
+    with pytest.raises(ValueError, match="no tracker is installed"):
+        resolve_trackers("all")
+
+
+def test_tracker_config_is_flat_scalars():
+    args = argparse.Namespace(lr=1e-3, name="x", test_file=None, steps="epoch")
+    assert tracker_config(args) == {"lr": 1e-3, "name": "x", "test_file": "None", "steps": "epoch"}
