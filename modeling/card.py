@@ -1,0 +1,220 @@
+"""The model card (``README.md``) of a trained run, rendered from ``model_card.md`` with ``ModelCard``.
+
+Everything on the card comes from the run folder: ``config.json``, ``eval_results.json``,
+``all_results.json``, ``metrics.json`` and ``training_args.json`` when present (sections without
+their file are left out), and the widget's example outputs, computed by the model itself.
+"""
+
+import ast
+import json
+import re
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .model import BiLSTMForSequenceClassification
+
+TEMPLATE_NAME = "model_card.md"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+HANDLER_TEMPLATE = _PACKAGE_DIR / "templates" / "handler.py"
+
+RUN_JSON_FILES = ("eval_results.json", "all_results.json", "metrics.json", "training_args.json")
+DEFAULT_TAGS = ["text-classification", "fake-news", "bilstm", "lstm", "pytorch"]
+DEFAULT_WIDGET_TEXTS = (
+    "Scientists at NASA confirmed on Tuesday that the rover collected its first rock sample, "
+    "the agency said in a statement.",
+    "SHOCKING: doctors don't want you to know this one weird trick, the miracle cure the "
+    "government has been hiding for years!!",
+    "The Senate passed the infrastructure bill on Thursday after weeks of negotiations, sending "
+    "it to the House for a final vote.",
+)
+# For the code examples on the card: no quote characters, so it can sit inside '...' and "...".
+EXAMPLE_TEXT = "The Senate passed the infrastructure bill on Thursday after weeks of negotiations."
+# (eval_results.json key, model-index metric type, metric config, display name)
+MODEL_INDEX_METRICS = (
+    ("accuracy", "accuracy", None, "Accuracy"),
+    ("macro_f1", "f1", "macro", "Macro F1"),
+    ("weighted_f1", "f1", "weighted", "Weighted F1"),
+    ("macro_precision", "precision", "macro", "Macro precision"),
+    ("macro_recall", "recall", "macro", "Macro recall"),
+    ("weighted_precision", "precision", "weighted", "Weighted precision"),
+    ("weighted_recall", "recall", "weighted", "Weighted recall"),
+)
+# all_results.json keys standing in for eval_results.json when the run was not evaluated separately.
+_ALL_RESULTS_FALLBACK = {"test_accuracy": "accuracy", "test_macro_f1": "macro_f1",
+                         "test_weighted_f1": "weighted_f1", "test_loss": "loss"}
+# training_args.json entries that describe the machine or the bookkeeping, not the training.
+_UNREPORTED_ARGS = {"output_dir", "resume_from_checkpoint", "checkpointing_steps", "with_tracking", "report_to",
+                    "push_to_hub"}
+
+
+def model_card_template_path():
+    """``model_card.md`` at the repository root (a checkout), else the copy shipped in the package."""
+    checkout = _PACKAGE_DIR.parent / TEMPLATE_NAME
+    return checkout if checkout.is_file() else _PACKAGE_DIR / "templates" / TEMPLATE_NAME
+
+
+def read_run_files(model_dir):
+    """Parsed JSON files of a run folder, by file name (absent files are left out)."""
+    found = {}
+    for name in RUN_JSON_FILES:
+        path = Path(model_dir) / name
+        if path.is_file():
+            try:
+                found[name] = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}: not valid JSON ({err})") from None
+    return found
+
+
+def reported_metrics(run_files):
+    """The test scores to report: ``eval_results.json``, else ``all_results.json``'s ``test_*`` keys."""
+    if "eval_results.json" in run_files:
+        return run_files["eval_results.json"]
+    all_results = run_files.get("all_results.json", {})
+    return {new: all_results[old] for old, new in _ALL_RESULTS_FALLBACK.items() if old in all_results}
+
+
+def eval_results_for_model_index(metrics, dataset_id=None):
+    """``EvalResult`` entries (the card's ``model-index``) for the scores present in ``metrics``."""
+    test_file = metrics.get("test_file") if isinstance(metrics.get("test_file"), str) else None
+    return [
+        EvalResult(task_type="text-classification", task_name="Text Classification",
+                   dataset_type=dataset_id or "csv", dataset_name=Path(test_file).name if test_file else "test split",
+                   dataset_split="test", metric_type=metric_type, metric_config=config,
+                   metric_name=name, metric_value=metrics[key])
+        for key, metric_type, config, name in MODEL_INDEX_METRICS
+        if isinstance(metrics.get(key), (int, float))
+    ]
+
+
+def widget_examples(model, texts):
+    """Hub widget entries: each text with the model's own output, labels sorted by score."""
+    examples = []
+    for i, (text, prediction) in enumerate(zip(texts, model.predict(list(texts)))):
+        ranked = sorted(prediction["scores"].items(), key=lambda pair: pair[1], reverse=True)
+        examples.append({
+            "text": text,
+            "example_title": f"Example {i + 1}",
+            "output": [{"label": label, "score": round(score, 4)} for label, score in ranked],
+        })
+    return examples
+
+
+def handler_limits():
+    """``MAX_BATCH_SIZE`` and ``MAX_TEXT_CHARS`` as written in the handler template."""
+    values = {}
+    for node in ast.parse(HANDLER_TEMPLATE.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("MAX_BATCH_SIZE", "MAX_TEXT_CHARS"):
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values["MAX_BATCH_SIZE"], values["MAX_TEXT_CHARS"]
+
+
+def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license="apache-2.0", language="en",
+                      tags=(), widget_texts=DEFAULT_WIDGET_TEXTS, model=None):
+    """Render the model card of the run in ``model_dir``.
+
+    Args:
+        model_dir: a ``train.py`` output folder (``config.json``, ``model.safetensors``,
+            ``tokenizer.json``; the other run files are used when present).
+        hub_model_id: the repo id the card is written for (shown in the code examples).
+        dataset_id: the Hub data set the model was trained on, if any (``datasets:`` metadata).
+        license: SPDX-style license id for the card metadata.
+        language: language code(s) of the texts.
+        tags: extra tags, added to ``DEFAULT_TAGS``.
+        widget_texts: example inputs for the Hub page; their outputs are computed by the model.
+        model: the loaded model, to skip loading it again.
+
+    Returns:
+        A ``huggingface_hub.ModelCard``.
+    """
+    model_dir = Path(model_dir)
+    model = model or BiLSTMForSequenceClassification.from_pretrained(model_dir)
+    run_files = read_run_files(model_dir)
+    metrics = reported_metrics(run_files)
+    model_name = (hub_model_id or model_dir.resolve().name).split("/")[-1]
+    eval_results = eval_results_for_model_index(metrics, dataset_id)
+    card_data = ModelCardData(
+        model_name=model_name, language=language, license=license, library_name="pytorch",
+        pipeline_tag="text-classification", tags=list(dict.fromkeys([*DEFAULT_TAGS, *tags])),
+        datasets=[dataset_id] if dataset_id else None, metrics=["accuracy", "f1", "precision", "recall"],
+        eval_results=eval_results or None, widget=widget_examples(model, widget_texts),
+    )
+    max_batch, max_chars = handler_limits()
+    context = dict(
+        model_name=model_name, repo_id=hub_model_id or "<user>/<repo>", config=model.config,
+        label_list=" or ".join(f"`{n}`" for n in model.config.label_names),
+        num_parameters=f"{sum(p.numel() for p in model.parameters()):,}",
+        example_text=EXAMPLE_TEXT, dataset_id=dataset_id,
+        max_batch=max_batch, max_chars=max_chars, **_results_context(metrics, run_files, model_dir),
+        config_table=_table(["field", "value"], sorted(model.config.to_dict().items())),
+        training_table=_training_table(run_files.get("training_args.json")),
+    )
+    card = ModelCard.from_template(card_data, template_path=str(model_card_template_path()), **context)
+    # Optional sections leave runs of blank lines behind; the rendered Markdown needs at most one.
+    return ModelCard(re.sub(r"\n{3,}", "\n\n", str(card)))
+
+
+def _results_context(metrics, run_files, model_dir):
+    per_class = metrics.get("per_class") or {}
+    names = metrics.get("label_names") or list(per_class)
+    matrix = metrics.get("confusion_matrix")
+    shown = [(name, metrics[key]) for key, _, _, name in MODEL_INDEX_METRICS if key in metrics]
+    shown += [("Loss", metrics["loss"])] if isinstance(metrics.get("loss"), (int, float)) else []
+    all_results = run_files.get("all_results.json") or {}
+    metrics_json = run_files.get("metrics.json") or {}
+    return dict(
+        headline=", ".join(f"{name} {_fmt(value)}" for name, value in shown[:2]),
+        results_table=_table(["metric", "value"], [(n, _fmt(v)) for n, v in shown]) if shown else None,
+        per_class_table=_table(["label", "precision", "recall", "F1", "support"],
+                               [(n, *(_fmt(per_class[n][k]) for k in ("precision", "recall", "f1", "support")))
+                                for n in names if n in per_class]) if per_class else None,
+        confusion_table=_table(["true \\ predicted", *names], [(n, *row) for n, row in zip(names, matrix)])
+        if matrix and len(matrix) == len(names) else None,
+        threshold=metrics.get("threshold") if len(names) == 2 else None,
+        test_file=Path(metrics["test_file"]).name if isinstance(metrics.get("test_file"), str) else None,
+        num_examples=metrics.get("num_examples"),
+        run_table=_table(["key", "value"], [(k, _fmt(v)) for k, v in all_results.items()
+                                           if isinstance(v, (int, float, str))]) if all_results else None,
+        best_valid=_best_validation(metrics_json),
+        loss_curve=(Path(model_dir) / "loss_curve.png").is_file(),
+        confusion_png=(Path(model_dir) / "confusion_matrix.png").is_file(),
+    )
+
+
+def _best_validation(metrics_json):
+    losses, steps = metrics_json.get("valid_loss_list") or [], metrics_json.get("global_steps_list") or []
+    if not losses or len(losses) != len(steps):
+        return None
+    best = min(range(len(losses)), key=losses.__getitem__)
+    return {"loss": losses[best], "step": steps[best], "last_step": steps[-1]}
+
+
+def _training_table(training_args):
+    if not isinstance(training_args, dict):
+        return None
+    rows = []
+    for key, value in training_args.items():
+        if key in _UNREPORTED_ARGS or key.startswith("hub_") or "token" in key:
+            continue
+        if isinstance(value, str) and (key.endswith(("_file", "_dir", "_path")) or "/" in value):
+            value = Path(value).name  # a local path says nothing to readers and may reveal a home folder
+        if isinstance(value, (int, float, str)) and value != "":
+            rows.append((key, _fmt(value)))
+    return _table(["setting", "value"], rows) if rows else None
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.3g}"  # learning rates: 2e-05, not 0.0000
+        return f"{value:.4f}" if abs(value) < 1e4 else f"{value:,.1f}"
+    return str(value)
+
+
+def _table(header, rows):
+    cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""Publish a trained model on the Hugging Face Hub in one commit.
+
+    hf auth login
+    python scripts/push_to_hub.py --model_dir runs/fake-news --hub_model_id your-name/bilstm-fake-news
+
+uploads config.json, model.safetensors, tokenizer.json, the run's metrics and plots, README.md (the
+model card rendered from model_card.md) and handler.py (+ bilstm_inference/, requirements.txt) for
+Inference Endpoints. ``--dry_run DIR`` writes exactly that folder to DIR and uploads nothing.
+"""
+
+import argparse
+import logging
+import sys
+
+from modeling.cli import exit_on_error, setup_logging
+from modeling.hub import build_upload_folder, check_repo_id, check_run_folder, push_model_dir
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model_dir", required=True, help="A train.py output folder (config.json, model.safetensors, tokenizer.json, ...).")
+    parser.add_argument("--hub_model_id", help="Repo to push to, 'user-or-org/model-name' (created if missing). Required unless --dry_run.")
+    parser.add_argument("--private", action="store_true", help="Create the repo private (an existing repo keeps its visibility).")
+    parser.add_argument("--revision", help="Branch to commit to, created from main if missing (default: main).")
+    parser.add_argument("--commit_message", help="Commit message (default: 'Upload BiLSTM text classifier').")
+    parser.add_argument("--token", help="Hub token with write access (default: HF_TOKEN, then the token saved by `hf auth login`).")
+    parser.add_argument("--create_pr", action="store_true", help="Open a pull request instead of committing to the branch.")
+    parser.add_argument("--dry_run", metavar="DIR", help="Write the folder that would be uploaded to DIR and upload nothing.")
+    parser.add_argument("--dataset_id", help="Hub id of the data set the model was trained on, for the card's metadata.")
+    parser.add_argument("--license", default="apache-2.0", help="License id for the model card (default: apache-2.0).")
+    parser.add_argument("--language", default="en", help="Language code of the texts, for the model card (default: en).")
+    args = parser.parse_args(argv)
+    if args.dry_run is None and not args.hub_model_id:
+        parser.error("--hub_model_id is required (or pass --dry_run DIR to only build the upload folder)")
+    return args
+
+
+@exit_on_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    card_options = dict(dataset_id=args.dataset_id, license=args.license, language=args.language)
+    if args.dry_run is not None:
+        if args.hub_model_id:
+            check_repo_id(args.hub_model_id)
+        check_run_folder(args.model_dir)
+        folder = build_upload_folder(args.model_dir, args.dry_run, args.hub_model_id, **card_options)
+        logger.info("Dry run: wrote the upload folder to %s (nothing was uploaded)", folder)
+        return 0
+    url = push_model_dir(args.model_dir, args.hub_model_id, private=args.private, revision=args.revision,
+                         commit_message=args.commit_message, token=args.token, create_pr=args.create_pr,
+                         **card_options)
+    print(url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
