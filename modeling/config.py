@@ -28,7 +28,10 @@ class BiLSTMConfig:
         hidden_size: LSTM hidden size per direction.
         num_layers: stacked LSTM layers.
         bidirectional: run a second LSTM right-to-left and concatenate both.
-        dropout: dropout on the embeddings, between layers and before the classifier.
+        dropout: dropout on the LSTM outputs: between layers and before the classifier (the
+            tutorial's 0.5 before its linear layer).
+        embedding_dropout: word dropout: the probability that a token's whole vector is zeroed
+            during training (the rest are scaled up), so the model cannot lean on a few words.
         pooling: how the sequence becomes one vector: ``"last"`` (the final state of each
             direction, as the tutorial), ``"max"`` / ``"mean"`` over time (padding excluded),
             or ``"last_max"`` (both concatenated).
@@ -46,6 +49,7 @@ class BiLSTMConfig:
     num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.5
+    embedding_dropout: float = 0.0
     pooling: str = "last"
     # Tokens and labels
     pad_token_id: int = 0
@@ -62,8 +66,10 @@ class BiLSTMConfig:
         _check_int("pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
         if not isinstance(self.bidirectional, bool):
             raise ValueError(f"bidirectional must be true or false, got {self.bidirectional!r}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        for name in ("dropout", "embedding_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
         if self.pooling not in POOLING_CHOICES:
             raise ValueError(f"pooling must be one of {POOLING_CHOICES}, got {self.pooling!r}")
         names = self.label_names

@@ -96,7 +96,7 @@ class BiLSTMForSequenceClassification(
         last = (lengths - 1).unsqueeze(1)
         # Position t of sequence b holds token L_b - 1 - t (t < L_b): each sequence reversed in place.
         reverse_index = torch.where(steps <= last, last - steps, steps)
-        x = self.dropout(self.embedding(input_ids))
+        x = self._word_dropout(self.embedding(input_ids))
         for i, layer in enumerate(self.layers):
             x = layer(x, reverse_index)
             if i < len(self.layers) - 1:
@@ -104,6 +104,15 @@ class BiLSTMForSequenceClassification(
         logits = self.classifier(self.dropout(self._pool(x, steps < lengths.unsqueeze(1), last)))
         loss = self.loss(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(logits=logits, loss=loss)
+
+    def _word_dropout(self, x):
+        # One draw per token rather than per element: cheaper than nn.Dropout on (B, T, E)
+        # (bernoulli_ was ~10% of a CPU step) and a stronger regulariser for text.
+        p = self.config.embedding_dropout
+        if not self.training or p == 0:
+            return x
+        keep = torch.rand(x.shape[:2] + (1,), device=x.device) >= p
+        return x * keep.to(x.dtype) / (1 - p)
 
     def _pool(self, x, valid, last):
         h = self.config.hidden_size

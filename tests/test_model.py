@@ -179,3 +179,17 @@ def test_no_pickle_fallback(saved_model):
     (path / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="no model.safetensors"):
         BiLSTMForSequenceClassification.from_pretrained(path)
+
+
+def test_word_dropout_zeroes_whole_tokens_in_training_only():
+    model = _model(embedding_dropout=0.5)
+    x = torch.ones(4, 50, 12)
+    model.train()
+    torch.manual_seed(0)
+    dropped = model._word_dropout(x)
+    per_token = dropped[..., 0]
+    assert torch.equal(dropped, per_token.unsqueeze(-1).expand_as(dropped))  # a token is all kept or all zero
+    assert set(per_token.unique().tolist()) == {0.0, 2.0}  # kept vectors scaled by 1 / (1 - p)
+    assert 0.35 < (per_token == 0).float().mean().item() < 0.65
+    model.eval()
+    assert torch.equal(model._word_dropout(x), x)
