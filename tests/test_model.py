@@ -87,7 +87,9 @@ def test_multiclass_head_and_loss():
 
 def test_model_learns_a_separable_task():
     torch.manual_seed(0)
-    model = BiLSTMForSequenceClassification(BiLSTMConfig(vocab_size=20, embedding_dim=8, hidden_size=8, dropout=0.0))
+    model = BiLSTMForSequenceClassification(
+        BiLSTMConfig(vocab_size=20, embedding_dim=8, hidden_size=8, dropout=0.0, embedding_dropout=0.0, pooling="last")
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     ids = torch.randint(2, 20, (64, 6))
     labels = (ids == 7).any(1).long()  # class 1 iff token 7 appears anywhere
