@@ -209,6 +209,11 @@ class BiLSTMForSequenceClassification(
         """Load from a folder or a Hub repo id (``revision``, ``cache_dir``, ``token``,
         ``local_files_only``, ``force_download`` go to the HF cache). Weights load from
         safetensors only, strictly; the tokenizer must match the config's vocabulary."""
+        name = str(pretrained_model_name_or_path)
+        # A repo id is "name" or "user/name"; anything path-like that is not a folder is a typo,
+        # which the Hub client would report as a malformed repo id.
+        if not os.path.isdir(name) and (name.startswith((".", "/", "~")) or name.count("/") > 1):
+            raise FileNotFoundError(f"{name}: no such model folder")
         try:
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         except ValueError as err:

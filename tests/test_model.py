@@ -163,6 +163,8 @@ def test_load_errors_are_clear(saved_model, tmp_path):
     (path / "config.json").unlink()
     with pytest.raises(FileNotFoundError, match="no config.json"):
         BiLSTMForSequenceClassification.from_pretrained(path)
+    with pytest.raises(FileNotFoundError, match="no such model folder"):
+        BiLSTMForSequenceClassification.from_pretrained(tmp_path / "missing" / "model")
 
 
 def test_tokenizer_vocab_must_match_config(saved_model, article_texts):
