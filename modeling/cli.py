@@ -3,6 +3,7 @@
 import functools
 import logging
 import sys
+from pathlib import Path
 
 import datasets
 
@@ -32,11 +33,30 @@ def exit_on_error(main):
 
 
 def setup_logging(is_main_process=True):
-    """INFO logs with timestamps; other processes of a distributed run keep only errors."""
+    """INFO logs with timestamps on stdout, as transformers' example scripts log, so that stderr
+    carries the progress bars and the ``error:`` line; other processes of a distributed run keep
+    only errors."""
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-                        datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO)
+                        datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO, handlers=[logging.StreamHandler(sys.stdout)])
     if is_main_process:
         datasets.utils.logging.set_verbosity_warning()
     else:
         datasets.utils.logging.set_verbosity_error()
         datasets.disable_progress_bars()
+
+
+def load_model(name_or_path, revision=None):
+    """``from_pretrained`` for the scripts: a folder that is not a saved model, or a Hub id that
+    cannot be fetched, becomes one ``ValueError`` line that names it."""
+    from modeling import BiLSTMForSequenceClassification
+
+    folder = Path(name_or_path)
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        raise ValueError(f"{folder}: no config.json in this folder; --model_name_or_path must be a train.py"
+                         " output folder or a Hub repo id")
+    try:
+        return BiLSTMForSequenceClassification.from_pretrained(name_or_path, revision=revision)
+    except user_errors() as err:
+        message = " ".join(str(err).split())
+        raise ValueError(message if message.startswith(str(name_or_path)) else
+                         f"{name_or_path}: cannot load the model: {message}") from None

@@ -5,6 +5,7 @@ CSV streams through without being held in Python lists. Only training needs this
 a trained model classifies raw text with its own tokenizer.
 """
 
+import contextlib
 import csv
 import functools
 import logging
@@ -36,6 +37,20 @@ class PrepareStats:
     label_counts: dict = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def _quiet():
+    """No progress bars for internal look-ups (label checks, row search, casts): next to the real
+    steps they are noise, and before an ``error:`` line they bury it."""
+    if datasets.utils.are_progress_bars_disabled():
+        yield
+        return
+    datasets.utils.disable_progress_bars()
+    try:
+        yield
+    finally:
+        datasets.utils.enable_progress_bars()
+
+
 def _delimiter(path):
     """Tab for ``.tsv``/``.tab`` files and for files whose header line holds tabs but no commas."""
     if Path(path).suffix.lower() in (".tsv", ".tab"):
@@ -51,10 +66,15 @@ def read_columns(path):
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     _check_utf8(path)
-    with open(path, newline="", encoding="utf-8") as f:
+    # utf-8-sig: Excel's "CSV UTF-8" starts the file with a byte-order mark, which would
+    # otherwise become part of the first column name.
+    with open(path, newline="", encoding="utf-8-sig") as f:
         header = next(csv.reader(f, delimiter=_delimiter(path)), None)
+        has_rows = bool(f.read(65536).strip())
     if not header or not any(name.strip() for name in header):
         raise DataError(f"{path}: the file is empty (expected a header row with column names)")
+    if not has_rows:
+        raise DataError(f"{path}: the file has a header row {_show(header)} but no data rows")
     return header
 
 
@@ -69,6 +89,11 @@ def _check_utf8(path, chunk_lines=100_000):
                     f"{path}: line {number} is not valid UTF-8 (byte {line[err.start]:#04x} at column {err.start + 1});"
                     " re-save the file as UTF-8"
                 ) from None
+
+
+def _show(columns, width=40):
+    """Column names for a message, long ones cut (a header-less file's "names" are data)."""
+    return "[" + ", ".join(repr(c if len(c) <= width else c[: width - 3] + "...") for c in columns) + "]"
 
 
 def _header_hint(columns):
@@ -88,10 +113,16 @@ def load_csv(path, required_columns=()):
     columns = read_columns(path)
     missing = [c for c in required_columns if c and c not in columns]
     if missing:
-        raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {columns}{_header_hint(columns)}")
+        raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {_show(columns)}"
+                        f"{_header_hint(columns) or ' (set --label_column or --text_column)'}")
     if len(set(columns)) != len(columns) or not all(c.strip() for c in columns):
-        raise DataError(f"{path}: the header row has empty or repeated column names {columns}{_header_hint(columns)}")
+        raise DataError(f"{path}: the header row has empty or repeated column names {_show(columns)}"
+                        f"{_header_hint(columns)}")
     features = datasets.Features({name: datasets.Value("string") for name in columns})
+    # The CSV builder logs a parse failure before raising it; the DataError below says it once.
+    csv_logger = logging.getLogger("datasets.packaged_modules.csv.csv")
+    level = csv_logger.level
+    csv_logger.setLevel(logging.CRITICAL)
     try:
         return datasets.load_dataset(
             "csv",
@@ -105,6 +136,8 @@ def load_csv(path, required_columns=()):
         cause = err.__cause__ or err
         raise DataError(f"{path}: cannot parse the file as {'TSV' if _delimiter(path) == chr(9) else 'CSV'}:"
                         f" {str(cause).strip().splitlines()[-1]}") from None
+    finally:
+        csv_logger.setLevel(level)
 
 
 def infer_label_names(values):
@@ -140,24 +173,32 @@ def prepare_dataset(
     stats = PrepareStats(rows_read=len(ds))
     cols = ds.column_names
     if label_column not in cols:
-        raise DataError(f"{source}: no label column {label_column!r}; the file has columns {cols}")
+        raise DataError(f"{source}: no label column {label_column!r}; the file has columns {_show(cols)}"
+                        " (set --label_column)")
     build_titletext = title_column in cols and "text" in cols and text_column in (None, TITLETEXT)
     if build_titletext:
         text_column, body_column = TITLETEXT, "text"
     else:
         text_column = text_column or next((c for c in (TITLETEXT, "text") if c in cols), None)
         if text_column not in cols:
-            raise DataError(f"{source}: no text column {text_column!r}; the file has columns {cols} (set --text_column)")
+            wanted = repr(text_column) if text_column else f"('{TITLETEXT}', 'text', or 'title' and 'text')"
+            raise DataError(f"{source}: no text column {wanted}; the file has columns {_show(cols)}"
+                            " (set --text_column)")
         body_column = text_column
     # Labels are checked before any row is dropped, so an error names the row of the file.
     label_names = list(label_names) if label_names else _label_names_from(ds, label_column, source)
     ds = encode_labels(ds, label_column, label_names, source)
     if build_titletext:
-        ds = ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column})
-    ds = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column})
-    stats.rows_dropped_short = stats.rows_read - len(ds)
+        ds = ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column}, desc="Building titletext")
+    kept = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column},
+                     desc=f"Dropping texts under {MIN_TEXT_CHARS} characters")
+    stats.rows_dropped_short = stats.rows_read - len(kept)
+    if stats.rows_dropped_short:
+        _report_short_texts(ds, body_column, stats, source)
+    ds = kept
     trim_columns = [c for c in ("text", TITLETEXT, text_column) if c in ds.column_names]
-    ds = ds.map(_trim, batched=True, fn_kwargs={"columns": sorted(set(trim_columns)), "n": first_n_words})
+    ds = ds.map(_trim, batched=True, fn_kwargs={"columns": sorted(set(trim_columns)), "n": first_n_words},
+                desc=f"Keeping the first {first_n_words} words")
     stats.label_counts = _counts(ds, label_names)
     return ds, text_column, label_names, stats
 
@@ -172,6 +213,17 @@ def _label_names_from(ds, label_column, source):
         raise DataError(f"{source}: column {label_column!r} holds a single class {label_names};"
                         " a classifier needs at least 2 (check the file or the split)")
     return label_names
+
+
+def _report_short_texts(ds, column, stats, source):
+    """Warn about the dropped rows (empty, whitespace-only, "NaN"...), or refuse a file that keeps none."""
+    first = _first_row(ds, column, lambda v: len(v.strip()) < MIN_TEXT_CHARS)
+    what = f"shorter than {MIN_TEXT_CHARS} characters (empty, whitespace-only or a placeholder such as 'NaN')"
+    if stats.rows_dropped_short == stats.rows_read:
+        raise DataError(f"{source}: column {column!r}: every row's text is {what}, so no row is left;"
+                        " check --text_column")
+    logger.warning(f"{source}: {stats.rows_dropped_short} of {stats.rows_read} rows skipped: the text in column"
+                   f" {column!r} is {what} (first: row {first})")
 
 
 def _add_titletext(batch, title_column):
@@ -189,7 +241,8 @@ def _trim(batch, columns, n):
 def encode_labels(ds, label_column, label_names, source="data"):
     """Map label strings to ids with a ``ClassLabel`` in ``label_names`` order, column ``label``."""
     known = set(label_names)
-    unknown = ds.filter(lambda b: [v not in known for v in b[label_column]], batched=True)
+    with _quiet():
+        unknown = ds.filter(lambda b: [v not in known for v in b[label_column]], batched=True)
     if len(unknown):
         value = unknown[0][label_column]
         raise DataError(
@@ -200,13 +253,15 @@ def encode_labels(ds, label_column, label_names, source="data"):
         ds = ds.remove_columns("label")
     if label_column != "label":
         ds = ds.rename_column(label_column, "label")
-    return ds.cast_column("label", datasets.ClassLabel(names=label_names))
+    with _quiet():
+        return ds.cast_column("label", datasets.ClassLabel(names=label_names))
 
 
 def _first_row(ds, column, predicate):
     """1-based file row (header = row 1) of the first example whose ``column`` satisfies ``predicate``."""
-    index = ds.map(lambda b, idx: {"i": [i for i, v in zip(idx, b[column]) if predicate(v)][:1]},
-                   batched=True, with_indices=True, remove_columns=ds.column_names)["i"]
+    with _quiet():
+        index = ds.map(lambda b, idx: {"i": [i for i, v in zip(idx, b[column]) if predicate(v)][:1]},
+                       batched=True, with_indices=True, remove_columns=ds.column_names)["i"]
     return index[0] + 2 if index else "?"
 
 
@@ -217,25 +272,33 @@ def _counts(ds, label_names):
     return counts
 
 
-def split_dataset(ds, train_ratio=0.8, valid_ratio=0.1, seed=42):
-    """Seeded, stratified split into ``train``/``validation``/``test`` (test gets the rest)."""
-    test_ratio = round(1.0 - train_ratio - valid_ratio, 10)
-    if not (0 < train_ratio < 1 and 0 < valid_ratio < 1 and test_ratio >= 0):
+def split_dataset(ds, train_ratio=0.8, valid_ratio=0.1, seed=42, source="data", hint="use more rows or other ratios"):
+    """Seeded, stratified split into ``train``/``validation``/``test`` (test gets the rest).
+
+    Every split must receive every class; otherwise a :class:`DataError` names ``source``,
+    the class counts and ``hint`` (the fix).
+    """
+    test_ratio = max(0.0, round(1.0 - train_ratio - valid_ratio, 10))
+    if not (0 < train_ratio < 1 and 0 < valid_ratio < 1 and train_ratio + valid_ratio <= 1 + 1e-10):
         raise DataError(f"ratios must be in (0, 1) and sum to at most 1, got train {train_ratio}, valid {valid_ratio}")
     n = len(ds)
     n_valid = round(n * valid_ratio)
     n_test = 0 if test_ratio == 0 else n - round(n * train_ratio) - n_valid
-    try:
-        first = ds.train_test_split(test_size=n_valid + n_test, stratify_by_column="label", seed=seed)
-        if n_test == 0:
-            return datasets.DatasetDict(train=first["train"], validation=first["test"])
-        second = first["test"].train_test_split(test_size=n_test, stratify_by_column="label", seed=seed)
-    except ValueError as err:
-        raise DataError(
-            f"cannot split {n} rows into train {train_ratio:g} / valid {valid_ratio:g} / test {test_ratio:g}"
-            f" with every class in every split ({err}); use more data or other ratios"
-        ) from None
-    return datasets.DatasetDict(train=first["train"], validation=second["train"], test=second["test"])
+    sizes = [n - n_valid - n_test, n_valid] + ([n_test] if test_ratio else [])
+    counts = _counts(ds, ds.features["label"].names)
+    if min(sizes) >= len(counts) and min(counts.values()) >= len(sizes):  # each split can get each class
+        try:
+            first = ds.train_test_split(test_size=n_valid + n_test, stratify_by_column="label", seed=seed)
+            if n_test == 0:
+                return datasets.DatasetDict(train=first["train"], validation=first["test"])
+            second = first["test"].train_test_split(test_size=n_test, stratify_by_column="label", seed=seed)
+            return datasets.DatasetDict(train=first["train"], validation=second["train"], test=second["test"])
+        except ValueError:  # the stratified splitter's own checks
+            pass
+    ratios = f"train {train_ratio:g} / valid {valid_ratio:g}" + (f" / test {test_ratio:g}" if test_ratio else "")
+    classes = ", ".join(f"{name} {k}" for name, k in counts.items())
+    raise DataError(f"{source}: cannot split {n} rows ({classes}) into {ratios} with every class in every split;"
+                    f" {hint}")
 
 
 def encode_dataset(ds, tokenizer, text_column, batch_size=1000):

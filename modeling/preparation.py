@@ -62,7 +62,8 @@ def prepare_splits(input_file, *, text_column=None, title_column="title", label_
         before = len(ds)
         ds = drop_duplicate_texts(ds, text_column)
         report.rows_dropped_duplicate = before - len(ds)
-    splits = split_dataset(ds, train_ratio=train_ratio, valid_ratio=valid_ratio, seed=seed)
+    splits = split_dataset(ds, train_ratio=train_ratio, valid_ratio=valid_ratio, seed=seed, source=str(input_file),
+                           hint="use more rows or other --train_ratio/--valid_ratio")
     report.cross_split_duplicates = count_cross_split_duplicates(splits, text_column)
     report.class_balance = {name: _counts(split, label_names) for name, split in splits.items()}
     return splits, text_column, label_names, report
@@ -126,7 +127,8 @@ def texts_from_csv(path, text_column=None, title_column="title"):
         return ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column}), TITLETEXT
     text_column = text_column or next((c for c in (TITLETEXT, "text") if c in cols), None)
     if text_column not in cols:
-        raise ValueError(f"{path}: no text column {text_column!r}; the file has columns {cols} (set --text_column)")
+        wanted = repr(text_column) if text_column else f"('{TITLETEXT}', 'text', or '{title_column}' and 'text')"
+        raise ValueError(f"{path}: no text column {wanted}; the file has columns {cols} (set --text_column)")
     return ds, text_column
 
 

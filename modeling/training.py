@@ -9,11 +9,15 @@ import json
 import logging
 import math
 import re
+import shutil
 from pathlib import Path
 
-from accelerate.utils import is_tensorboard_available, is_trackio_available, is_wandb_available
+from accelerate.utils import (
+    is_tensorboard_available, is_trackio_available, is_wandb_available, is_weights_only_available, load,
+)
+from safetensors.torch import load_file, save_file
 
-from .data import DataError, load_csv, prepare_dataset, split_dataset
+from .data import load_csv, prepare_dataset, split_dataset
 from .plots import plot_loss_curve
 from .utils import atomic_write_json
 
@@ -23,14 +27,19 @@ METRICS_FILE = "metrics.json"
 LOSS_CURVE_FILE = "loss_curve.png"
 ALL_RESULTS_FILE = "all_results.json"
 TRAINER_STATE_FILE = "trainer_state.json"
+BEST_WEIGHTS_FILE = "best_model.safetensors"
+# What a finished run leaves in --output_dir besides checkpoints (--overwrite_output_dir removes them).
+RUN_FILES = ("config.json", "model.safetensors", "tokenizer.json", METRICS_FILE, LOSS_CURVE_FILE,
+             ALL_RESULTS_FILE, "eval_results.json", "confusion_matrix.png", "training_args.json")
 CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
 TRACKERS = {"tensorboard": is_tensorboard_available, "trackio": is_trackio_available, "wandb": is_wandb_available}
 
 
 class TrainingState:
     """Counters, loss history and best weights: everything a resumed run needs besides what
-    ``save_state`` already stores (model, optimizer, RNG). Registered with
-    ``accelerator.register_for_checkpointing`` so it travels inside each checkpoint."""
+    ``save_state`` already stores (model, optimizer, RNG). :func:`save_checkpoint` writes it as
+    JSON and safetensors (not through ``register_for_checkpointing``, whose pickle Accelerate
+    loads with ``weights_only=False``)."""
 
     def __init__(self):
         self.epoch = 0  # epoch in progress
@@ -47,6 +56,10 @@ class TrainingState:
 
     def load_state_dict(self, state):
         vars(self).update(state)
+
+    def counters(self):
+        """Everything but the best weights, JSON-able (floats round-trip exactly through ``json``)."""
+        return {k: v for k, v in vars(self).items() if k != "best_weights"}
 
     def add_train_loss(self, loss):
         self.running_loss += loss
@@ -104,19 +117,60 @@ def checkpointing_steps(value):
 
 
 def save_checkpoint(accelerator, state, output_dir, name):
-    """``save_state`` into ``output_dir/name``, then ``trainer_state.json`` last: its presence
-    marks a complete checkpoint, so ``latest`` never picks one cut short by a crash."""
+    """``save_state`` into ``output_dir/name`` (model as safetensors, optimizer, RNG states), the best
+    weights as safetensors, then ``trainer_state.json`` (run counters) last: its presence marks a
+    complete checkpoint, so ``latest`` never picks one cut short by a crash."""
     path = Path(output_dir) / name
     marker = path / TRAINER_STATE_FILE
     if accelerator.is_main_process and marker.exists():
         marker.unlink()
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(path))
+    accelerator.save_state(str(path), safe_serialization=True)
+    if accelerator.is_main_process and state.best_weights is not None:
+        save_file(state.best_weights, str(path / BEST_WEIGHTS_FILE))
     accelerator.wait_for_everyone()  # every rank has written its RNG state
     if accelerator.is_main_process:
-        atomic_write_json(marker, state.summary())
+        atomic_write_json(marker, {**state.summary(), "state": state.counters()})
     accelerator.wait_for_everyone()
     return path
+
+
+def load_checkpoint(accelerator, state, path):
+    """Restore a :func:`save_checkpoint` folder into the prepared objects and ``state``.
+
+    No file is unpickled with code execution allowed: the model and best weights come from
+    safetensors, and every other file (optimizer, RNG states) must load with
+    ``torch.load(weights_only=True)`` (tensors, numbers and numpy arrays only) before anything
+    is restored, so a tampered checkpoint is refused whole instead of half-applied.
+    """
+    path = Path(path)
+    saved = json.loads((path / TRAINER_STATE_FILE).read_text())
+    if "state" not in saved:
+        raise ValueError(f"{path}: {TRAINER_STATE_FILE} holds no run state (a checkpoint of an older train.py);"
+                         " resume from a newer checkpoint or start a new run")
+    if not is_weights_only_available():
+        raise ValueError("resuming needs torch >= 2.4, whose torch.load(weights_only=True) reads the optimizer"
+                         " and RNG states without running code")
+    if not (path / "model.safetensors").is_file():
+        raise ValueError(f"{path}: no model.safetensors; resume only from checkpoints written by this script")
+    for file in sorted(path.glob("*.bin")) + sorted(path.glob("*.pkl")):
+        try:
+            load(file, map_location="cpu", weights_only=True)  # Accelerate's loader: numpy RNG states allowed
+        except Exception as err:
+            raise ValueError(f"{file}: refused: it does not load as plain tensors and numbers ({_first_line(err)})"
+                             ) from None
+    try:
+        accelerator.load_state(str(path), load_kwargs={"weights_only": True})
+    except Exception as err:  # a checkpoint of another model: shapes or parameter names differ
+        raise ValueError(f"{path}: cannot resume from this checkpoint ({_first_line(err)})") from None
+    state.load_state_dict(saved["state"])
+    best = path / BEST_WEIGHTS_FILE
+    state.best_weights = load_file(str(best)) if best.is_file() else None
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def find_checkpoint(spec, output_dir):
@@ -138,6 +192,33 @@ def _checkpoint_step(path):
     return json.loads((path / TRAINER_STATE_FILE).read_text())["global_step"]
 
 
+def check_output_dir(output_dir, overwrite=False, resume_from_checkpoint=None):
+    """Refuse to train into a folder that already holds a model, unless told to overwrite it or
+    to resume a checkpoint inside it. Called before anything is loaded or written."""
+    output_dir = Path(output_dir)
+    if overwrite or not any((output_dir / name).is_file() for name in ("config.json", "model.safetensors")):
+        return
+    if resume_from_checkpoint == "latest" or (
+            resume_from_checkpoint and output_dir.resolve() in Path(resume_from_checkpoint).resolve().parents):
+        return
+    raise ValueError(f"{output_dir} already holds a model (config.json, model.safetensors): pass"
+                     " --overwrite_output_dir to replace it, --resume_from_checkpoint to continue its run,"
+                     " or choose another --output_dir")
+
+
+def clear_output_dir(output_dir):
+    """Remove a previous run's model, results and checkpoints (``--overwrite_output_dir``), so that
+    ``--resume_from_checkpoint latest`` can never pick a checkpoint of the replaced model."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return
+    for name in RUN_FILES:
+        (output_dir / name).unlink(missing_ok=True)
+    for path in output_dir.iterdir():
+        if CHECKPOINT_NAME.match(path.name) and path.is_dir():
+            shutil.rmtree(path)
+
+
 # ----------------------------------------------------------------------------- data, logs, trackers
 def load_training_files(train_file, validation_file=None, test_file=None, *, text_column=None,
                         label_column="label", first_n_words=200, seed=42):
@@ -153,15 +234,13 @@ def load_training_files(train_file, validation_file=None, test_file=None, *, tex
     splits = {"train": train}
     if validation_file is None:
         logger.info("no --validation_file: 10%% of %s is held out for validation", train_file)
-        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed))
+        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed, source=str(train_file),
+                                    hint="use more rows or pass --validation_file"))
     for name, path in (("validation", validation_file), ("test", test_file)):
         if path is not None:
             ds = load_csv(path, required_columns=[label_column])
             splits[name], *_ = prepare_dataset(ds, text_column=text_column, label_column=label_column,
                                                first_n_words=first_n_words, label_names=label_names, source=str(path))
-    for name, ds in splits.items():
-        if len(ds) == 0:
-            raise DataError(f"the {name} split is empty after cleaning")
     return splits, text_column, label_names
 
 

@@ -20,8 +20,7 @@ import argparse  # noqa: E402
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
-from modeling import BiLSTMForSequenceClassification
-from modeling.cli import exit_on_error, setup_logging
+from modeling.cli import exit_on_error, load_model, setup_logging
 from modeling.evaluation import evaluate_model, load_eval_dataset, make_eval_dataloader, save_eval_results
 from modeling.metrics import format_classification_report
 
@@ -54,7 +53,8 @@ def main(argv=None):
     args = parse_args(argv)
     accelerator = Accelerator()
     setup_logging(accelerator.is_local_main_process)
-    model = BiLSTMForSequenceClassification.from_pretrained(args.model_name_or_path, revision=args.revision)
+    logger.info(accelerator.state)
+    model = load_model(args.model_name_or_path, revision=args.revision)
     if model.config.num_labels > 2 and args.threshold != 0.5:
         logger.warning("--threshold applies to binary models only: this one predicts the most probable label")
     with accelerator.main_process_first():

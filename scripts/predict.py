@@ -20,8 +20,7 @@ from pathlib import Path
 
 from accelerate import PartialState
 
-from modeling import BiLSTMForSequenceClassification
-from modeling.cli import exit_on_error
+from modeling.cli import exit_on_error, load_model
 from modeling.preparation import texts_from_csv
 from modeling.utils import atomic_path
 
@@ -64,7 +63,14 @@ def read_inputs(args):
         path = Path(args.input_file)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: file not found")
-        texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            line = raw[:err.start].count(b"\n") + 1
+            raise ValueError(f"{path}: line {line} is not valid UTF-8 (byte {raw[err.start]:#04x});"
+                             " re-save the file as UTF-8") from None
+        texts = [line.strip() for line in text.splitlines() if line.strip()]
     else:
         texts = [line.strip() for line in sys.stdin if line.strip()]
     return texts, [{"text": t} for t in texts]
@@ -95,7 +101,7 @@ def write_output(path, rows, predictions, label_names):
 @exit_on_error
 def main(argv=None):
     args = parse_args(argv)
-    model = BiLSTMForSequenceClassification.from_pretrained(args.model_name_or_path, revision=args.revision)
+    model = load_model(args.model_name_or_path, revision=args.revision)
     model.to(PartialState().device)
     texts, rows = read_inputs(args)
     if not texts:

@@ -40,8 +40,9 @@ from modeling.evaluation import evaluate_model, make_eval_dataloader, prefixed_s
 from modeling.preparation import as_text_batches, prepare_splits
 from modeling.tokenizer import PAD_TOKEN_ID
 from modeling.training import (
-    ALL_RESULTS_FILE, TrainingState, checkpointing_steps, find_checkpoint, log_banner, load_training_files,
-    resolve_trackers, save_checkpoint, tracker_config, write_history,
+    ALL_RESULTS_FILE, TrainingState, check_output_dir, checkpointing_steps, clear_output_dir, find_checkpoint,
+    load_checkpoint, load_training_files, log_banner, resolve_trackers, save_checkpoint, tracker_config,
+    write_history,
 )
 from modeling.utils import atomic_write_json
 
@@ -67,7 +68,10 @@ def parse_args(argv=None):
     model.add_argument("--embedding_dim", type=int, default=MODEL_DEFAULTS.embedding_dim, help="Word vector size.")
     model.add_argument("--hidden_size", type=int, default=MODEL_DEFAULTS.hidden_size, help="LSTM size per direction.")
     model.add_argument("--num_layers", type=int, default=MODEL_DEFAULTS.num_layers, help="Stacked LSTM layers.")
-    model.add_argument("--dropout", type=float, default=MODEL_DEFAULTS.dropout, help="Dropout probability.")
+    model.add_argument("--dropout", type=float, default=MODEL_DEFAULTS.dropout,
+                       help="Dropout on the LSTM outputs (between layers, before the classifier).")
+    model.add_argument("--embedding_dropout", type=float, default=MODEL_DEFAULTS.embedding_dropout,
+                       help="Word dropout: probability of zeroing a whole token vector in training.")
     model.add_argument("--pooling", choices=POOLING_CHOICES, default=MODEL_DEFAULTS.pooling,
                        help="How the sequence becomes one vector (default: %(default)s).")
     model.add_argument("--bidirectional", dest="bidirectional", action="store_true", help="Two directions.")
@@ -75,6 +79,8 @@ def parse_args(argv=None):
     model.set_defaults(bidirectional=MODEL_DEFAULTS.bidirectional)
     train = parser.add_argument_group("training")
     train.add_argument("--output_dir", default="outputs/bilstm", help="Where the model and results go.")
+    train.add_argument("--overwrite_output_dir", action="store_true",
+                       help="Replace the model, results and checkpoints already in --output_dir.")
     train.add_argument("--num_train_epochs", type=int, default=10, help="Epochs (default: %(default)s).")
     train.add_argument("--max_train_steps", type=int, help="Stop after this many optimizer steps.")
     train.add_argument("--per_device_train_batch_size", type=int, default=32, help="Train batch size per process.")
@@ -99,12 +105,17 @@ def parse_args(argv=None):
                  "gradient_accumulation_steps", "max_length", "min_frequency"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if not 0 < args.learning_rate <= torch.finfo(torch.float32).max:  # also refuses nan and inf
+        parser.error(f"--learning_rate must be a positive float32 number, got {args.learning_rate}")
     return args
 
 
 @exit_on_error
 def main(argv=None):
     args = parse_args(argv)
+    # Flags and folders are checked before any data is read or any file written.
+    check_output_dir(args.output_dir, args.overwrite_output_dir, args.resume_from_checkpoint)
+    checkpoint = find_checkpoint(args.resume_from_checkpoint, args.output_dir) if args.resume_from_checkpoint else None
     trackers = resolve_trackers(args.report_to) if args.with_tracking else None
     # On CPU, denormal floats slow training ~10x after a few dozen steps; flush them to zero
     # (a no-op where unsupported).
@@ -117,10 +128,6 @@ def main(argv=None):
     if args.push_to_hub and accelerator.is_main_process:
         check_hub(args)
     set_seed(args.seed)
-    if accelerator.is_main_process:
-        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-        atomic_write_json(Path(args.output_dir) / "training_args.json",
-                          {k: v for k, v in vars(args).items() if k != "hub_token"})
 
     with accelerator.main_process_first():
         splits, text_column, label_names, test_name = load_splits(args)
@@ -130,7 +137,8 @@ def main(argv=None):
 
     config = BiLSTMConfig(
         vocab_size=tokenizer.get_vocab_size(), embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
-        num_layers=args.num_layers, bidirectional=args.bidirectional, dropout=args.dropout, pooling=args.pooling,
+        num_layers=args.num_layers, bidirectional=args.bidirectional, dropout=args.dropout,
+        embedding_dropout=args.embedding_dropout, pooling=args.pooling,
         pad_token_id=PAD_TOKEN_ID, label_names=label_names, max_length=args.max_length,
     )
     model = BiLSTMForSequenceClassification(config)
@@ -148,12 +156,20 @@ def main(argv=None):
         model, optimizer, train_dataloader, *eval_dataloaders)
     eval_dataloaders = dict(zip(eval_names, eval_dataloaders))
     state = TrainingState()
-    accelerator.register_for_checkpointing(state)
 
     steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
     total_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
     num_epochs = math.ceil(total_steps / steps_per_epoch)
     eval_steps = args.eval_steps or max(1, steps_per_epoch // 2)  # twice per epoch, as the tutorial
+    if checkpoint is not None:
+        load_checkpoint(accelerator, state, checkpoint)  # model, optimizer, RNG states and `state`
+        logger.info(f"Resumed from {checkpoint}: epoch {state.epoch}, step {state.global_step}, "
+                    f"{state.batches_in_epoch} batches into the epoch")
+    # Only now, with the data read, the model built and the checkpoint loaded, is --output_dir
+    # touched: bad input leaves it as it was.
+    if accelerator.is_main_process:
+        prepare_output_dir(args, checkpoint)
+    accelerator.wait_for_everyone()
     if args.with_tracking:
         accelerator.init_trackers("bilstm", tracker_config(args))
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
@@ -161,12 +177,6 @@ def main(argv=None):
                batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
                accumulation=args.gradient_accumulation_steps, total_steps=total_steps, eval_steps=eval_steps,
                num_valid=len(encoded["validation"]))
-
-    if args.resume_from_checkpoint:
-        checkpoint = find_checkpoint(args.resume_from_checkpoint, args.output_dir)
-        accelerator.load_state(str(checkpoint))  # model, optimizer, RNG states and `state`
-        logger.info(f"Resumed from {checkpoint}: epoch {state.epoch}, step {state.global_step}, "
-                    f"{state.batches_in_epoch} batches into the epoch")
     first_step = state.global_step
 
     def evaluate_and_record():
@@ -199,7 +209,11 @@ def main(argv=None):
                 accelerator.backward(loss)
                 optimizer.step()
                 optimizer.zero_grad()
-            state.add_train_loss(accelerator.reduce(loss.detach(), reduction="mean").item())
+            mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()  # the same on every rank
+            if not math.isfinite(mean_loss):
+                progress_bar.close()  # so the error starts its own line
+                raise ValueError(diverged_message(mean_loss, state, args))
+            state.add_train_loss(mean_loss)
             state.batches_in_epoch += 1
             examples_seen += batch["labels"].size(0)
             if not accelerator.sync_gradients:
@@ -270,6 +284,25 @@ def load_splits(args):
         args.train_file, args.validation_file, args.test_file, text_column=args.text_column,
         label_column=args.label_column, first_n_words=args.max_length, seed=args.seed)
     return splits, text_column, label_names, args.test_file and Path(args.test_file).name
+
+
+def prepare_output_dir(args, checkpoint):
+    """Create --output_dir (emptied of a previous run with --overwrite_output_dir, unless resuming
+    from a checkpoint inside it) and record the run's flags."""
+    output_dir = Path(args.output_dir)
+    if args.overwrite_output_dir and not (checkpoint and output_dir.resolve() in checkpoint.resolve().parents):
+        clear_output_dir(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(output_dir / "training_args.json", {k: v for k, v in vars(args).items() if k != "hub_token"})
+
+
+def diverged_message(loss, state, args):
+    """The one-line error for a NaN/inf training loss: where it happened, what was kept, the fix."""
+    kept = (f"the best model so far (step {state.best_global_step}) stays in {args.output_dir}"
+            if state.best_global_step is not None else "no model was saved")
+    return (f"non-finite training loss ({loss}) at step {state.global_step + 1} (epoch {state.epoch + 1},"
+            f" batch {state.batches_in_epoch + 1}); training stopped and {kept}. Lower --learning_rate"
+            f" (now {args.learning_rate:g}) or check the data")
 
 
 def keep_best(accelerator, model, state, output_dir):

@@ -277,19 +277,26 @@ def free_port():
 
 
 def test_two_process_ddp_on_cpu_counts_each_example_once(scripts, prepared, tmp_path):
-    """2 ranks over gloo; the validation set (31 rows, batches of 4) does not divide evenly."""
+    """2 ranks over gloo; the validation and test sets (31 rows, batches of 4 and 3) do not divide
+    evenly. Train and evaluate under 2 ranks; the same weights evaluated in 1 process give the
+    same report: every example counted once, none twice."""
     data, _ = prepared
     out = tmp_path / "ddp"
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1",
            "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets"), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(free_port()), str(SCRIPTS / "train.py"),
-               *train_args(data, out, "--num_train_epochs", "1", "--per_device_eval_batch_size", "4",
-                           "--checkpointing_steps", "epoch")]
-    proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Num examples = 247" in proc.stderr and "accumulation) = 32" in proc.stderr  # 2 ranks x 16
+
+    def launch(script, *args):
+        command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                   "--main_process_port", str(free_port()), str(SCRIPTS / script), *args]
+        proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "Num processes: 2" in proc.stdout
+        return proc
+
+    proc = launch("train.py", *train_args(data, out, "--num_train_epochs", "1", "--per_device_eval_batch_size", "4",
+                                          "--checkpointing_steps", "epoch"))
+    assert "Num examples = 247" in proc.stdout and "accumulation) = 32" in proc.stdout  # 2 ranks x 16
     results = read_json(out / "all_results.json")
     assert results["eval_samples"] == 31 and results["test_samples"] == 31
     assert sum(map(sum, read_json(out / "eval_results.json")["confusion_matrix"])) == 31
@@ -299,3 +306,12 @@ def test_two_process_ddp_on_cpu_counts_each_example_once(scripts, prepared, tmp_
     assert single["num_examples"] == 31
     assert single["accuracy"] == results["eval_accuracy"]
     assert single["loss"] == pytest.approx(results["eval_loss"], abs=1e-5)
+    # scripts/evaluate.py under 2 ranks, the test split under train.py's 2 ranks, and 1 process: one report.
+    launch("evaluate.py", "--model_name_or_path", str(out), "--test_file", str(data / "test.csv"),
+           "--per_device_eval_batch_size", "3", "--output_dir", str(tmp_path / "eval_ddp"))
+    single = scripts["evaluate"].main(["--model_name_or_path", str(out), "--test_file", str(data / "test.csv")])
+    for two_ranks in (read_json(tmp_path / "eval_ddp" / "eval_results.json"), read_json(out / "eval_results.json")):
+        assert two_ranks["num_examples"] == single["num_examples"] == 31
+        for key in ("accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix"):
+            assert two_ranks[key] == single[key], key
+        assert two_ranks["loss"] == pytest.approx(single["loss"], abs=1e-6)

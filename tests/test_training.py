@@ -1,6 +1,7 @@
 """modeling.training: run state, checkpoint discovery, flag types, trackers."""
 
 import argparse
+import json
 import math
 
 import pytest
@@ -30,6 +31,13 @@ def test_training_state_records_best_and_round_trips():
     copy = TrainingState()
     copy.load_state_dict(state.state_dict())
     assert copy.summary() == state.summary() and torch.equal(copy.best_weights["w"], torch.ones(2))
+    # Checkpoints store the counters as JSON (no pickle): floats, inf and the history come back exactly.
+    fresh = TrainingState()
+    assert json.loads(json.dumps(fresh.counters()))["best_valid_loss"] == math.inf
+    from_json = TrainingState()
+    from_json.load_state_dict(json.loads(json.dumps(state.counters())))
+    assert json.dumps(from_json.counters()) == json.dumps(state.counters())  # NaN != NaN: compare the text
+    assert "best_weights" not in state.counters()
 
 
 def test_checkpointing_steps_type():
