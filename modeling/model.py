@@ -217,7 +217,10 @@ class BiLSTMForSequenceClassification(
         try:
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         except ValueError as err:
-            raise ValueError(f"{pretrained_model_name_or_path}: cannot load the model: {err}") from None
+            message = str(err)
+            if not message.startswith(name):
+                message = f"{name}: cannot load the model: {message}"
+            raise ValueError(message) from None
 
     @classmethod
     def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
