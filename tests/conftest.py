@@ -27,6 +27,15 @@ def make_article(rng, label, n_words):
     return " ".join(words)
 
 
+def write_csv(path, header, rows):
+    """Write ``rows`` under ``header`` as a UTF-8 CSV and return the path."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
 def write_news_csv(path, n_rows=120, seed=0, short_rows=0):
     """Write a Kaggle-shaped CSV (id, title, text, label); ``short_rows`` get a text under 5 chars."""
     rng = random.Random(seed)

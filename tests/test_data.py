@@ -1,4 +1,3 @@
-import csv
 
 import pytest
 import torch
@@ -16,19 +15,10 @@ from modeling.data import (
 )
 from modeling.tokenizer import train_tokenizer
 
-from .conftest import write_news_csv
-
-
-def _write(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
+from .conftest import write_csv, write_news_csv
 
 def test_titletext_drop_trim_and_labels(tmp_path):
-    path = _write(
+    path = write_csv(
         tmp_path / "raw.csv",
         ["id", "title", "text", "label"],
         [
@@ -46,23 +36,20 @@ def test_titletext_drop_trim_and_labels(tmp_path):
     assert ds["label"] == [1, 0]  # REAL -> 0, FAKE -> 1 as the tutorial
     assert stats.label_counts == {"REAL": 1, "FAKE": 1}
 
-
 def test_named_text_column_and_multiclass(tmp_path):
-    path = _write(tmp_path / "liar.csv", ["statement", "label"],
+    path = write_csv(tmp_path / "liar.csv", ["statement", "label"],
                   [[f"claim number {i} here", name] for i, name in enumerate(["true", "false", "half-true"] * 3)])
     ds, text_column, names, _ = prepare_dataset(load_csv(path), text_column="statement")
     assert text_column == "statement" and names == ["false", "half-true", "true"]
     assert ds["label"][:3] == [2, 0, 1]
 
-
 def test_explicit_label_names_and_unknown_label(tmp_path):
-    path = _write(tmp_path / "x.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "SATIRE"]])
+    path = write_csv(tmp_path / "x.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "SATIRE"]])
     with pytest.raises(DataError, match=r"row 3, column 'label': label 'SATIRE' is not one of \['REAL', 'FAKE'\]"):
         prepare_dataset(load_csv(path), label_names=["REAL", "FAKE"], source=str(path))
 
-
 def test_missing_columns_are_listed(tmp_path):
-    path = _write(tmp_path / "x.csv", ["body", "label"], [["hello world", "REAL"]])
+    path = write_csv(tmp_path / "x.csv", ["body", "label"], [["hello world", "REAL"]])
     with pytest.raises(DataError, match=r"no text column 'text'.*\['body', 'label'\]"):
         prepare_dataset(load_csv(path), text_column="text")
     with pytest.raises(DataError, match=r"x.csv: no column 'target'"):
@@ -73,12 +60,10 @@ def test_missing_columns_are_listed(tmp_path):
     with pytest.raises(DataError, match="empty"):
         load_csv(tmp_path / "empty.csv")
 
-
 def test_infer_label_names_numeric_and_sorted():
     assert infer_label_names(["FAKE", "REAL"]) == ["REAL", "FAKE"]
     assert infer_label_names(["10", "2", "1"]) == ["1", "2", "10"]
     assert infer_label_names(["b", "a"]) == ["a", "b"]
-
 
 def test_stratified_seeded_split(tmp_path):
     path = write_news_csv(tmp_path / "news.csv", n_rows=200)
@@ -94,7 +79,6 @@ def test_stratified_seeded_split(tmp_path):
     ids = [set(part["id"]) for part in splits.values()]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
 
-
 def test_split_errors_are_clear(tmp_path):
     path = write_news_csv(tmp_path / "news.csv", n_rows=6)
     ds, *_ = prepare_dataset(load_csv(path))
@@ -102,7 +86,6 @@ def test_split_errors_are_clear(tmp_path):
         split_dataset(ds, train_ratio=0.9, valid_ratio=0.05)
     with pytest.raises(DataError, match="ratios"):
         split_dataset(ds, train_ratio=0.9, valid_ratio=0.2)
-
 
 def test_encode_and_length_grouped_batches(tmp_path):
     path = write_news_csv(tmp_path / "news.csv", n_rows=200)
@@ -123,7 +106,6 @@ def test_encode_and_length_grouped_batches(tmp_path):
         naive_padding += (lengths[chunk].max() - lengths[chunk]).sum().item()
     assert padding < naive_padding / 3  # grouping by length removes most padding
 
-
 def test_batch_sampler_epochs_cover_everything_short_batch_last():
     lengths = [(i * 7) % 23 + 1 for i in range(103)]
     sampler = LengthGroupedBatchSampler(lengths, batch_size=10, shuffle=True, seed=5, group_factor=3)
@@ -138,13 +120,11 @@ def test_batch_sampler_epochs_cover_everything_short_batch_last():
     assert flat == sorted(flat)
     assert len(list(LengthGroupedBatchSampler(lengths, 10, drop_last=True))) == 10
 
-
 def test_collate_right_pads():
     batch = collate_batch([{"input_ids": [5, 6, 7], "label": 1}, {"input_ids": [8], "label": 0}], pad_token_id=0)
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [1, 0]
-
 
 # ---------------------------------------------------------------- messy input
 def test_invalid_utf8_names_the_line(tmp_path):
@@ -153,13 +133,11 @@ def test_invalid_utf8_names_the_line(tmp_path):
     with pytest.raises(DataError, match=r"latin1.csv: line 3 is not valid UTF-8 \(byte 0xe9 at column 4\)"):
         load_csv(path)
 
-
 def test_headerless_file_gets_a_hint(tmp_path):
     path = tmp_path / "liar.tsv"
     path.write_text("2635.json\tfalse\tSays the group supports abortions.\n10540.json\thalf-true\tWhen did it start?\n")
     with pytest.raises(DataError, match=r"no column 'label'.*lack a header row"):
         load_csv(path, required_columns=["label"])
-
 
 @pytest.mark.parametrize("name", ["data.tsv", "data.csv"])
 def test_tab_separated_files(tmp_path, name):
@@ -168,42 +146,36 @@ def test_tab_separated_files(tmp_path, name):
     ds = load_csv(path, required_columns=["text", "label"])
     assert ds["text"] == ["some words, with commas", 'quoted "tab"\tfield']
 
-
 def test_quotes_and_newlines_inside_fields(tmp_path):
-    path = _write(tmp_path / "q.csv", ["title", "text", "label"],
+    path = write_csv(tmp_path / "q.csv", ["title", "text", "label"],
                   [['He said "no"', 'line one\nline two, "quoted"\n\nend', "REAL"], ["T", "plain text here", "FAKE"]])
     ds, column, _, stats = prepare_dataset(load_csv(path))
     assert stats.rows_read == 2
     assert ds[column][0] == 'He said "no". line one line two, "quoted" end'
 
-
 def test_million_character_text_is_trimmed(tmp_path):
-    path = _write(tmp_path / "big.csv", ["text", "label"], [["word " * 200_000, "REAL"], ["x" * 1_000_000, "FAKE"]])
+    path = write_csv(tmp_path / "big.csv", ["text", "label"], [["word " * 200_000, "REAL"], ["x" * 1_000_000, "FAKE"]])
     ds, column, _, _ = prepare_dataset(load_csv(path), first_n_words=200)
     assert ds[column][0] == " ".join(["word"] * 200)
     assert len(ds[column][1]) == 1_000_000  # one "word": trimming keeps it, the tokenizer truncates it
 
-
 def test_numeric_labels_and_na_strings(tmp_path):
-    path = _write(tmp_path / "n.csv", ["text", "label"], [["NA", "1"], ["null text here", "0"], ["more text here", "1"]])
+    path = write_csv(tmp_path / "n.csv", ["text", "label"], [["NA", "1"], ["null text here", "0"], ["more text here", "1"]])
     ds, _, names, stats = prepare_dataset(load_csv(path))
     assert names == ["0", "1"] and ds["label"] == [0, 1] and stats.rows_dropped_short == 1
 
-
 def test_single_class_and_empty_labels_are_refused(tmp_path):
-    one = _write(tmp_path / "one.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "REAL"]])
+    one = write_csv(tmp_path / "one.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "REAL"]])
     with pytest.raises(DataError, match=r"one.csv: column 'label' holds a single class \['REAL'\]"):
         prepare_dataset(load_csv(one), source=str(one))
-    empty = _write(tmp_path / "empty.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", " "], ["x y z w", "FAKE"]])
+    empty = write_csv(tmp_path / "empty.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", " "], ["x y z w", "FAKE"]])
     with pytest.raises(DataError, match=r"row 3, column 'label': empty label"):
         prepare_dataset(load_csv(empty), source=str(empty))
 
-
 def test_label_error_names_the_file_row_after_dropped_rows(tmp_path):
-    path = _write(tmp_path / "v.csv", ["text", "label"], [["ab", "REAL"], ["hello there", "REAL"], ["x y z w v", "SATIRE"]])
+    path = write_csv(tmp_path / "v.csv", ["text", "label"], [["ab", "REAL"], ["hello there", "REAL"], ["x y z w v", "SATIRE"]])
     with pytest.raises(DataError, match=r"row 4, column 'label': label 'SATIRE'"):
         prepare_dataset(load_csv(path), label_names=["REAL", "FAKE"], source=str(path))
-
 
 def test_ragged_rows_are_a_parse_error(tmp_path):
     path = tmp_path / "ragged.csv"

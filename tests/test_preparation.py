@@ -10,13 +10,9 @@ from modeling.preparation import (
     write_splits,
 )
 
+from .conftest import write_csv
 
-def _write(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+
 
 
 def test_duplicates_and_conflicts():
@@ -29,7 +25,7 @@ def test_duplicates_and_conflicts():
 
 def test_prepare_and_write_splits_keep_label_names(tmp_path):
     rows = [[i, f"Title {i}", f"body words number {i} " * 3, "FAKE" if i % 2 else "REAL"] for i in range(40)]
-    path = _write(tmp_path / "raw.csv", ["id", "title", "text", "label"], rows)
+    path = write_csv(tmp_path / "raw.csv", ["id", "title", "text", "label"], rows)
     splits, column, names, report = prepare_splits(path, first_n_words=4, seed=0)
     assert column == "titletext" and names == ["REAL", "FAKE"]
     assert {k: len(v) for k, v in splits.items()} == {"train": 32, "validation": 4, "test": 4}
@@ -43,7 +39,7 @@ def test_prepare_and_write_splits_keep_label_names(tmp_path):
 
 def test_single_text_column_output(tmp_path):
     rows = [[f"statement number {i}", "yes" if i % 2 else "no"] for i in range(20)]
-    path = _write(tmp_path / "raw.csv", ["statement", "verdict"], rows)
+    path = write_csv(tmp_path / "raw.csv", ["statement", "verdict"], rows)
     splits, column, names, _ = prepare_splits(path, text_column="statement", label_column="verdict",
                                               train_ratio=0.6, valid_ratio=0.2)
     write_splits(splits, tmp_path / "out", column, names)
@@ -52,7 +48,7 @@ def test_single_text_column_output(tmp_path):
 
 
 def test_texts_from_csv(tmp_path):
-    path = _write(tmp_path / "a.csv", ["title", "text"], [["Hello", "world of news"]])
+    path = write_csv(tmp_path / "a.csv", ["title", "text"], [["Hello", "world of news"]])
     ds, column = texts_from_csv(path)
     assert column == "titletext" and ds[column][:] == ["Hello. world of news"]
     ds, column = texts_from_csv(path, text_column="text")
