@@ -1,6 +1,6 @@
-"""Benchmark building blocks (not part of the installed package).
+"""Benchmarks against peers on real data (not part of the installed package, not run in CI).
 
-Run the scripts as ``python bench/<name>.py``.  ``bench/datasets.py`` has the same module name as
-Hugging Face ``datasets``, so each script that imports other modules first takes its own folder
-off ``sys.path`` (putting the repo root there instead) and imports them as ``bench.<name>``.
+Run the scripts from the repository root as ``python bench/<name>.py``; each inserts the repo
+root on ``sys.path`` so it can import ``bench.*`` and ``modeling``. Settings and data:
+``bench/bench_data.py``; results and commands: ``docs/BENCHMARKS.md``.
 """

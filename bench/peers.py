@@ -22,13 +22,11 @@ CLI::
 """
 from __future__ import annotations
 
-if __package__ in (None, ""):  # run as a script: import ``bench.*``, never shadow HF ``datasets``
-    import os as _os
-    import sys as _sys
+if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and `modeling` importable
+    import sys
+    from pathlib import Path
 
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or _os.curdir) != _here]
-    _sys.path.insert(0, _os.path.dirname(_here))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import json
@@ -43,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.datasets import REPO_ROOT, SETTINGS, _resolve, materialize
+from bench.bench_data import REPO_ROOT, SETTINGS, _resolve, materialize
 
 PEERS = ("tfidf_logreg", "tfidf_linearsvc", "fasttext")
 FASTTEXT_DEFAULT = {"epoch": 25, "lr": 0.5, "wordNgrams": 2}
@@ -56,7 +54,7 @@ FASTTEXT_CONFIGS = {
 
 
 def read_split(path) -> tuple[list, list]:
-    """``(texts, labels)`` from a ``text,label`` CSV written by ``bench/datasets.py``."""
+    """``(texts, labels)`` from a ``text,label`` CSV written by ``bench/bench_data.py``."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     return df["text"].tolist(), df["label"].tolist()
 

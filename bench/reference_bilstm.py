@@ -24,13 +24,11 @@ CLI::
 """
 from __future__ import annotations
 
-if __package__ in (None, ""):  # run as a script: import ``bench.*``, never shadow HF ``datasets``
-    import os as _os
-    import sys as _sys
+if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and `modeling` importable
+    import sys
+    from pathlib import Path
 
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or _os.curdir) != _here]
-    _sys.path.insert(0, _os.path.dirname(_here))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import copy
@@ -200,7 +198,7 @@ def train_reference(train_texts, train_labels, valid_texts, valid_labels, epochs
 
 
 def main(argv=None) -> None:
-    from bench.datasets import REPO_ROOT, SETTINGS, _resolve, materialize
+    from bench.bench_data import REPO_ROOT, SETTINGS, _resolve, materialize
     from bench.peers import read_split
 
     ap = argparse.ArgumentParser(description="Time the tutorial-style reference BiLSTM.")

@@ -3,8 +3,8 @@
 Variable-length batches are handled exactly without ``pack_padded_sequence``: the forward
 LSTM runs over the right-padded batch (its outputs before each sequence's end never see
 padding), and the backward LSTM runs over each sequence reversed *within its own length*,
-so it starts at the last real token. Adding padding changes no logit, and on CPU this is
-several times faster to train than packing (see docs/BENCHMARKS.md).
+so it starts at the last real token. Adding padding changes no logit; with length-grouped
+batches, training on CPU is 3-4.5x faster than a tutorial-style packed BiLSTM (docs/BENCHMARKS.md).
 """
 
 import json

@@ -29,17 +29,15 @@ Settings
 
 CLI::
 
-    python bench/datasets.py [--settings fakenews liar ...] [--data_dir D] [--work_root W]
+    python bench/bench_data.py [--settings fakenews liar ...] [--data_dir D] [--work_root W]
 """
 from __future__ import annotations
 
-if __package__ in (None, ""):  # run as a script: don't let this file shadow HF ``datasets``
-    import os as _os
-    import sys as _sys
+if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and `modeling` importable
+    import sys
+    from pathlib import Path
 
-    _here = _os.path.dirname(_os.path.abspath(__file__))
-    _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or _os.curdir) != _here]
-    _sys.path.insert(0, _os.path.dirname(_here))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import csv
