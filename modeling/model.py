@@ -191,9 +191,11 @@ class BiLSTMForSequenceClassification(
         save_directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f".{save_directory.name}.", dir=save_directory.parent) as tmp:
             super().save_pretrained(tmp, **kwargs)
-            for name in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE, "README.md"):
+            # The mixin's generic README.md is not kept: the model card is rendered from the
+            # run's own results when the folder is pushed (modeling.card).
+            for name in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE):
                 src, dst = Path(tmp) / name, save_directory / name
-                if src.exists() and not (name == "README.md" and dst.exists()):
+                if src.exists():
                     os.replace(src, dst)
         return None
 
