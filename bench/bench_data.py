@@ -41,12 +41,13 @@ if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and 
 
 import argparse
 import csv
-import json
 import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from bench.common import write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
@@ -179,10 +180,7 @@ def main(argv=None) -> None:
         for split in SPLITS:
             bal = ", ".join(f"{k} {v}" for k, v in sorted(summ[split]["labels"].items()))
             print(f"| {setting} | {split} | {summ[split]['rows']:,} | {bal} | {paths[split]} |")
-    out_dir = _resolve(args.output_dir, REPO_ROOT / "bench" / "results")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "datasets.json").write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {out_dir / 'datasets.json'}")
+    print(f"\nwrote {write_json(report, args.output_dir, 'datasets.json')}")
 
 
 if __name__ == "__main__":

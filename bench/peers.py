@@ -29,7 +29,6 @@ if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import statistics
@@ -41,7 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.bench_data import REPO_ROOT, SETTINGS, _resolve, materialize
+from bench.bench_data import SETTINGS, materialize
+from bench.common import write_json
 
 PEERS = ("tfidf_logreg", "tfidf_linearsvc", "fasttext")
 FASTTEXT_DEFAULT = {"epoch": 25, "lr": 0.5, "wordNgrams": 2}
@@ -296,10 +296,7 @@ def main(argv=None) -> None:
             f"skipped ({speed['skipped']})" if "skipped" in speed else
             f"batched {speed['batch_texts_per_s']:,.0f} texts/s; single-text p50 "
             f"{speed['single_p50_ms']:.3f} ms, p99 {speed['single_p99_ms']:.3f} ms"))
-    out_dir = _resolve(args.output_dir, REPO_ROOT / "bench" / "results")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "peers.json").write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {out_dir / 'peers.json'}")
+    print(f"\nwrote {write_json(report, args.output_dir, 'peers.json')}")
 
 
 if __name__ == "__main__":
