@@ -203,6 +203,13 @@ def prepare_dataset(
     return ds, text_column, label_names, stats
 
 
+def prepare_csv(path, *, label_column="label", **options):
+    """:func:`load_csv` (requiring ``label_column``) then :func:`prepare_dataset`, with errors
+    naming ``path``. ``options`` go to :func:`prepare_dataset`."""
+    ds = load_csv(path, required_columns=[label_column])
+    return prepare_dataset(ds, label_column=label_column, source=str(path), **options)
+
+
 def _label_names_from(ds, label_column, source):
     values = ds.unique(label_column)
     if any(not v.strip() for v in values):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .data import encode_dataset, load_csv, make_dataloader, prepare_dataset
+from .data import encode_dataset, make_dataloader, prepare_csv
 from .metrics import compute_classification_metrics
 from .model import decide
 from .plots import plot_confusion_matrix
@@ -74,11 +74,8 @@ def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_colu
     Returns:
         (encoded dataset, text column name)
     """
-    ds = load_csv(path, required_columns=[label_column])
-    ds, text_column, _, stats = prepare_dataset(
-        ds, text_column=text_column, label_column=label_column, first_n_words=max_length,
-        label_names=label_names, source=str(path),
-    )
+    ds, text_column, _, stats = prepare_csv(
+        path, text_column=text_column, label_column=label_column, first_n_words=max_length, label_names=label_names)
     if stats.rows_dropped_short:
         logger.info("%s: %d rows dropped (text shorter than 5 characters)", path, stats.rows_dropped_short)
     if len(ds) == 0:

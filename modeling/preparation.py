@@ -7,7 +7,7 @@ when it is given a single raw file (the demo): one code path, so both see the sa
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import TITLETEXT, _add_titletext, _counts, load_csv, prepare_dataset, split_dataset
+from .data import TITLETEXT, _add_titletext, _counts, load_csv, prepare_csv, split_dataset
 from .utils import atomic_path
 
 SPLIT_FILES = {"train": "train.csv", "validation": "valid.csv", "test": "test.csv"}
@@ -51,11 +51,9 @@ def prepare_splits(input_file, *, text_column=None, title_column="title", label_
     Returns:
         (``DatasetDict`` with ``train``/``validation``/``test``, text column, label names, :class:`PrepareReport`)
     """
-    raw = load_csv(input_file, required_columns=[label_column])
-    ds, text_column, label_names, stats = prepare_dataset(
-        raw, text_column=text_column, title_column=title_column, label_column=label_column,
-        first_n_words=first_n_words, source=str(input_file),
-    )
+    ds, text_column, label_names, stats = prepare_csv(
+        input_file, text_column=text_column, title_column=title_column, label_column=label_column,
+        first_n_words=first_n_words)
     report = PrepareReport(rows_read=stats.rows_read, rows_dropped_short=stats.rows_dropped_short, dedup=dedup)
     report.duplicate_label_conflicts = count_label_conflicts(ds, text_column)
     if dedup:

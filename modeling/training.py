@@ -17,7 +17,7 @@ from accelerate.utils import (
 )
 from safetensors.torch import load_file, save_file
 
-from .data import load_csv, prepare_dataset, split_dataset
+from .data import prepare_csv, split_dataset
 from .plots import plot_loss_curve
 from .utils import atomic_write_json
 
@@ -228,9 +228,8 @@ def load_training_files(train_file, validation_file=None, test_file=None, *, tex
     Returns:
         (``{"train", "validation"[, "test"]}`` datasets, text column, label names)
     """
-    train = load_csv(train_file, required_columns=[label_column])
-    train, text_column, label_names, _ = prepare_dataset(
-        train, text_column=text_column, label_column=label_column, first_n_words=first_n_words, source=str(train_file))
+    train, text_column, label_names, _ = prepare_csv(
+        train_file, text_column=text_column, label_column=label_column, first_n_words=first_n_words)
     splits = {"train": train}
     if validation_file is None:
         logger.info("no --validation_file: 10%% of %s is held out for validation", train_file)
@@ -238,9 +237,8 @@ def load_training_files(train_file, validation_file=None, test_file=None, *, tex
                                     hint="use more rows or pass --validation_file"))
     for name, path in (("validation", validation_file), ("test", test_file)):
         if path is not None:
-            ds = load_csv(path, required_columns=[label_column])
-            splits[name], *_ = prepare_dataset(ds, text_column=text_column, label_column=label_column,
-                                               first_n_words=first_n_words, label_names=label_names, source=str(path))
+            splits[name], *_ = prepare_csv(path, text_column=text_column, label_column=label_column,
+                                           first_n_words=first_n_words, label_names=label_names)
     return splits, text_column, label_names
 
 
