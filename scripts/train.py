@@ -37,6 +37,7 @@ from modeling.cli import exit_on_error, setup_logging
 from modeling.config import POOLING_CHOICES
 from modeling.data import encode_dataset, make_dataloader
 from modeling.evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, save_eval_results
+from modeling.optimization import SCHEDULER_TYPES, get_scheduler
 from modeling.preparation import as_text_batches, prepare_splits
 from modeling.tokenizer import PAD_TOKEN_ID
 from modeling.training import (
@@ -85,7 +86,16 @@ def parse_args(argv=None):
     train.add_argument("--max_train_steps", type=int, help="Stop after this many optimizer steps.")
     train.add_argument("--per_device_train_batch_size", type=int, default=32, help="Train batch size per process.")
     train.add_argument("--per_device_eval_batch_size", type=int, default=64, help="Evaluation batch size per process.")
-    train.add_argument("--learning_rate", type=float, default=1e-3, help="Adam learning rate (default: %(default)s).")
+    train.add_argument("--learning_rate", type=float, default=1e-3,
+                       help="Peak Adam learning rate (default: %(default)s).")
+    train.add_argument("--lr_scheduler_type", choices=SCHEDULER_TYPES, default="constant",
+                       help="Learning-rate schedule over the run (default: %(default)s).")
+    train.add_argument("--num_warmup_steps", type=int, default=0,
+                       help="Steps of linear warm-up from 0 to --learning_rate (default: %(default)s).")
+    train.add_argument("--weight_decay", type=float, default=0.0,
+                       help="Decoupled weight decay (AdamW); 0 is plain Adam (default: %(default)s).")
+    train.add_argument("--max_grad_norm", type=float, default=0.0,
+                       help="Clip the gradient norm to this value; 0 turns clipping off (default: %(default)s).")
     train.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Batches per optimizer step.")
     train.add_argument("--seed", type=int, default=42, help="Seed for splits, initialization, shuffling, dropout.")
     train.add_argument("--eval_steps", type=int, help="Evaluate every N steps (default: twice per epoch).")
@@ -105,6 +115,9 @@ def parse_args(argv=None):
                  "gradient_accumulation_steps", "max_length", "min_frequency"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    for name in ("num_warmup_steps", "weight_decay", "max_grad_norm"):
+        if not 0 <= getattr(args, name) < math.inf:  # also refuses nan
+            parser.error(f"--{name} must be a finite number >= 0, got {getattr(args, name)}")
     if not 0 < args.learning_rate <= torch.finfo(torch.float32).max:  # also refuses nan and inf
         parser.error(f"--learning_rate must be a positive float32 number, got {args.learning_rate}")
     return args
@@ -150,7 +163,8 @@ def main(argv=None):
     eval_names = [name for name in ("validation", "test") if name in encoded]
     eval_dataloaders = [make_eval_dataloader(encoded[name], args.per_device_eval_batch_size, PAD_TOKEN_ID)
                         for name in eval_names]
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
+    # AdamW with weight_decay 0 is Adam (the tutorial's optimizer).
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
 
     model, optimizer, train_dataloader, *eval_dataloaders = accelerator.prepare(
         model, optimizer, train_dataloader, *eval_dataloaders)
@@ -160,6 +174,11 @@ def main(argv=None):
     steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
     total_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
     num_epochs = math.ceil(total_steps / steps_per_epoch)
+    # The prepared scheduler steps once per process at each optimizer step (Accelerate's
+    # AcceleratedScheduler), so its step counts are in units of "steps x processes".
+    lr_scheduler = accelerator.prepare(get_scheduler(
+        args.lr_scheduler_type, optimizer, num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        num_training_steps=total_steps * accelerator.num_processes))
     eval_steps = args.eval_steps or max(1, steps_per_epoch // 2)  # twice per epoch, as the tutorial
     if checkpoint is not None:
         load_checkpoint(accelerator, state, checkpoint)  # model, optimizer, RNG states and `state`
@@ -188,7 +207,8 @@ def main(argv=None):
                     f"Train Loss: {train_loss:.4f}, Valid Loss: {results['loss']:.4f}, "
                     f"Valid Accuracy: {results['accuracy']:.4f}" + (" (best)" if is_best else ""))
         accelerator.log({"train_loss": train_loss, "eval_loss": results["loss"],
-                         "eval_accuracy": results["accuracy"], "epoch": epochs_done}, step=state.global_step)
+                         "eval_accuracy": results["accuracy"], "epoch": epochs_done,
+                         "learning_rate": lr_scheduler.get_last_lr()[0]}, step=state.global_step)
         if is_best:
             keep_best(accelerator, model, state, args.output_dir)
         if accelerator.is_main_process:
@@ -207,7 +227,10 @@ def main(argv=None):
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                 optimizer.step()
+                lr_scheduler.step()
                 optimizer.zero_grad()
             mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()  # the same on every rank
             if not math.isfinite(mean_loss):

@@ -238,6 +238,37 @@ def test_resume_mid_epoch_matches_uninterrupted(scripts, prepared, tmp_path, mod
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
 
 
+class Crash(BaseException):
+    """Stands for a kill: not an error the scripts would turn into a message."""
+
+
+def test_resume_restores_the_lr_schedule(scripts, prepared, tmp_path, module_caches, monkeypatch):
+    data, _ = prepared
+    common = ["--num_train_epochs", "2", "--checkpointing_steps", "20", "--eval_steps", "6",
+              "--lr_scheduler_type", "linear", "--num_warmup_steps", "5", "--weight_decay", "0.01",
+              "--max_grad_norm", "0.5"]
+    uninterrupted = scripts["train"].main(train_args(data, tmp_path / "a", *common))
+    save_checkpoint, seen = scripts["train"].save_checkpoint, {}
+
+    def save_then_crash(accelerator, *args):
+        save_checkpoint(accelerator, *args)
+        seen["lr"] = accelerator._schedulers[0].get_last_lr()[0]
+        raise Crash
+
+    monkeypatch.setattr(scripts["train"], "save_checkpoint", save_then_crash)
+    with pytest.raises(Crash):
+        scripts["train"].main(train_args(data, tmp_path / "b", *common))
+    monkeypatch.undo()
+    # After 20 of the run's steps: 5 warm-up steps, then linear decay to 0 at the last step.
+    total = uninterrupted["global_step"]
+    assert seen["lr"] == pytest.approx(0.01 * (1 - (20 - 5) / (total - 5)))
+    resumed = scripts["train"].main(train_args(data, tmp_path / "b", *common, "--resume_from_checkpoint", "latest"))
+    strip = lambda results: {k: v for k, v in results.items() if k not in TIMING_KEYS}  # noqa: E731
+    assert strip(resumed) == strip(uninterrupted)
+    weights_a, weights_b = (load_file(tmp_path / run / "model.safetensors") for run in ("a", "b"))
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
 def test_resume_from_a_missing_checkpoint_is_one_line(scripts, prepared, tmp_path, capsys, module_caches):
     data, _ = prepared
     with pytest.raises(SystemExit):

@@ -1,0 +1,76 @@
+import io
+import math
+
+import pytest
+import torch
+
+from modeling.optimization import SCHEDULER_TYPES, get_scheduler
+
+
+def learning_rates(name, steps=10, warmup=0, lr=1.0):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=steps)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])  # the rate the next optimizer step uses
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+@pytest.mark.parametrize("name, warmup, expected", [
+    ("constant", 4, [1.0] * 10),  # constant ignores warm-up, as in transformers
+    ("constant_with_warmup", 4, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]),
+    ("linear", 0, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]),
+    ("linear", 2, [0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125]),
+])
+def test_schedules_step_by_step(name, warmup, expected):
+    assert learning_rates(name, warmup=warmup) == pytest.approx(expected)
+
+
+def test_cosine_falls_from_peak_to_zero_through_half():
+    rates = learning_rates("cosine", steps=10, lr=2e-3)
+    assert rates[0] == pytest.approx(2e-3) and rates[5] == pytest.approx(1e-3)
+    assert rates[9] == pytest.approx(1e-3 * (1 + math.cos(0.9 * math.pi)))
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+def test_steps_past_the_end_stay_at_zero():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = get_scheduler("linear", optimizer, num_training_steps=3)
+    for _ in range(5):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == 0.0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="polynomial"), "unknown lr_scheduler_type 'polynomial'"),
+    (dict(name="linear", num_training_steps=None), "the linear schedule needs num_training_steps"),
+    (dict(name="cosine", num_warmup_steps=-1), "num_warmup_steps must be >= 0, got -1"),
+])
+def test_bad_arguments(kwargs, message):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    kwargs = {"num_training_steps": 10, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        get_scheduler(kwargs.pop("name"), optimizer, **kwargs)
+
+
+@pytest.mark.parametrize("name", SCHEDULER_TYPES)
+def test_state_dict_is_weights_only_loadable_and_resumes(name):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = get_scheduler(name, optimizer, num_warmup_steps=3, num_training_steps=10)
+    for _ in range(5):
+        optimizer.step()
+        scheduler.step()
+    buffer = io.BytesIO()
+    torch.save(scheduler.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)  # no pickled function inside
+    fresh_optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    fresh = get_scheduler(name, fresh_optimizer, num_warmup_steps=3, num_training_steps=10)
+    fresh.load_state_dict(state)
+    fresh_optimizer.load_state_dict(optimizer.state_dict())
+    for _ in range(3):
+        optimizer.step(), scheduler.step(), fresh_optimizer.step(), fresh.step()
+        assert fresh_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
