@@ -18,6 +18,7 @@ optimisation steps (batching included), ``wall_s`` the whole loop with validatio
     python bench/bench_train_speed.py                  # 10 epochs each, 1 thread (about 7 min)
     python bench/bench_train_speed.py --threads 2
     python bench/bench_train_speed.py --quick          # 1 epoch each (about 1 min)
+    python bench/bench_train_speed.py --threads 2 --only ours --train_precision fp32
 """
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ from bench.reference_bilstm import train_reference
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
 from modeling.data import encode_dataset, make_dataloader
 from modeling.evaluation import evaluate_model, make_eval_dataloader
+from modeling.optimization import (
+    PRECISION_CHOICES, create_optimizer, get_scheduler, resolve_train_precision, train_autocast,
+)
 from modeling.preparation import as_text_batches
 from modeling.tokenizer import PAD_TOKEN_ID
 from modeling.training import load_training_files
@@ -63,9 +67,12 @@ def train_ours(paths, epochs, run, seed=1, log=print) -> dict:
                                pad_token_id=PAD_TOKEN_ID)
     sampler = train_dl.batch_sampler
     valid_dl = make_eval_dataloader(encoded["validation"], run["per_device_eval_batch_size"], PAD_TOKEN_ID)
-    optimizer = torch.optim.Adam(model.parameters(), lr=run["learning_rate"])
+    optimizer = create_optimizer(model.parameters(), run["learning_rate"], run["weight_decay"])
     accelerator = Accelerator(cpu=True)
     model, optimizer, train_dl, valid_dl = accelerator.prepare(model, optimizer, train_dl, valid_dl)
+    scheduler = accelerator.prepare(get_scheduler(run["lr_scheduler_type"], optimizer, run["num_warmup_steps"],
+                                                  epochs * len(train_dl)))
+    precision = resolve_train_precision(run["train_precision"], accelerator.device, accelerator.mixed_precision)
     prep_s = time.perf_counter() - t0
 
     eval_every = max(1, len(train_dl) // 2)
@@ -77,9 +84,13 @@ def train_ours(paths, epochs, run, seed=1, log=print) -> dict:
         train_dl.set_epoch(epoch)
         t1 = time.perf_counter()
         for batch in train_dl:
-            loss = model(**batch).loss
+            with train_autocast(precision, accelerator.device):
+                loss = model(**batch).loss
             accelerator.backward(loss)
+            if run["max_grad_norm"] > 0:
+                accelerator.clip_grad_norm_(model.parameters(), run["max_grad_norm"])
             optimizer.step()
+            scheduler.step()
             optimizer.zero_grad()
             loss.item()  # train.py logs every step's loss
             step += 1
@@ -101,7 +112,8 @@ def train_ours(paths, epochs, run, seed=1, log=print) -> dict:
     return {"wall_s": wall_s, "train_s": train_s, "eval_s": eval_s, "prep_s": prep_s,
             "samples_per_s": epochs * n / train_s, "wall_samples_per_s": epochs * n / wall_s,
             "best_valid_loss": best["loss"], "best_valid_accuracy": best.get("accuracy"),
-            "epochs": epochs, "steps": step, "n_train": n, "vocab_size": config.vocab_size,
+            "epochs": epochs, "steps": step, "train_precision": precision, "n_train": n,
+            "vocab_size": config.vocab_size,
             "mean_train_tokens": sum(encoded["train"]["length"]) / n,
             "n_parameters": sum(p.numel() for p in model.parameters()), "config": config.to_dict(),
             "history": history}
@@ -116,6 +128,8 @@ def parse_args(argv=None):
     ap.add_argument("--no_flush_denormal", dest="flush_denormal", action="store_false",
                     help="keep denormal floats (both models)")
     ap.add_argument("--only", choices=["ours", "reference"], help="time one model only")
+    ap.add_argument("--train_precision", choices=PRECISION_CHOICES,
+                    help="ours: precision of the training steps (default: train.py's, 'auto'); the reference is fp32")
     ap.add_argument("--data_dir", default=None, help="shared data folder (default ../shared/data)")
     ap.add_argument("--output_dir", default="bench/results", help="folder for train_speed[_quick]_t<threads>.json")
     return ap.parse_args(argv)
@@ -127,6 +141,8 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(args.flush_denormal)
     run, arch = train_defaults(), model_defaults()
+    if args.train_precision:
+        run["train_precision"] = args.train_precision
     paths = materialize("fakenews", args.data_dir)
     report = {"environment": environment(), "epochs": epochs, "threads": args.threads,
               "flush_denormal": args.flush_denormal, "train_defaults": run, "model_defaults": arch}
@@ -141,20 +157,22 @@ def main(argv=None) -> dict:
             embedding_dim=arch["embedding_dim"], hidden_size=arch["hidden_size"], max_length=run["max_length"],
             seed=args.seed, threads=args.threads, log=lambda m: print("  reference:" + m[1:]))
     report["load_avg_at_end"] = environment()["load_avg_1m_5m_15m"]
-    print("\n| model | epochs | threads | samples/s (train steps) | train (s) | wall incl. validation (s) "
-          "| best valid acc |\n| --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| model | precision | epochs | threads | samples/s (train steps) | train (s) "
+          "| wall incl. validation (s) | best valid acc |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in ("ours", "reference"):
         if name in report:
             r = report[name]
-            print(f"| {name} | {epochs} | {args.threads} | {r['samples_per_s']:.1f} | {r['train_s']:.1f} | "
-                  f"{r['wall_s']:.1f} | {r['best_valid_accuracy']:.4f} |")
+            print(f"| {name} | {r.get('train_precision', 'fp32')} | {epochs} | {args.threads} | "
+                  f"{r['samples_per_s']:.1f} | {r['train_s']:.1f} | {r['wall_s']:.1f} | {r['best_valid_accuracy']:.4f} |")
     if "ours" in report and "reference" in report:
         ours, ref = report["ours"], report["reference"]
         report["speedup_samples_per_s"] = ours["samples_per_s"] / ref["samples_per_s"]
         report["speedup_wall"] = ref["wall_s"] / ours["wall_s"]
         print(f"\nours / reference: {report['speedup_samples_per_s']:.2f}x samples/s, "
               f"{report['speedup_wall']:.2f}x wall")
-    out = write_json(report, args.output_dir, f"train_speed{'_quick' if args.quick else ''}_t{args.threads}.json")
+    suffix = f"_{args.train_precision}" if args.train_precision else ""
+    out = write_json(report, args.output_dir,
+                     f"train_speed{'_quick' if args.quick else ''}_t{args.threads}{suffix}.json")
     print(f"wrote {out}")
     return report
 

@@ -1,10 +1,27 @@
-"""Learning-rate schedules named as in ``transformers.get_scheduler`` (without importing transformers)."""
+"""The optimizer, the learning-rate schedule (named as in ``transformers.get_scheduler``, without
+importing transformers) and the precision of the training steps."""
 
+import contextlib
 import math
 
+import torch
 from torch.optim.lr_scheduler import LambdaLR
 
 SCHEDULER_TYPES = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+def create_optimizer(parameters, learning_rate, weight_decay=0.0):
+    """AdamW (plain Adam when ``weight_decay`` is 0), fused into one kernel where torch has one.
+
+    On CPU the default per-parameter loop spends ~10 ms a step on this model (15% of a training
+    step); the fused kernel (torch >= 2.4 on CPU, CUDA, MPS) takes ~1 ms and computes the same
+    update up to float rounding.
+    """
+    parameters = list(parameters)
+    try:
+        return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # older torch, or a device without a fused kernel
+        return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
 
 
 def get_scheduler(name, optimizer, num_warmup_steps=0, num_training_steps=None):
@@ -47,3 +64,40 @@ def _linear(progress):
 
 def _cosine(progress):
     return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+PRECISION_CHOICES = ("auto", "fp32", "bf16")
+
+
+def native_bf16(device):
+    """True where bf16 matrix maths runs in hardware: CPUs with AVX512-BF16 or AMX, and CUDA
+    GPUs that report bf16 support."""
+    if device.type == "cpu":
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return False
+
+
+def resolve_train_precision(choice, device, accelerate_mixed_precision="no"):
+    """What the training steps run in: ``"fp32"``, ``"bf16"`` (autocast around forward and loss),
+    or ``"accelerate"`` when ``accelerate launch --mixed_precision`` already autocasts the model.
+
+    ``auto`` picks bf16 on CPUs with native bf16, where it trains this model ~1.5x faster at the
+    same accuracy (docs/BENCHMARKS.md), and fp32 elsewhere (the GPU path is not measured yet).
+    """
+    if choice not in PRECISION_CHOICES:
+        raise ValueError(f"unknown train precision {choice!r}; choose one of {', '.join(PRECISION_CHOICES)}")
+    if accelerate_mixed_precision not in (None, "no"):
+        return "accelerate"
+    if choice == "auto":
+        return "bf16" if device.type == "cpu" and native_bf16(device) else "fp32"
+    return choice
+
+
+def train_autocast(precision, device):
+    """The context manager for one training forward: bf16 autocast, or nothing."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -37,7 +37,9 @@ from modeling.cli import exit_on_error, setup_logging
 from modeling.config import POOLING_CHOICES
 from modeling.data import encode_dataset, make_dataloader
 from modeling.evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, save_eval_results
-from modeling.optimization import SCHEDULER_TYPES, get_scheduler
+from modeling.optimization import (
+    PRECISION_CHOICES, SCHEDULER_TYPES, create_optimizer, get_scheduler, resolve_train_precision, train_autocast,
+)
 from modeling.preparation import as_text_batches, prepare_splits
 from modeling.tokenizer import PAD_TOKEN_ID
 from modeling.training import (
@@ -96,6 +98,10 @@ def parse_args(argv=None):
                        help="Decoupled weight decay (AdamW); 0 is plain Adam (default: %(default)s).")
     train.add_argument("--max_grad_norm", type=float, default=0.0,
                        help="Clip the gradient norm to this value; 0 turns clipping off (default: %(default)s).")
+    train.add_argument("--train_precision", choices=PRECISION_CHOICES, default="auto",
+                       help="Precision of the training steps: bf16 autocast or fp32; 'auto' is bf16 on CPUs with "
+                            "native bf16 (AVX512-BF16/AMX), else fp32. Evaluation is always fp32 "
+                            "(default: %(default)s).")
     train.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Batches per optimizer step.")
     train.add_argument("--seed", type=int, default=42, help="Seed for splits, initialization, shuffling, dropout.")
     train.add_argument("--eval_steps", type=int, help="Evaluate every N steps (default: twice per epoch).")
@@ -163,8 +169,7 @@ def main(argv=None):
     eval_names = [name for name in ("validation", "test") if name in encoded]
     eval_dataloaders = [make_eval_dataloader(encoded[name], args.per_device_eval_batch_size, PAD_TOKEN_ID)
                         for name in eval_names]
-    # AdamW with weight_decay 0 is Adam (the tutorial's optimizer).
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    optimizer = create_optimizer(model.parameters(), args.learning_rate, args.weight_decay)
 
     model, optimizer, train_dataloader, *eval_dataloaders = accelerator.prepare(
         model, optimizer, train_dataloader, *eval_dataloaders)
@@ -197,6 +202,11 @@ def main(argv=None):
                accumulation=args.gradient_accumulation_steps, total_steps=total_steps, eval_steps=eval_steps,
                num_valid=len(encoded["validation"]))
     first_step = state.global_step
+    precision = resolve_train_precision(args.train_precision, accelerator.device, accelerator.mixed_precision)
+    if precision == "accelerate":
+        logger.info(f"Mixed precision {accelerator.mixed_precision} from accelerate launch (training and evaluation)")
+    else:
+        logger.info(f"Training steps in {precision} (--train_precision {args.train_precision}); evaluation in fp32")
 
     def evaluate_and_record():
         epochs_done = state.global_step / steps_per_epoch
@@ -225,7 +235,8 @@ def main(argv=None):
         batches = accelerator.skip_first_batches(train_dataloader, skip) if skip else train_dataloader
         for batch in batches:
             with accelerator.accumulate(model):
-                loss = model(**batch).loss
+                with train_autocast(precision, accelerator.device):
+                    loss = model(**batch).loss
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and args.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
@@ -271,6 +282,7 @@ def main(argv=None):
         "train_runtime": round(train_runtime, 4), "train_samples": len(encoded["train"]),
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - first_step) / train_runtime, 3),
+        "train_precision": precision if precision != "accelerate" else accelerator.mixed_precision,
     }
     all_results.update(prefixed_summary(evaluate_model(model, eval_dataloaders["validation"], accelerator), "eval"))
     test_results = None

@@ -4,7 +4,9 @@ import math
 import pytest
 import torch
 
-from modeling.optimization import SCHEDULER_TYPES, get_scheduler
+from modeling.optimization import (
+    SCHEDULER_TYPES, create_optimizer, get_scheduler, resolve_train_precision, train_autocast,
+)
 
 
 def learning_rates(name, steps=10, warmup=0, lr=1.0):
@@ -74,3 +76,50 @@ def test_state_dict_is_weights_only_loadable_and_resumes(name):
     for _ in range(3):
         optimizer.step(), scheduler.step(), fresh_optimizer.step(), fresh.step()
         assert fresh_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_create_optimizer_is_fused_adam_or_adamw(weight_decay):
+    torch.manual_seed(0)
+    start = torch.randn(20, 10)
+    ours = torch.nn.Parameter(start.clone())
+    optimizer = create_optimizer([ours], 1e-2, weight_decay)
+    # Adam's update when there is no weight decay; AdamW's decoupled decay otherwise.
+    reference = torch.nn.Parameter(start.clone())
+    loop = (torch.optim.AdamW([reference], lr=1e-2, weight_decay=weight_decay) if weight_decay
+            else torch.optim.Adam([reference], lr=1e-2))
+    for _ in range(10):
+        grad = torch.randn(20, 10)
+        ours.grad, reference.grad = grad.clone(), grad.clone()
+        optimizer.step(), loop.step()
+    assert torch.allclose(ours, reference, atol=1e-6)
+    assert not torch.equal(ours, start)
+    if tuple(map(int, torch.__version__.split(".")[:2])) >= (2, 4):  # a fused CPU kernel since 2.4
+        assert optimizer.defaults["fused"]
+
+
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, "bf16"), (False, True, "bf16"),
+                                                         (False, False, "fp32")])
+def test_auto_precision_is_bf16_only_on_cpus_with_native_bf16(monkeypatch, avx512_bf16, amx, expected):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert resolve_train_precision("auto", torch.device("cpu")) == expected
+    assert resolve_train_precision("fp32", torch.device("cpu")) == "fp32"
+    assert resolve_train_precision("bf16", torch.device("cpu")) == "bf16"
+
+
+def test_precision_defers_to_accelerate_launch_and_refuses_unknown_names():
+    assert resolve_train_precision("auto", torch.device("cpu"), "bf16") == "accelerate"
+    assert resolve_train_precision("fp32", torch.device("cpu"), "fp16") == "accelerate"
+    assert resolve_train_precision("fp32", torch.device("cpu"), "no") == "fp32"
+    with pytest.raises(ValueError, match="unknown train precision 'fp16'"):
+        resolve_train_precision("fp16", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
+def test_train_autocast(precision, dtype):
+    layer = torch.nn.Linear(4, 4)
+    with train_autocast(precision, torch.device("cpu")):
+        out = layer(torch.randn(2, 4))
+    assert out.dtype == dtype
+    assert layer(torch.randn(2, 4)).dtype == torch.float32  # only inside the context
