@@ -79,6 +79,7 @@ def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False) ->
         "accuracy": res["test_accuracy"], "macro_f1": res["test_macro_f1"],
         "weighted_f1": res["test_weighted_f1"], "train_s": res["train_runtime"],
         "train_samples_per_second": res["train_samples_per_second"],
+        "train_precision": res.get("train_precision", "fp32"),  # runs before --train_precision were fp32
         "best_global_step": res["best_global_step"], "global_step": res["global_step"],
         "valid_accuracy": res["eval_accuracy"], "valid_loss": res["eval_loss"],
         "training_args": json.loads((run_dir / "training_args.json").read_text()),
