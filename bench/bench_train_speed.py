@@ -18,7 +18,7 @@ optimisation steps (batching included), ``wall_s`` the whole loop with validatio
     python bench/bench_train_speed.py                  # 10 epochs each, 1 thread (about 7 min)
     python bench/bench_train_speed.py --threads 2
     python bench/bench_train_speed.py --quick          # 1 epoch each (about 1 min)
-    python bench/bench_train_speed.py --threads 2 --only ours --train_precision fp32
+    python bench/bench_train_speed.py --threads 2 --only ours --train_precision bf16
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def train_ours(paths, epochs, run, seed=1, log=print) -> dict:
     model, optimizer, train_dl, valid_dl = accelerator.prepare(model, optimizer, train_dl, valid_dl)
     scheduler = accelerator.prepare(get_scheduler(run["lr_scheduler_type"], optimizer, run["num_warmup_steps"],
                                                   epochs * len(train_dl)))
-    precision = resolve_train_precision(run["train_precision"], accelerator.device, accelerator.mixed_precision)
+    precision = resolve_train_precision(run["train_precision"], accelerator.mixed_precision)
     prep_s = time.perf_counter() - t0
 
     eval_every = max(1, len(train_dl) // 2)
@@ -129,7 +129,7 @@ def parse_args(argv=None):
                     help="keep denormal floats (both models)")
     ap.add_argument("--only", choices=["ours", "reference"], help="time one model only")
     ap.add_argument("--train_precision", choices=PRECISION_CHOICES,
-                    help="ours: precision of the training steps (default: train.py's, 'auto'); the reference is fp32")
+                    help="ours: precision of the training steps (default: train.py's, fp32); the reference is fp32")
     ap.add_argument("--data_dir", default=None, help="shared data folder (default ../shared/data)")
     ap.add_argument("--output_dir", default="bench/results", help="folder for train_speed[_quick]_t<threads>.json")
     return ap.parse_args(argv)

@@ -66,33 +66,20 @@ def _cosine(progress):
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-PRECISION_CHOICES = ("auto", "fp32", "bf16")
+PRECISION_CHOICES = ("fp32", "bf16")
 
 
-def native_bf16(device):
-    """True where bf16 matrix maths runs in hardware: CPUs with AVX512-BF16 or AMX, and CUDA
-    GPUs that report bf16 support."""
-    if device.type == "cpu":
-        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return False
-
-
-def resolve_train_precision(choice, device, accelerate_mixed_precision="no"):
+def resolve_train_precision(choice, accelerate_mixed_precision="no"):
     """What the training steps run in: ``"fp32"``, ``"bf16"`` (autocast around forward and loss),
     or ``"accelerate"`` when ``accelerate launch --mixed_precision`` already autocasts the model.
 
-    ``auto`` picks bf16 on CPUs with native bf16, where it trains this model ~1.5x faster at the
-    same accuracy (docs/BENCHMARKS.md), and fp32 elsewhere (the GPU path is not measured yet).
+    fp32 is the default: on the 2-core AVX512-BF16 CPU of docs/BENCHMARKS.md, bf16 steps were
+    1.1-1.4x faster in short runs but a full 10-epoch run was slower (780 vs 999 samples/s).
     """
     if choice not in PRECISION_CHOICES:
         raise ValueError(f"unknown train precision {choice!r}; choose one of {', '.join(PRECISION_CHOICES)}")
     if accelerate_mixed_precision not in (None, "no"):
         return "accelerate"
-    if choice == "auto":
-        return "bf16" if device.type == "cpu" and native_bf16(device) else "fp32"
     return choice
 
 

@@ -98,10 +98,9 @@ def parse_args(argv=None):
                        help="Decoupled weight decay (AdamW); 0 is plain Adam (default: %(default)s).")
     train.add_argument("--max_grad_norm", type=float, default=0.0,
                        help="Clip the gradient norm to this value; 0 turns clipping off (default: %(default)s).")
-    train.add_argument("--train_precision", choices=PRECISION_CHOICES, default="auto",
-                       help="Precision of the training steps: bf16 autocast or fp32; 'auto' is bf16 on CPUs with "
-                            "native bf16 (AVX512-BF16/AMX), else fp32. Evaluation is always fp32 "
-                            "(default: %(default)s).")
+    train.add_argument("--train_precision", choices=PRECISION_CHOICES, default="fp32",
+                       help="Precision of the training steps: fp32, or bf16 autocast (weights stay fp32); "
+                            "evaluation is always fp32 (default: %(default)s).")
     train.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Batches per optimizer step.")
     train.add_argument("--seed", type=int, default=42, help="Seed for splits, initialization, shuffling, dropout.")
     train.add_argument("--eval_steps", type=int, help="Evaluate every N steps (default: twice per epoch).")
@@ -202,7 +201,7 @@ def main(argv=None):
                accumulation=args.gradient_accumulation_steps, total_steps=total_steps, eval_steps=eval_steps,
                num_valid=len(encoded["validation"]))
     first_step = state.global_step
-    precision = resolve_train_precision(args.train_precision, accelerator.device, accelerator.mixed_precision)
+    precision = resolve_train_precision(args.train_precision, accelerator.mixed_precision)
     if precision == "accelerate":
         logger.info(f"Mixed precision {accelerator.mixed_precision} from accelerate launch (training and evaluation)")
     else:

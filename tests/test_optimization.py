@@ -98,22 +98,12 @@ def test_create_optimizer_is_fused_adam_or_adamw(weight_decay):
         assert optimizer.defaults["fused"]
 
 
-@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, "bf16"), (False, True, "bf16"),
-                                                         (False, False, "fp32")])
-def test_auto_precision_is_bf16_only_on_cpus_with_native_bf16(monkeypatch, avx512_bf16, amx, expected):
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
-    assert resolve_train_precision("auto", torch.device("cpu")) == expected
-    assert resolve_train_precision("fp32", torch.device("cpu")) == "fp32"
-    assert resolve_train_precision("bf16", torch.device("cpu")) == "bf16"
-
-
 def test_precision_defers_to_accelerate_launch_and_refuses_unknown_names():
-    assert resolve_train_precision("auto", torch.device("cpu"), "bf16") == "accelerate"
-    assert resolve_train_precision("fp32", torch.device("cpu"), "fp16") == "accelerate"
-    assert resolve_train_precision("fp32", torch.device("cpu"), "no") == "fp32"
+    assert resolve_train_precision("fp32") == "fp32" and resolve_train_precision("bf16", "no") == "bf16"
+    assert resolve_train_precision("fp32", "bf16") == "accelerate"
+    assert resolve_train_precision("bf16", "fp16") == "accelerate"
     with pytest.raises(ValueError, match="unknown train precision 'fp16'"):
-        resolve_train_precision("fp16", torch.device("cpu"))
+        resolve_train_precision("fp16")
 
 
 @pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])

@@ -17,8 +17,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from modeling.optimization import resolve_train_precision
-
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -168,20 +166,15 @@ def test_train_writes_the_run_folder(trained):
     assert "hub_token" not in read_json(out / "training_args.json")
 
 
-def test_train_precision_fp32_and_bf16(scripts, trained, prepared, tmp_path, module_caches):
+def test_train_precision_bf16(scripts, trained, prepared, tmp_path, module_caches):
     data, _ = prepared
-    _, default = trained
-    native = resolve_train_precision("auto", torch.device("cpu"))
-    assert default["train_precision"] == native  # 'auto'
-    runs = {precision: scripts["train"].main(train_args(data, tmp_path / precision, "--num_train_epochs", "2",
-                                                        "--train_precision", precision))
-            for precision in ("fp32", "bf16")}
-    assert {p: r["train_precision"] for p, r in runs.items()} == {"fp32": "fp32", "bf16": "bf16"}
-    assert runs[native]["test_loss"] == default["test_loss"]  # auto is exactly the explicit choice
-    # bf16 steps move the weights differently, and both learn the task.
-    weights = {p: load_file(tmp_path / p / "model.safetensors") for p in runs}
-    assert not torch.equal(weights["fp32"]["classifier.weight"], weights["bf16"]["classifier.weight"])
-    assert min(r["test_accuracy"] for r in runs.values()) > 0.7
+    _, fp32 = trained  # the default
+    bf16 = scripts["train"].main(train_args(data, tmp_path, "--num_train_epochs", "2", "--train_precision", "bf16"))
+    assert (fp32["train_precision"], bf16["train_precision"]) == ("fp32", "bf16")
+    # bf16 steps move the weights differently, and the model still learns the task.
+    weights = load_file(tmp_path / "model.safetensors")
+    assert weights["classifier.weight"].dtype == torch.float32  # the weights stay fp32
+    assert bf16["test_loss"] != fp32["test_loss"] and bf16["test_accuracy"] > 0.7
 
 
 def test_evaluate_agrees_with_train(scripts, trained, prepared, tmp_path, capsys):
