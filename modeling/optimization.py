@@ -74,7 +74,8 @@ def resolve_train_precision(choice, accelerate_mixed_precision="no"):
     or ``"accelerate"`` when ``accelerate launch --mixed_precision`` already autocasts the model.
 
     fp32 is the default: on the 2-core AVX512-BF16 CPU of docs/BENCHMARKS.md, bf16 steps were
-    1.1-1.4x faster in short runs but a full 10-epoch run was slower (780 vs 999 samples/s).
+    1.1-1.4x faster in interleaved short runs, but full 10-epoch runs did not show it (four runs
+    each: bf16 752-1127 samples/s, fp32 786-1018), and accuracy was the same within seed noise.
     """
     if choice not in PRECISION_CHOICES:
         raise ValueError(f"unknown train precision {choice!r}; choose one of {', '.join(PRECISION_CHOICES)}")
