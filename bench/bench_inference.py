@@ -137,7 +137,8 @@ def main(argv=None) -> dict:
     paths = materialize("fakenews", args.data_dir)
     train_texts, test_texts = read_split(paths["train"])[0], read_split(paths["test"])[0]
     longest = max(args.lengths)
-    tokenizer = train_tokenizer([train_texts], run["min_frequency"], max(longest, run["max_length"]))
+    tokenizer = train_tokenizer([train_texts], run["min_frequency"], max(longest, run["max_length"]),
+                                lowercase=run["lowercase"])
     config = BiLSTMConfig(**{**model_defaults(), "vocab_size": tokenizer.get_vocab_size(),
                              "max_length": max(longest, model_defaults()["max_length"])})
     torch.manual_seed(0)

@@ -58,7 +58,8 @@ def train_ours(paths, epochs, run, seed=1, log=print) -> dict:
     splits, text_column, label_names = load_training_files(
         paths["train"], paths["valid"], text_column="text", label_column="label",
         first_n_words=run["max_length"], seed=seed)
-    tokenizer = train_tokenizer(as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"])
+    tokenizer = train_tokenizer(as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"],
+                                lowercase=run["lowercase"])
     encoded = {name: encode_dataset(ds, tokenizer, text_column) for name, ds in splits.items()}
     config = BiLSTMConfig(**{**model_defaults(), "vocab_size": tokenizer.get_vocab_size(),
                              "label_names": label_names, "pad_token_id": PAD_TOKEN_ID})

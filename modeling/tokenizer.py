@@ -15,23 +15,26 @@ PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
 PAD_TOKEN_ID, UNK_TOKEN_ID = 0, 1
 
 
-def train_tokenizer(texts, min_frequency=3, max_length=200, max_vocab_size=None):
+def train_tokenizer(texts, min_frequency=3, max_length=200, max_vocab_size=None, lowercase=False):
     """Train a word-level tokenizer on ``texts`` (an iterable of strings or of lists of strings).
 
     Words seen at least ``min_frequency`` times (inclusive) are kept; the rest map to ``[UNK]``.
-    Text is NFKC-normalised and lower-cased, and punctuation is split from words, so
-    "Trump," and "trump" share one id. ``[PAD]`` is id 0 and ``[UNK]`` id 1.
+    Text is NFKC-normalised and punctuation is split from words, so "Trump," and "Trump" share
+    one id; case is kept unless ``lowercase`` (on fake_or_real_news, keeping it lowered the
+    validation loss, docs/BENCHMARKS.md). ``[PAD]`` is id 0 and ``[UNK]`` id 1.
 
     Args:
         texts: the training texts; pass batches (lists) for speed.
         min_frequency: minimum count for a word to enter the vocabulary.
         max_length: encodings are truncated to this many tokens.
         max_vocab_size: optional cap on the vocabulary (most frequent words kept).
+        lowercase: lower-case the text first ("TRUMP" and "trump" then share an id).
     """
     if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 1:
         raise ValueError(f"min_frequency must be a positive integer, got {min_frequency!r}")
     tokenizer = Tokenizer(WordLevel(unk_token=UNK_TOKEN))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+    tokenizer.normalizer = normalizers.Sequence(steps)
     # BertPreTokenizer splits on whitespace and isolates every punctuation character;
     # Whitespace() would keep runs such as "!!" or '."' as one (mostly unknown) token.
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

@@ -67,6 +67,8 @@ def parse_args(argv=None):
                       help="Tokens kept per text (default: %(default)s).")
     data.add_argument("--min_frequency", type=int, default=3,
                       help="Words seen fewer times in the train split become [UNK] (default: %(default)s).")
+    data.add_argument("--lowercase", action="store_true",
+                      help="Lower-case texts before building the vocabulary (default: keep case).")
     model = parser.add_argument_group("model")
     model.add_argument("--embedding_dim", type=int, default=MODEL_DEFAULTS.embedding_dim, help="Word vector size.")
     model.add_argument("--hidden_size", type=int, default=MODEL_DEFAULTS.hidden_size, help="LSTM size per direction.")
@@ -150,7 +152,8 @@ def main(argv=None):
     with accelerator.main_process_first():
         splits, text_column, label_names, test_name = load_splits(args)
         # The trainer sorts words by count, then alphabetically: every process builds the same vocabulary.
-        tokenizer = train_tokenizer(as_text_batches(splits["train"], text_column), args.min_frequency, args.max_length)
+        tokenizer = train_tokenizer(as_text_batches(splits["train"], text_column), args.min_frequency, args.max_length,
+                                    lowercase=args.lowercase)
         encoded = {name: encode_dataset(ds, tokenizer, text_column) for name, ds in splits.items()}
 
     config = BiLSTMConfig(
@@ -202,10 +205,11 @@ def main(argv=None):
                num_valid=len(encoded["validation"]))
     first_step = state.global_step
     precision = resolve_train_precision(args.train_precision, accelerator.mixed_precision)
+    precision_name = accelerator.mixed_precision if precision == "accelerate" else precision
     if precision == "accelerate":
-        logger.info(f"Mixed precision {accelerator.mixed_precision} from accelerate launch (training and evaluation)")
+        logger.info(f"Mixed precision {precision_name} from accelerate launch (training and evaluation)")
     else:
-        logger.info(f"Training steps in {precision} (--train_precision {args.train_precision}); evaluation in fp32")
+        logger.info(f"Training steps in {precision_name} (--train_precision); evaluation in fp32")
 
     def evaluate_and_record():
         epochs_done = state.global_step / steps_per_epoch
@@ -281,7 +285,7 @@ def main(argv=None):
         "train_runtime": round(train_runtime, 4), "train_samples": len(encoded["train"]),
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - first_step) / train_runtime, 3),
-        "train_precision": precision if precision != "accelerate" else accelerator.mixed_precision,
+        "train_precision": precision_name,
     }
     all_results.update(prefixed_summary(evaluate_model(model, eval_dataloaders["validation"], accelerator), "eval"))
     test_results = None

@@ -1,4 +1,5 @@
 import pytest
+from tokenizers import Tokenizer
 
 from modeling.tokenizer import PAD_TOKEN_ID, UNK_TOKEN_ID, load_tokenizer, save_tokenizer, train_tokenizer
 
@@ -13,10 +14,19 @@ def test_special_ids_and_min_frequency_is_inclusive():
     assert "banana" in train_tokenizer(texts, min_frequency=2).get_vocab()
 
 
-def test_normalises_case_and_splits_punctuation():
+def test_keeps_case_normalises_unicode_and_splits_punctuation():
     tok = train_tokenizer(["Trump, trump! TRUMP. trump"] * 3, min_frequency=1)
+    assert tok.encode("TRUMP,").tokens == ["TRUMP", ","]
+    assert {"Trump", "trump", "TRUMP"} <= set(tok.get_vocab())
+    assert tok.normalizer.normalize_str("ﬁne Ｔrump") == "fine Trump"
+
+
+def test_lowercase_option():
+    tok = train_tokenizer(["Trump, trump! TRUMP. trump"] * 3, min_frequency=1, lowercase=True)
     assert tok.encode("TRUMP,").tokens == ["trump", ","]
-    assert tok.normalizer.normalize_str("ﬁne Ｔrump") == "fine trump"
+    assert "Trump" not in tok.get_vocab() and tok.normalizer.normalize_str("ﬁne Ｔrump") == "fine trump"
+    path_free = Tokenizer.from_str(tok.to_str())  # the choice travels inside tokenizer.json
+    assert path_free.encode("TRUMP").tokens == ["trump"]
 
 
 def test_truncation_to_max_length():
@@ -75,7 +85,9 @@ def test_real_data_vocabulary(fake_news_dir):
     import pandas as pd
 
     texts = pd.read_csv(fake_news_dir / "train.csv", keep_default_na=False)["titletext"].tolist()
-    tok = train_tokenizer([texts[i : i + 1000] for i in range(0, len(texts), 1000)], min_frequency=3)
-    assert tok.get_vocab_size() == 13_222
+    batches = [texts[i : i + 1000] for i in range(0, len(texts), 1000)]
+    assert train_tokenizer(batches, min_frequency=3, lowercase=True).get_vocab_size() == 13_222
+    tok = train_tokenizer(batches, min_frequency=3)
+    assert tok.get_vocab_size() == 15_951
     encodings = tok.encode_batch(texts[:200])
     assert sum(e.ids.count(1) for e in encodings) / sum(len(e.ids) for e in encodings) < 0.05  # few [UNK]
