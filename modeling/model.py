@@ -4,7 +4,7 @@ Variable-length batches are handled exactly without ``pack_padded_sequence``: th
 LSTM runs over the right-padded batch (its outputs before each sequence's end never see
 padding), and the backward LSTM runs over each sequence reversed *within its own length*,
 so it starts at the last real token. Adding padding changes no logit; with length-grouped
-batches, training on CPU is 4-4.7x faster than a tutorial-style packed BiLSTM (docs/BENCHMARKS.md).
+batches, training on CPU is about 4x faster than a tutorial-style packed BiLSTM (docs/BENCHMARKS.md).
 """
 
 import json
