@@ -149,7 +149,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         example_text=EXAMPLE_TEXT, dataset_id=dataset_id,
         max_batch=max_batch, max_chars=max_chars, **_results_context(metrics, run_files, model_dir),
         config_table=_table(["field", "value"], sorted(model.config.to_dict().items())),
-        training_table=_training_table(run_files.get("training_args.json")),
+        training_table=_training_table(run_files.get("training_args.json"), run_files.get("all_results.json")),
     )
     card = ModelCard.from_template(card_data, template_path=str(model_card_template_path()), **context)
     # Optional sections leave runs of blank lines behind; the rendered Markdown needs at most one.
@@ -191,15 +191,19 @@ def _best_validation(metrics_json):
     return {"loss": losses[best], "step": steps[best], "last_step": steps[-1]}
 
 
-def _training_table(training_args):
+def _training_table(training_args, all_results=None):
     if not isinstance(training_args, dict):
         return None
+    # `accelerate launch --mixed_precision` overrides --train_precision; all_results.json has what ran.
+    ran = (all_results or {}).get("train_precision")
     rows = []
     for key, value in training_args.items():
         if key in _UNREPORTED_ARGS or key.startswith("hub_") or "token" in key:
             continue
         if isinstance(value, str) and (key.endswith(("_file", "_dir", "_path")) or "/" in value):
             value = Path(value).name  # a local path says nothing to readers and may reveal a home folder
+        if key == "train_precision" and isinstance(ran, str) and ran != value:
+            value = f"{ran} (from accelerate launch; --train_precision {value})"
         if isinstance(value, (int, float, str)) and value != "":
             rows.append((key, _fmt(value)))
     return _table(["setting", "value"], rows) if rows else None

@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -171,6 +172,21 @@ def test_card_body_sections(dry_run):
     assert "/home/alice" not in body  # local paths stay out of a public card
     assert "hf_secret" not in body and "| output_dir |" not in body and "| push_to_hub |" not in body
     assert "\n\n\n" not in body
+
+
+@pytest.mark.parametrize("ran, shown", [("fp32", "| train_precision | fp32 |"),
+                                         ("bf16", "| train_precision | bf16 (from accelerate launch; "
+                                                  "--train_precision fp32) |")])
+def test_card_shows_the_precision_that_ran(run_dir, tmp_path, ran, shown):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    for name, key, value in (("training_args.json", "train_precision", "fp32"),
+                             ("all_results.json", "train_precision", ran)):
+        data = json.loads((run / name).read_text())
+        (run / name).write_text(json.dumps({**data, key: value}))
+    card = (hub.build_upload_folder(run, tmp_path / "up") / "README.md").read_text(encoding="utf-8")
+    assert shown in card
+    assert card.count("| train_precision |") == 2  # the settings table and the run's results
 
 
 def test_card_adapts_to_a_bare_run_folder(run_dir, tmp_path):
