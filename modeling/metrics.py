@@ -75,9 +75,9 @@ def _scores_from_confusion(cm):
     return precision, recall, f1, support
 
 
-@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class ClassificationReport(evaluate.Metric):
-    """Accuracy, per-class and averaged precision/recall/F1, and the confusion matrix."""
+    __doc__ = ("Accuracy, per-class and averaged precision/recall/F1, and the confusion matrix.\n\n"
+               + _DESCRIPTION + _KWARGS_DESCRIPTION)
 
     def _info(self):
         return evaluate.MetricInfo(

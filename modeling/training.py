@@ -5,6 +5,8 @@ The loop itself stays in the script, in the order of Accelerate's ``nlp_example.
 """
 
 import argparse
+import codecs
+import importlib.util
 import json
 import logging
 import math
@@ -12,9 +14,8 @@ import re
 import shutil
 from pathlib import Path
 
-from accelerate.utils import (
-    is_tensorboard_available, is_trackio_available, is_wandb_available, is_weights_only_available, load,
-)
+import numpy as np
+import torch
 from safetensors.torch import load_file, save_file
 
 from .data import prepare_csv, split_dataset
@@ -32,7 +33,27 @@ BEST_WEIGHTS_FILE = "best_model.safetensors"
 RUN_FILES = ("config.json", "model.safetensors", "tokenizer.json", METRICS_FILE, LOSS_CURVE_FILE,
              ALL_RESULTS_FILE, "eval_results.json", "confusion_matrix.png", "training_args.json")
 CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
-TRACKERS = {"tensorboard": is_tensorboard_available, "trackio": is_trackio_available, "wandb": is_wandb_available}
+# Trackers Accelerate can log to, detected by their import name (accelerate's own ``is_*_available``
+# helpers are not public API: a minor release removed one of their neighbours).
+TRACKERS = ("tensorboard", "trackio", "wandb")
+# What Accelerate's RNG-state files hold besides tensors: numpy arrays and dtypes, and the bytes
+# codec of numpy's pickled state. Nothing here runs code.
+_PLAIN_DATA_GLOBALS = [np.ndarray, np.dtype, codecs.encode, np.dtypes.UInt32DType,
+                       getattr(np, "_core", None) and np._core.multiarray._reconstruct]
+
+
+def tracker_available(name):
+    """Whether the tracker package ``name`` can be imported (``tensorboard`` may also come as
+    ``tensorboardX``, which Accelerate accepts too)."""
+    names = ("tensorboard", "tensorboardX") if name == "tensorboard" else (name,)
+    return any(importlib.util.find_spec(n) is not None for n in names)
+
+
+def load_plain_data(file):
+    """``torch.load(weights_only=True)`` that also accepts numpy arrays and dtypes (the RNG states
+    Accelerate saves); raises on any other pickled object, code included."""
+    with torch.serialization.safe_globals([g for g in _PLAIN_DATA_GLOBALS if g is not None]):
+        return torch.load(file, map_location="cpu", weights_only=True)
 
 
 class TrainingState:
@@ -148,14 +169,11 @@ def load_checkpoint(accelerator, state, path):
     if "state" not in saved:
         raise ValueError(f"{path}: {TRAINER_STATE_FILE} holds no run state (a checkpoint of an older train.py);"
                          " resume from a newer checkpoint or start a new run")
-    if not is_weights_only_available():
-        raise ValueError("resuming needs torch >= 2.4, whose torch.load(weights_only=True) reads the optimizer"
-                         " and RNG states without running code")
     if not (path / "model.safetensors").is_file():
         raise ValueError(f"{path}: no model.safetensors; resume only from checkpoints written by this script")
     for file in sorted(path.glob("*.bin")) + sorted(path.glob("*.pkl")):
         try:
-            load(file, map_location="cpu", weights_only=True)  # Accelerate's loader: numpy RNG states allowed
+            load_plain_data(file)
         except Exception as err:
             raise ValueError(f"{file}: refused: it does not load as plain tensors and numbers ({_first_line(err)})"
                              ) from None
@@ -259,11 +277,11 @@ def resolve_trackers(report_to):
     """Tracker names for ``Accelerator(log_with=...)``; raise ``ValueError`` when one is not installed
     (Accelerate would otherwise silently log nowhere)."""
     if report_to == "all":
-        found = [name for name, available in TRACKERS.items() if available()]
+        found = [name for name in TRACKERS if tracker_available(name)]
         if not found:
             raise ValueError("--report_to all: no tracker is installed (pip install tensorboard, trackio or wandb)")
         return found
-    if not TRACKERS[report_to]():
+    if not tracker_available(report_to):
         raise ValueError(f"--report_to {report_to}: the {report_to} package is not installed (pip install {report_to})")
     return [report_to]
 

@@ -72,14 +72,25 @@ def test_find_checkpoint_latest_skips_incomplete_ones(tmp_path):
 def test_resolve_trackers(monkeypatch):
     import modeling.training as training
 
-    monkeypatch.setattr(training, "TRACKERS", {"tensorboard": lambda: True, "wandb": lambda: False})
+    installed = {"tensorboard"}
+    monkeypatch.setattr(training, "tracker_available", lambda name: name in installed)
     assert resolve_trackers("all") == ["tensorboard"]
     assert resolve_trackers("tensorboard") == ["tensorboard"]
     with pytest.raises(ValueError, match="wandb package is not installed"):
         resolve_trackers("wandb")
-    monkeypatch.setattr(training, "TRACKERS", {"wandb": lambda: False})
+    installed.clear()
     with pytest.raises(ValueError, match="no tracker is installed"):
         resolve_trackers("all")
+
+
+def test_tracker_available_detects_by_import_name(monkeypatch, tmp_path):
+    from modeling.training import tracker_available
+
+    assert not tracker_available("wandb_not_a_package")
+    (tmp_path / "wandb").mkdir()
+    (tmp_path / "wandb" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert tracker_available("wandb")
 
 
 def test_tracker_config_is_flat_scalars():
