@@ -6,26 +6,22 @@ a trained model classifies raw text with its own tokenizer.
 """
 
 import contextlib
-import csv
 import functools
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import datasets
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from .files import DataError, read_table, show_columns as _show
+from .labels import encode_labels, label_names_from, value_counts
 from .model import pad_sequences
 
 logger = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 5
 TITLETEXT = "titletext"
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file, column or row and the fix."""
 
 
 @dataclass
@@ -51,103 +47,10 @@ def _quiet():
         datasets.utils.enable_progress_bars()
 
 
-def _delimiter(path):
-    """Tab for ``.tsv``/``.tab`` files and for files whose header line holds tabs but no commas."""
-    if Path(path).suffix.lower() in (".tsv", ".tab"):
-        return "\t"
-    with open(path, encoding="utf-8", errors="replace") as f:
-        first = f.readline()
-    return "\t" if "\t" in first and "," not in first else ","
-
-
-def read_columns(path):
-    """Return the header of a CSV/TSV file, with clear errors for missing or empty files."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    _check_utf8(path)
-    # utf-8-sig: Excel's "CSV UTF-8" starts the file with a byte-order mark, which would
-    # otherwise become part of the first column name.
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f, delimiter=_delimiter(path)), None)
-        has_rows = bool(f.read(65536).strip())
-    if not header or not any(name.strip() for name in header):
-        raise DataError(f"{path}: the file is empty (expected a header row with column names)")
-    if not has_rows:
-        raise DataError(f"{path}: the file has a header row {_show(header)} but no data rows")
-    return header
-
-
-def _check_utf8(path, chunk_lines=100_000):
-    """Refuse a file that is not UTF-8, naming the first bad line (datasets would only say 'codec')."""
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(
-                    f"{path}: line {number} is not valid UTF-8 (byte {line[err.start]:#04x} at column {err.start + 1});"
-                    " re-save the file as UTF-8"
-                ) from None
-
-
-def _show(columns, width=40):
-    """Column names for a message, long ones cut (a header-less file's "names" are data)."""
-    return "[" + ", ".join(repr(c if len(c) <= width else c[: width - 3] + "...") for c in columns) + "]"
-
-
-def _header_hint(columns):
-    # Column names are short words; data cells are often numbers, ids or sentences.
-    looks_like_data = any(not c.strip() or len(c) > 40 or len(c.split()) >= 4 or any(ch.isdigit() for ch in c)
-                          for c in columns)
-    return " (the first row looks like data: does the file lack a header row?)" if looks_like_data else ""
-
-
-def load_csv(path, required_columns=()):
-    """Load a CSV (or ``.tsv``) file as a ``datasets.Dataset`` with every column a string.
-
-    Explicit string features and ``keep_default_na=False`` keep "NA", "null" and empty
-    cells as text instead of missing values, and stop per-chunk type inference from
-    failing on columns that are empty for the first 10,000 rows.
-    """
-    columns = read_columns(path)
-    missing = [c for c in required_columns if c and c not in columns]
-    if missing:
-        raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {_show(columns)}"
-                        f"{_header_hint(columns) or ' (set --label_column or --text_column)'}")
-    if len(set(columns)) != len(columns) or not all(c.strip() for c in columns):
-        raise DataError(f"{path}: the header row has empty or repeated column names {_show(columns)}"
-                        f"{_header_hint(columns)}")
-    features = datasets.Features({name: datasets.Value("string") for name in columns})
-    # The CSV builder logs a parse failure before raising it; the DataError below says it once.
-    csv_logger = logging.getLogger("datasets.packaged_modules.csv.csv")
-    level = csv_logger.level
-    csv_logger.setLevel(logging.CRITICAL)
-    try:
-        return datasets.load_dataset(
-            "csv",
-            data_files=str(path),
-            features=features,
-            keep_default_na=False,
-            sep=_delimiter(path),
-            split="train",
-        )
-    except Exception as err:  # pandas' ParserError arrives wrapped in datasets' DatasetGenerationError
-        cause = err.__cause__ or err
-        raise DataError(f"{path}: cannot parse the file as {'TSV' if _delimiter(path) == chr(9) else 'CSV'}:"
-                        f" {str(cause).strip().splitlines()[-1]}") from None
-    finally:
-        csv_logger.setLevel(level)
-
-
-def infer_label_names(values):
-    """Label names in id order: REAL/FAKE as the tutorial (REAL=0, FAKE=1), else sorted."""
-    names = {str(v) for v in values}
-    if names == {"REAL", "FAKE"}:
-        return ["REAL", "FAKE"]
-    if all(n.lstrip("-").isdigit() for n in names):
-        return sorted(names, key=int)
-    return sorted(names)
+def load_csv(path, required_columns=(), delimiter=None):
+    """The rows of a data file (CSV/TSV, JSON lines or Parquet) as a ``datasets.Dataset`` of string
+    columns; see :func:`modeling.files.read_table`."""
+    return read_table(path, required_columns=required_columns, delimiter=delimiter).dataset
 
 
 def prepare_dataset(
@@ -159,13 +62,17 @@ def prepare_dataset(
     first_n_words=200,
     label_names=None,
     source="data",
+    first_row=2,
+    label_names_given="train split",
 ):
     """Clean one dataset as the tutorial does, on Arrow.
 
     With ``title`` and ``text`` columns present (and ``text_column`` unset or ``"titletext"``)
     it builds ``titletext`` = title + ". " + text. Rows whose text is shorter than 5 characters
     are dropped, ``text``/``titletext`` are trimmed to the first ``first_n_words`` words, and
-    the label column becomes a ``ClassLabel`` named ``label``.
+    the label column becomes a ``ClassLabel`` named ``label`` (see :mod:`modeling.labels`).
+    ``first_row`` is the row number of the first example in ``source`` (2 below a CSV header),
+    for messages.
 
     Returns:
         (dataset, text column name, label names, :class:`PrepareStats`)
@@ -186,15 +93,17 @@ def prepare_dataset(
                             " (set --text_column)")
         body_column = text_column
     # Labels are checked before any row is dropped, so an error names the row of the file.
-    label_names = list(label_names) if label_names else _label_names_from(ds, label_column, source)
-    ds = encode_labels(ds, label_column, label_names, source)
+    row_of = functools.partial(_first_row, ds, first_row=first_row)
+    label_names = list(label_names) if label_names else _label_names_from(ds, label_column, source, row_of)
+    ds = encode_labels(ds, label_column, label_names, source=source, given=label_names_given,
+                       row_of=lambda predicate: row_of(label_column, predicate))
     if build_titletext:
         ds = ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column}, desc="Building titletext")
     kept = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column},
                      desc=f"Dropping texts under {MIN_TEXT_CHARS} characters")
     stats.rows_dropped_short = stats.rows_read - len(kept)
     if stats.rows_dropped_short:
-        _report_short_texts(ds, body_column, stats, source)
+        _report_short_texts(ds, body_column, stats, source, row_of)
     ds = kept
     trim_columns = [c for c in ("text", TITLETEXT, text_column) if c in ds.column_names]
     ds = ds.map(_trim, batched=True, fn_kwargs={"columns": sorted(set(trim_columns)), "n": first_n_words},
@@ -203,28 +112,30 @@ def prepare_dataset(
     return ds, text_column, label_names, stats
 
 
-def prepare_csv(path, *, label_column="label", **options):
-    """:func:`load_csv` (requiring ``label_column``) then :func:`prepare_dataset`, with errors
-    naming ``path``. ``options`` go to :func:`prepare_dataset`."""
-    ds = load_csv(path, required_columns=[label_column])
-    return prepare_dataset(ds, label_column=label_column, source=str(path), **options)
+def prepare_file(path, *, label_column="label", delimiter=None, **options):
+    """Read a data file (:func:`modeling.files.read_table`, requiring ``label_column``) then
+    :func:`prepare_dataset`, with errors naming ``path`` and its rows. ``options`` go to
+    :func:`prepare_dataset`."""
+    table = read_table(path, required_columns=[label_column], delimiter=delimiter)
+    return prepare_dataset(table.dataset, label_column=label_column, source=str(path), first_row=table.first_row,
+                           **options)
 
 
-def _label_names_from(ds, label_column, source):
-    values = ds.unique(label_column)
-    if any(not v.strip() for v in values):
-        raise DataError(f"{source}: row {_first_row(ds, label_column, lambda v: not v.strip())},"
+def _label_names_from(ds, label_column, source, row_of):
+    counts = value_counts(ds, label_column)
+    if any(not v.strip() for v in counts):
+        raise DataError(f"{source}: row {row_of(label_column, lambda v: not v.strip())},"
                         f" column {label_column!r}: empty label; every row needs one")
-    label_names = infer_label_names(values)
+    label_names = label_names_from(counts)
     if len(label_names) < 2:
         raise DataError(f"{source}: column {label_column!r} holds a single class {label_names};"
                         " a classifier needs at least 2 (check the file or the split)")
     return label_names
 
 
-def _report_short_texts(ds, column, stats, source):
+def _report_short_texts(ds, column, stats, source, row_of):
     """Warn about the dropped rows (empty, whitespace-only, "NaN"...), or refuse a file that keeps none."""
-    first = _first_row(ds, column, lambda v: len(v.strip()) < MIN_TEXT_CHARS)
+    first = row_of(column, lambda v: len(v.strip()) < MIN_TEXT_CHARS)
     what = f"shorter than {MIN_TEXT_CHARS} characters (empty, whitespace-only or a placeholder such as 'NaN')"
     if stats.rows_dropped_short == stats.rows_read:
         raise DataError(f"{source}: column {column!r}: every row's text is {what}, so no row is left;"
@@ -245,31 +156,13 @@ def _trim(batch, columns, n):
     return {c: [" ".join(t.split(maxsplit=n)[:n]) for t in batch[c]] for c in columns}
 
 
-def encode_labels(ds, label_column, label_names, source="data"):
-    """Map label strings to ids with a ``ClassLabel`` in ``label_names`` order, column ``label``."""
-    known = set(label_names)
-    with _quiet():
-        unknown = ds.filter(lambda b: [v not in known for v in b[label_column]], batched=True)
-    if len(unknown):
-        value = unknown[0][label_column]
-        raise DataError(
-            f"{source}: row {_first_row(ds, label_column, lambda v: v == value)}, column {label_column!r}:"
-            f" label {value!r} is not one of {label_names} ({len(unknown)} such rows); labels come from the train split"
-        )
-    if label_column != "label" and "label" in ds.column_names:
-        ds = ds.remove_columns("label")
-    if label_column != "label":
-        ds = ds.rename_column(label_column, "label")
-    with _quiet():
-        return ds.cast_column("label", datasets.ClassLabel(names=label_names))
-
-
-def _first_row(ds, column, predicate):
-    """1-based file row (header = row 1) of the first example whose ``column`` satisfies ``predicate``."""
+def _first_row(ds, column, predicate, first_row=2):
+    """File row (``first_row`` for the first example) of the first example whose ``column``
+    satisfies ``predicate``."""
     with _quiet():
         index = ds.map(lambda b, idx: {"i": [i for i, v in zip(idx, b[column]) if predicate(v)][:1]},
                        batched=True, with_indices=True, remove_columns=ds.column_names)["i"]
-    return index[0] + 2 if index else "?"
+    return index[0] + first_row if index else "?"
 
 
 def _counts(ds, label_names):

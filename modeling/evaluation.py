@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .data import encode_dataset, make_dataloader, prepare_csv
+from .data import encode_dataset, make_dataloader, prepare_file
 from .metrics import compute_classification_metrics
 from .model import decide
 from .plots import plot_confusion_matrix
@@ -66,7 +66,7 @@ def evaluate_model(model, dataloader, accelerator=None, threshold=0.5):
 
 
 def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_column="label", max_length=200):
-    """Read and clean a labelled CSV as training does, then encode it with ``tokenizer``.
+    """Read and clean a labelled file as training does, then encode it with ``tokenizer``.
 
     Labels must be among ``label_names`` (the model's). Texts are cut to ``max_length`` words,
     which keeps every token the tokenizer would keep: each word gives at least one token.
@@ -74,8 +74,9 @@ def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_colu
     Returns:
         (encoded dataset, text column name)
     """
-    ds, text_column, _, stats = prepare_csv(
-        path, text_column=text_column, label_column=label_column, first_n_words=max_length, label_names=label_names)
+    ds, text_column, _, stats = prepare_file(
+        path, text_column=text_column, label_column=label_column, first_n_words=max_length, label_names=label_names,
+        label_names_given="model (config.json label_names)")
     if stats.rows_dropped_short:
         logger.info("%s: %d rows dropped (text shorter than 5 characters)", path, stats.rows_dropped_short)
     if len(ds) == 0:

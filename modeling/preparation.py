@@ -7,7 +7,7 @@ when it is given a single raw file (the demo): one code path, so both see the sa
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import TITLETEXT, _add_titletext, _counts, load_csv, prepare_csv, split_dataset
+from .data import TITLETEXT, _add_titletext, _counts, load_csv, prepare_file, split_dataset
 from .utils import atomic_path
 
 SPLIT_FILES = {"train": "train.csv", "validation": "valid.csv", "test": "test.csv"}
@@ -45,15 +45,20 @@ class PrepareReport:
 
 
 def prepare_splits(input_file, *, text_column=None, title_column="title", label_column="label",
-                   first_n_words=200, train_ratio=0.8, valid_ratio=0.1, seed=42, dedup=False):
-    """Load a raw CSV, clean it as the tutorial does, optionally drop duplicates, and split it.
+                   first_n_words=200, train_ratio=0.8, valid_ratio=0.1, seed=42, dedup=False, label_names=None,
+                   delimiter=None):
+    """Load a raw data file, clean it as the tutorial does, optionally drop duplicates, and split it.
+
+    ``label_names`` fixes the class names in id order (integer labels are read as ids into them);
+    ``delimiter`` overrides the sniffed CSV delimiter.
 
     Returns:
         (``DatasetDict`` with ``train``/``validation``/``test``, text column, label names, :class:`PrepareReport`)
     """
-    ds, text_column, label_names, stats = prepare_csv(
+    ds, text_column, label_names, stats = prepare_file(
         input_file, text_column=text_column, title_column=title_column, label_column=label_column,
-        first_n_words=first_n_words)
+        first_n_words=first_n_words, label_names=label_names, label_names_given="--label_names",
+        delimiter=delimiter)
     report = PrepareReport(rows_read=stats.rows_read, rows_dropped_short=stats.rows_dropped_short, dedup=dedup)
     report.duplicate_label_conflicts = count_label_conflicts(ds, text_column)
     if dedup:

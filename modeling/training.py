@@ -7,6 +7,7 @@ The loop itself stays in the script, in the order of Accelerate's ``nlp_example.
 import argparse
 import codecs
 import importlib.util
+import inspect
 import json
 import logging
 import math
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import prepare_csv, split_dataset
+from .data import prepare_file, split_dataset
 from .plots import plot_loss_curve
 from .utils import atomic_write_json
 
@@ -178,7 +179,11 @@ def load_checkpoint(accelerator, state, path):
             raise ValueError(f"{file}: refused: it does not load as plain tensors and numbers ({_first_line(err)})"
                              ) from None
     try:
-        accelerator.load_state(str(path), load_kwargs={"weights_only": True})
+        # Files already passed load_plain_data; where load_state takes load_kwargs (accelerate >= 1.8)
+        # its own torch.load is held to weights_only too.
+        extra = ({"load_kwargs": {"weights_only": True}}
+                 if "load_kwargs" in inspect.signature(accelerator.load_state).parameters else {})
+        accelerator.load_state(str(path), **extra)
     except Exception as err:  # a checkpoint of another model: shapes or parameter names differ
         raise ValueError(f"{path}: cannot resume from this checkpoint ({_first_line(err)})") from None
     state.load_state_dict(saved["state"])
@@ -239,15 +244,17 @@ def clear_output_dir(output_dir):
 
 # ----------------------------------------------------------------------------- data, logs, trackers
 def load_training_files(train_file, validation_file=None, test_file=None, *, text_column=None,
-                        label_column="label", first_n_words=200, seed=42):
-    """Clean the given CSV files with the train file's label names. Without a validation file,
-    10% of the train file is split off (stratified, seeded).
+                        label_column="label", first_n_words=200, seed=42, label_names=None, delimiter=None):
+    """Clean the given data files with the train file's label names (or ``label_names``, in id
+    order). Without a validation file, 10% of the train file is split off (stratified, seeded).
 
     Returns:
         (``{"train", "validation"[, "test"]}`` datasets, text column, label names)
     """
-    train, text_column, label_names, _ = prepare_csv(
-        train_file, text_column=text_column, label_column=label_column, first_n_words=first_n_words)
+    given = "--label_names" if label_names else "train split"
+    train, text_column, label_names, _ = prepare_file(
+        train_file, text_column=text_column, label_column=label_column, first_n_words=first_n_words,
+        label_names=label_names, label_names_given=given, delimiter=delimiter)
     splits = {"train": train}
     if validation_file is None:
         logger.info("no --validation_file: 10%% of %s is held out for validation", train_file)
@@ -255,8 +262,9 @@ def load_training_files(train_file, validation_file=None, test_file=None, *, tex
                                     hint="use more rows or pass --validation_file"))
     for name, path in (("validation", validation_file), ("test", test_file)):
         if path is not None:
-            splits[name], *_ = prepare_csv(path, text_column=text_column, label_column=label_column,
-                                           first_n_words=first_n_words, label_names=label_names)
+            splits[name], *_ = prepare_file(path, text_column=text_column, label_column=label_column,
+                                            first_n_words=first_n_words, label_names=label_names,
+                                            label_names_given=given, delimiter=delimiter)
     return splits, text_column, label_names
 
 

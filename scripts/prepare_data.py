@@ -11,18 +11,20 @@ leakage); --dedup keeps only the first copy of each text before splitting.
 import argparse
 import logging
 
-from modeling.cli import exit_on_error, setup_logging
+from modeling.cli import add_file_format_arguments, exit_on_error, setup_logging
 from modeling.preparation import prepare_splits, write_splits
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input_file", required=True, help="Raw CSV/TSV, e.g. Kaggle's fake_or_real_news.csv.")
+    parser.add_argument("--input_file", required=True,
+                        help="Raw CSV/TSV, JSON lines or Parquet file, e.g. Kaggle's fake_or_real_news.csv.")
     parser.add_argument("--output_dir", required=True, help="Where train.csv, valid.csv and test.csv are written.")
     parser.add_argument("--title_column", default="title", help="Title column, if any (default: %(default)s).")
     parser.add_argument("--text_column",
                         help="Text column; default: titletext (built from title and text), else text.")
     parser.add_argument("--label_column", default="label", help="Label column (default: %(default)s).")
+    add_file_format_arguments(parser)
     parser.add_argument("--first_n_words", type=int, default=200, help="Words kept per text (default: %(default)s).")
     parser.add_argument("--train_ratio", type=float, default=0.8, help="Share of rows for train (default: %(default)s).")
     parser.add_argument("--valid_ratio", type=float, default=0.1,
@@ -44,7 +46,8 @@ def main(argv=None):
     splits, text_column, label_names, report = prepare_splits(
         args.input_file, text_column=args.text_column, title_column=args.title_column,
         label_column=args.label_column, first_n_words=args.first_n_words, train_ratio=args.train_ratio,
-        valid_ratio=args.valid_ratio, seed=args.seed, dedup=args.dedup,
+        valid_ratio=args.valid_ratio, seed=args.seed, dedup=args.dedup, label_names=args.label_names,
+        delimiter=args.delimiter,
     )
     paths = write_splits(splits, args.output_dir, text_column, label_names)
     print(f"{args.input_file}: text column {text_column!r}, labels {label_names}")

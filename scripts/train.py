@@ -33,7 +33,7 @@ from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling.cli import exit_on_error, setup_logging
+from modeling.cli import add_file_format_arguments, exit_on_error, setup_logging
 from modeling.config import POOLING_CHOICES
 from modeling.data import encode_dataset, make_dataloader
 from modeling.evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, save_eval_results
@@ -58,11 +58,13 @@ MODEL_DEFAULTS = BiLSTMConfig()
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     data = parser.add_argument_group("data (none given: the synthetic demo CSV, split 80/10/10)")
-    data.add_argument("--train_file", help="CSV/TSV with a label column and a text column (or title and text).")
+    data.add_argument("--train_file", help="CSV/TSV, JSON lines or Parquet file with a label column and a text column"
+                      " (or title and text).")
     data.add_argument("--validation_file", help="Validation CSV; default: 10%% of --train_file held out.")
     data.add_argument("--test_file", help="Test CSV: the best model is evaluated on it at the end.")
     data.add_argument("--text_column", help="Text column; default: titletext (built from title and text), else text.")
     data.add_argument("--label_column", default="label", help="Label column (default: %(default)s).")
+    add_file_format_arguments(data)
     data.add_argument("--max_length", type=int, default=MODEL_DEFAULTS.max_length,
                       help="Tokens kept per text (default: %(default)s).")
     data.add_argument("--min_frequency", type=int, default=3,
@@ -315,12 +317,14 @@ def load_splits(args):
             raise ValueError("--validation_file and --test_file need --train_file")
         logger.info(f"No --train_file: training on the synthetic demo data in {DEMO_FILE}")
         splits, text_column, label_names, _ = prepare_splits(
-            DEMO_FILE, text_column=args.text_column, label_column=args.label_column, seed=args.seed)
+            DEMO_FILE, text_column=args.text_column, label_column=args.label_column, seed=args.seed,
+            label_names=args.label_names)
         return splits, text_column, label_names, f"{DEMO_FILE.name} (test split)"
     # Cutting texts to max_length words drops no token the tokenizer keeps (a word is >= 1 token).
     splits, text_column, label_names = load_training_files(
         args.train_file, args.validation_file, args.test_file, text_column=args.text_column,
-        label_column=args.label_column, first_n_words=args.max_length, seed=args.seed)
+        label_column=args.label_column, first_n_words=args.max_length, seed=args.seed, label_names=args.label_names,
+        delimiter=args.delimiter)
     return splits, text_column, label_names, args.test_file and Path(args.test_file).name
 
 

@@ -79,3 +79,24 @@ def fake_news_dir():
     if not (path / "train.csv").is_file():
         pytest.skip(f"real data not found at {path}")
     return path
+
+
+def real_articles(fake_news_dir, n_rows=240):
+    """``n_rows`` real articles of the truncated128 train split (classes alternating) as a pandas
+    frame shaped like Kaggle's fake_or_real_news.csv: an id index, then title, text, label. The
+    copy here holds title + text joined, so the first 8 words stand in for the title."""
+    import pandas as pd
+
+    frame = pd.read_csv(fake_news_dir / "train.csv", keep_default_na=False)
+    per_class = [frame[frame["label"] == name].head(n_rows // 2) for name in ("REAL", "FAKE")]
+    rows = pd.concat(per_class).sort_index(kind="stable")
+    words = rows["titletext"].str.split()
+    out = pd.DataFrame({"title": words.str[:8].str.join(" "), "text": words.str[8:].str.join(" "),
+                        "label": rows["label"]})
+    out.index = [8476 + 7 * i for i in range(len(out))]  # ids, as the Kaggle file's index holds
+    return out
+
+
+@pytest.fixture
+def kaggle_frame(fake_news_dir):
+    return real_articles(fake_news_dir)

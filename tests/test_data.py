@@ -6,12 +6,12 @@ from modeling.data import (
     LengthGroupedBatchSampler,
     collate_batch,
     encode_dataset,
-    infer_label_names,
     load_csv,
     make_dataloader,
     prepare_dataset,
     split_dataset,
 )
+from modeling.labels import infer_label_names
 from modeling.tokenizer import train_tokenizer
 
 from .conftest import write_csv, write_news_csv

@@ -142,6 +142,34 @@ def test_prepare_data_bad_input_is_one_line(scripts, raw_csv, tmp_path, capsys, 
     assert not (tmp_path / "out" / "train.csv").exists()
 
 
+def test_readme_real_run_on_the_kaggle_file_shape(scripts, fake_news_dir, tmp_path, capsys, module_caches):
+    """The README's real run, verbatim in its flags, on a CSV shaped like Kaggle's fake_or_real_news.csv
+    (header ",title,text,label": pandas' index first) of real articles: prepare -> train (1 epoch) ->
+    evaluate -> predict."""
+    from .conftest import real_articles
+
+    raw = tmp_path / "fake_or_real_news.csv"
+    real_articles(fake_news_dir, n_rows=400).to_csv(raw)
+    assert raw.read_text().startswith(",title,text,label\n")
+    news = tmp_path / "data" / "news"
+    scripts["prepare_data"].main(["--input_file", str(raw), "--output_dir", str(news)])
+    assert "rows read: 400" in capsys.readouterr().out
+    assert read_csv(news / "train.csv")[0].keys() == {"label", "title", "text", "titletext"}
+    run = tmp_path / "outputs" / "news"
+    results = scripts["train"].main(["--train_file", str(news / "train.csv"), "--validation_file",
+                                     str(news / "valid.csv"), "--test_file", str(news / "test.csv"),
+                                     "--output_dir", str(run), "--num_train_epochs", "1"])
+    assert results["train_samples"] == 320 and results["test_samples"] == 40
+    assert 0.0 <= results["test_accuracy"] <= 1.0
+    evaluated = scripts["evaluate"].main(["--model_name_or_path", str(run), "--test_file", str(news / "test.csv"),
+                                          "--output_dir", str(run / "eval")])
+    assert evaluated["accuracy"] == results["test_accuracy"]
+    capsys.readouterr()
+    scripts["predict"].main(["--model_name_or_path", str(run), "Senate passes the budget bill after a long debate"])
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["label"] in ("REAL", "FAKE")
+
+
 # ----------------------------------------------------------------------------- train.py
 def test_train_writes_the_run_folder(trained):
     out, results = trained
