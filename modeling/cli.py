@@ -69,9 +69,9 @@ def setup_logging(is_main_process=True):
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
                         datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO, handlers=[logging.StreamHandler(sys.stdout)])
     if is_main_process:
-        datasets.utils.logging.set_verbosity_warning()
+        datasets.logging.set_verbosity_warning()
     else:
-        datasets.utils.logging.set_verbosity_error()
+        datasets.logging.set_verbosity_error()
         datasets.disable_progress_bars()
 
 

@@ -37,14 +37,14 @@ class PrepareStats:
 def _quiet():
     """No progress bars for internal look-ups (label checks, row search, casts): next to the real
     steps they are noise, and before an ``error:`` line they bury it."""
-    if datasets.utils.are_progress_bars_disabled():
+    if datasets.are_progress_bars_disabled():
         yield
         return
-    datasets.utils.disable_progress_bars()
+    datasets.disable_progress_bars()
     try:
         yield
     finally:
-        datasets.utils.enable_progress_bars()
+        datasets.enable_progress_bars()
 
 
 def load_csv(path, required_columns=(), delimiter=None):
