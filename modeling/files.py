@@ -200,12 +200,7 @@ def _read_arrow_table(path, kind):
         raise DataError(f"{path}: cannot read the file as {what}: {str(cause).strip().splitlines()[-1]}") from None
     if not len(ds):
         raise DataError(f"{path}: the file has no rows")
-    nested = [name for name, feature in ds.features.items() if not isinstance(feature, datasets.Value)]
-    if nested:
-        raise DataError(f"{path}: column {nested[0]!r} holds lists or objects; every column used must be text or"
-                        " a number")
-    ds = ds.map(_as_strings, batched=True, features=datasets.Features(
-        {name: datasets.Value("string") for name in ds.column_names}), desc="Reading columns as text")
+    ds = _string_columns(ds, path)
     for name in [c for c in ds.column_names if _PANDAS_UNNAMED.match(c) or c.startswith("__index_level_")]:
         ds = ds.remove_columns(name)  # a pandas index saved into the file
     return Table(ds, path, kind, first_row=1)
@@ -221,6 +216,55 @@ def _number_text(value):
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# ----------------------------------------------------------------------------- datasets.load_dataset
+SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
+
+
+def read_dataset(name, config_name=None, *, label_column="label", **load_options):
+    """Load a data set with ``datasets.load_dataset`` (a Hub id, or a local folder or loading script)
+    as ``{"train", "validation", "test"}`` :class:`Table` objects (the splits it has), every column
+    strings, and the class names its ``ClassLabel`` label column declares (else None).
+
+    Split names ``valid``, ``dev`` and ``val`` count as ``validation``.
+    """
+    try:
+        loaded = datasets.load_dataset(name, config_name, **load_options)
+    except Exception as err:  # not found, offline, a config needed: the library's message says which
+        message = " ".join(str(err).split()) or type(err).__name__
+        raise DataError(f"--dataset_name {name}: cannot load it with datasets.load_dataset: {message}") from None
+    if isinstance(loaded, datasets.Dataset):
+        loaded = datasets.DatasetDict(train=loaded)
+    splits = {}
+    for split, aliases in SPLIT_NAMES.items():
+        found = next((a for a in aliases if a in loaded), None)
+        if found is not None:
+            splits[split] = found
+    if "train" not in splits:
+        raise DataError(f"--dataset_name {name}: no 'train' split; it has {sorted(loaded)}")
+    label_feature = loaded[splits["train"]].features.get(label_column)
+    label_names = list(label_feature.names) if isinstance(label_feature, datasets.ClassLabel) else None
+    tables = {}
+    for split, found in splits.items():
+        ds = loaded[found]
+        if label_names and label_column in ds.column_names:
+            ds = ds.map(lambda b: {label_column: [label_names[i] if i is not None and i >= 0 else ""
+                                                  for i in b[label_column]]},
+                        batched=True, features=datasets.Features(
+                            {**ds.features, label_column: datasets.Value("string")}), desc="Naming labels")
+        tables[split] = Table(_string_columns(ds, f"{name} ({found} split)"), f"{name} ({found} split)",
+                              "dataset", first_row=1)
+    return tables, label_names
+
+
+def _string_columns(ds, source):
+    nested = [name for name, feature in ds.features.items() if not isinstance(feature, datasets.Value)]
+    if nested:
+        raise DataError(f"{source}: column {nested[0]!r} holds lists or objects; every column used must be text or"
+                        " a number")
+    return ds.map(_as_strings, batched=True, features=datasets.Features(
+        {name: datasets.Value("string") for name in ds.column_names}), desc="Reading columns as text")
 
 
 # ----------------------------------------------------------------------------- messages

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import prepare_file, split_dataset
+from .data import prepare_dataset, split_dataset
+from .files import read_dataset, read_table
 from .plots import plot_loss_curve
 from .utils import atomic_write_json
 
@@ -244,27 +245,39 @@ def clear_output_dir(output_dir):
 
 # ----------------------------------------------------------------------------- data, logs, trackers
 def load_training_files(train_file, validation_file=None, test_file=None, *, text_column=None,
-                        label_column="label", first_n_words=200, seed=42, label_names=None, delimiter=None):
-    """Clean the given data files with the train file's label names (or ``label_names``, in id
-    order). Without a validation file, 10% of the train file is split off (stratified, seeded).
+                        label_column="label", first_n_words=200, seed=42, label_names=None, delimiter=None,
+                        dataset_name=None, dataset_config_name=None):
+    """Clean the given data files, or the splits of ``datasets.load_dataset(dataset_name,
+    dataset_config_name)``, with the train split's label names (or ``label_names``, in id order;
+    a data set's ``ClassLabel`` names otherwise). Without a validation split, 10% of the train
+    split is held out (stratified, seeded).
 
     Returns:
         (``{"train", "validation"[, "test"]}`` datasets, text column, label names)
     """
     given = "--label_names" if label_names else "train split"
-    train, text_column, label_names, _ = prepare_file(
-        train_file, text_column=text_column, label_column=label_column, first_n_words=first_n_words,
-        label_names=label_names, label_names_given=given, delimiter=delimiter)
+    if dataset_name:
+        tables, declared = read_dataset(dataset_name, dataset_config_name, label_column=label_column)
+        if declared and not label_names:
+            label_names, given = declared, f"ClassLabel names of {dataset_name}"
+    else:
+        files = {"train": train_file, "validation": validation_file, "test": test_file}
+        tables = {name: read_table(path, required_columns=[label_column], delimiter=delimiter)
+                  for name, path in files.items() if path is not None}
+    options = dict(text_column=text_column, label_column=label_column, first_n_words=first_n_words)
+    train_table = tables.pop("train")
+    train, text_column, label_names, _ = prepare_dataset(
+        train_table.dataset, **options, label_names=label_names, label_names_given=given,
+        source=str(train_table.path), first_row=train_table.first_row)
+    options["text_column"] = text_column
     splits = {"train": train}
-    if validation_file is None:
-        logger.info("no --validation_file: 10%% of %s is held out for validation", train_file)
-        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed, source=str(train_file),
+    if "validation" not in tables:
+        logger.info("no validation split: 10%% of %s is held out for validation", train_table.path)
+        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed, source=str(train_table.path),
                                     hint="use more rows or pass --validation_file"))
-    for name, path in (("validation", validation_file), ("test", test_file)):
-        if path is not None:
-            splits[name], *_ = prepare_file(path, text_column=text_column, label_column=label_column,
-                                            first_n_words=first_n_words, label_names=label_names,
-                                            label_names_given=given, delimiter=delimiter)
+    for name, table in tables.items():
+        splits[name], *_ = prepare_dataset(table.dataset, **options, label_names=label_names, label_names_given=given,
+                                           source=str(table.path), first_row=table.first_row)
     return splits, text_column, label_names
 
 

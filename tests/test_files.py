@@ -213,3 +213,27 @@ def test_semicolon_file_read_with_the_wrong_delimiter_says_so(tmp_path):
         csv.writer(f, delimiter=";").writerows([["text", "label"], ["a, b; c", "REAL"], ["d; e", "FAKE"]])
     with pytest.raises(DataError, match=r"semi.csv: no column 'label'; the file has columns \['text;label'\]"):
         load_csv(path, required_columns=["label"], delimiter=",")
+
+
+# ----------------------------------------------------------------------------- datasets.load_dataset
+def test_dataset_name_loads_a_local_dataset_folder_offline(kaggle_frame, tmp_path, monkeypatch):
+    import datasets
+
+    from modeling.training import load_training_files
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    features = datasets.Features({"title": datasets.Value("string"), "text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["REAL", "FAKE"])})
+    frame = kaggle_frame.assign(label=kaggle_frame["label"].map({"REAL": 0, "FAKE": 1}))
+    folder = tmp_path / "my_news"
+    folder.mkdir()
+    for split, part in (("train", frame.iloc[:160]), ("valid", frame.iloc[160:200]), ("test", frame.iloc[200:])):
+        datasets.Dataset.from_pandas(part, features=features, preserve_index=False).to_parquet(
+            str(folder / f"{split}.parquet"))
+    splits, text_column, names = load_training_files(None, dataset_name=str(folder))
+    assert names == ["REAL", "FAKE"] and text_column == "titletext"  # the data set's ClassLabel names
+    assert {k: len(v) for k, v in splits.items()} == {"train": 160, "validation": 40, "test": 40}
+    expected = kaggle_frame.iloc[200:]
+    _assert_articles(splits["test"], expected)
+    with pytest.raises(DataError, match=r"--dataset_name .*nope: cannot load it with datasets.load_dataset"):
+        load_training_files(None, dataset_name=str(tmp_path / "nope"))
