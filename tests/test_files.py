@@ -5,6 +5,7 @@ import csv
 import json
 import logging
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from modeling.data import DataError, load_csv, prepare_file
 from modeling.files import read_table
 from modeling.preparation import prepare_splits
 from modeling.tokenizer import train_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 from .conftest import write_csv
 
@@ -237,3 +240,33 @@ def test_dataset_name_loads_a_local_dataset_folder_offline(kaggle_frame, tmp_pat
     _assert_articles(splits["test"], expected)
     with pytest.raises(DataError, match=r"--dataset_name .*nope: cannot load it with datasets.load_dataset"):
         load_training_files(None, dataset_name=str(tmp_path / "nope"))
+
+
+@pytest.mark.parametrize("shape, message", [
+    ("folder", "is a folder, not a file"),
+    ("xlsx", "this is a ZIP archive (an Excel .xlsx workbook is one), not a text file"),
+    ("jsonl_as_csv", "this looks like JSON (JSON lines: one object per line), not CSV"),
+    ("latin1", "line 2 is not valid UTF-8"),
+])
+def test_prepare_data_refuses_with_one_line_and_exit_1(tmp_path, capsys, shape, message):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("script_prepare_data", ROOT / "scripts" / "prepare_data.py")
+    prepare_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prepare_data)
+    path = tmp_path / "news.csv"
+    if shape == "folder":
+        path.mkdir()
+    elif shape == "xlsx":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("[Content_Types].xml", "<Types/>")
+    elif shape == "jsonl_as_csv":
+        path.write_text('{"text": "a claim here", "label": "REAL"}\n')
+    else:
+        path.write_bytes("title,text,label\nCaf\xe9,du lait et du sucre,REAL\n".encode("latin-1"))
+    with pytest.raises(SystemExit) as exit_info:
+        prepare_data.main(["--input_file", str(path), "--output_dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 1 and len(err.splitlines()) == 1
+    assert err.startswith(f"error: {path}: ") and message in err
+    assert not (tmp_path / "out").exists()
