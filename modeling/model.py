@@ -217,12 +217,22 @@ class BiLSTMForSequenceClassification(
         ``local_files_only``, ``force_download`` go to the HF cache). Weights load from
         safetensors only, strictly; the tokenizer must match the config's vocabulary."""
         name = str(pretrained_model_name_or_path)
+        local = os.path.isdir(name)
         # A repo id is "name" or "user/name"; anything path-like that is not a folder is a typo,
-        # which the Hub client would report as a malformed repo id.
-        if not os.path.isdir(name) and (name.startswith((".", "/", "~")) or name.count("/") > 1):
-            raise FileNotFoundError(f"{name}: no such model folder")
+        # which the Hub client would report as a malformed repo id. So is "outputs/run" when
+        # outputs/ is a local folder: say so at once instead of after the Hub client's retries.
+        first = name.split("/")[0]
+        if not local and (name.startswith((".", "/", "~")) or name.count("/") > 1
+                          or (name.count("/") == 1 and os.path.isdir(first))):
+            raise FileNotFoundError(f"{name}: no such local folder ({_nearest_listing(name)})")
         try:
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except OSError as err:  # the Hub client: no connection, offline mode, no such repo
+            if local:
+                raise
+            reason = " ".join(str(err).split())
+            raise FileNotFoundError(f"{name}: no such local folder ({_nearest_listing(name)}), and no Hub repo"
+                                    f" {name!r} could be fetched: {reason[:300]}") from None
         except ValueError as err:
             message = str(err)
             if not message.startswith(name):
@@ -272,6 +282,18 @@ def pad_sequences(sequences, pad_token_id=0, device=None):
         input_ids[i, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
         mask[i, : len(ids)] = 1
     return input_ids.to(device), mask.to(device)
+
+
+def _nearest_listing(name, limit=8):
+    """What the nearest existing folder above ``name`` holds, for a "no such folder" message."""
+    parent = os.path.dirname(os.path.expanduser(name).rstrip("/"))
+    while parent and not os.path.isdir(parent):
+        parent = os.path.dirname(parent.rstrip("/"))
+    folder = parent or "."
+    names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    shown = ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+    where = "the current folder" if folder == "." else f"{folder}/"
+    return f"{where} holds: {shown or 'nothing'}"
 
 
 def _resolve(model_id, filename, hub_options):
