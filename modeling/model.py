@@ -25,6 +25,9 @@ from .tokenizer import TOKENIZER_FILE, load_tokenizer, save_tokenizer
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+# Texts shorter than this (stripped) are skipped by training and get no label from predict
+# (the same number as modeling.data.MIN_TEXT_CHARS, which a test keeps equal).
+MIN_TEXT_CHARS = 5
 
 
 @dataclass
@@ -165,22 +168,27 @@ class BiLSTMForSequenceClassification(
         self.train(was_training)
         return probs
 
-    def predict(self, texts, batch_size=64, threshold=0.5):
+    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=MIN_TEXT_CHARS):
         """Classify raw texts.
 
-        Returns one dict per text: ``{"label": "FAKE", "score": 0.97, "scores": {"REAL": 0.03,
-        "FAKE": 0.97}}``. With two labels the second is predicted when its probability is
-        above ``threshold`` (the tutorial's 0.5); with more, the most probable label.
-        A single string gives a single dict.
+        Returns one dict per text, in input order: ``{"label": "FAKE", "score": 0.97, "scores":
+        {"REAL": 0.03, "FAKE": 0.97}}``. With two labels the second is predicted when its
+        probability is above ``threshold`` (the tutorial's 0.5); with more, the most probable label.
+        A text shorter than ``min_chars`` characters (stripped; empty, blank) gets no label, as
+        training skips such texts: ``{"label": None, "score": None, "scores": None, "skipped":
+        "<reason>"}``; ``min_chars=0`` classifies every text. A single string gives a single dict.
         """
         single = isinstance(texts, str)
-        probs = self.predict_proba([texts] if single else texts, batch_size=batch_size)
-        ids = decide(probs, threshold)
+        texts = [texts] if single else list(texts)
+        kept = [i for i, text in enumerate(texts) if len(text.strip()) >= min_chars]
+        probs = self.predict_proba([texts[i] for i in kept], batch_size=batch_size)
+        ids = decide(probs, threshold) if kept else torch.zeros(0, dtype=torch.long)
         names = self.config.label_names
-        results = [
-            {"label": names[i], "score": float(p[i]), "scores": dict(zip(names, map(float, p)))}
-            for i, p in zip(ids.tolist(), probs)
-        ]
+        skipped = {"label": None, "score": None, "scores": None,
+                   "skipped": f"text shorter than {min_chars} characters (training skips such texts)"}
+        results = [dict(skipped) for _ in texts]
+        for i, label_id, p in zip(kept, ids.tolist(), probs):
+            results[i] = {"label": names[label_id], "score": float(p[label_id]), "scores": dict(zip(names, map(float, p)))}
         return results[0] if single else results
 
     # ------------------------------------------------------------- save / load

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import datasets
 import torch
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
@@ -83,13 +83,11 @@ def run_training(args, given=None):
     """The training recipe for parsed options ``args`` (``scripts/train.py``'s namespace); ``given``:
     ``datasets.Dataset`` splits standing in for the files."""
     given = given or {}
-    PartialState()  # accelerate's logger needs the process state before its first line
     demo = args.train_file is None and not given
-    if demo and not args.overwrite_output_dir and is_demo_run(args.output_dir):
-        # The demo is re-runnable as written: its output is rebuilt from the shipped data in a minute.
-        logger.warning(f"{args.output_dir} holds an earlier demo run: replacing it (runs on your own data are"
-                       " never overwritten without --overwrite_output_dir)")
-        args.overwrite_output_dir = True
+    # The demo is re-runnable as written: its output is rebuilt from the shipped data in a minute.
+    replace_demo = demo and not args.overwrite_output_dir and not args.resume_from_checkpoint and is_demo_run(
+        args.output_dir)
+    args.overwrite_output_dir = args.overwrite_output_dir or replace_demo
     # Flags and folders are checked before any data is read or any file written.
     check_output_dir(args.output_dir, args.overwrite_output_dir, args.resume_from_checkpoint)
     checkpoint = find_checkpoint(args.resume_from_checkpoint, args.output_dir) if args.resume_from_checkpoint else None
@@ -100,6 +98,9 @@ def run_training(args, given=None):
     accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, log_with=trackers,
                               project_config=project)
     logger.info(accelerator.state, main_process_only=False)
+    if replace_demo:
+        logger.warning(f"{args.output_dir} holds an earlier demo run: replacing it (runs on your own data are"
+                       " never overwritten without --overwrite_output_dir)")
     if args.push_to_hub and accelerator.is_main_process:
         check_hub(args)
     set_seed(args.seed)

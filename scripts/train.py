@@ -23,7 +23,7 @@ from pathlib import Path
 # then shadow the `evaluate` package that modeling.metrics imports.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from accelerate import PartialState  # noqa: E402
+import os  # noqa: E402
 
 from modeling.cli import exit_on_error, setup_logging  # noqa: E402
 from modeling.train_args import parse_args as _parse_args  # noqa: E402
@@ -38,7 +38,9 @@ def parse_args(argv=None):
 @exit_on_error
 def main(argv=None):
     args = parse_args(argv)
-    setup_logging(PartialState().is_local_main_process)
+    # LOCAL_RANK is set by accelerate launch and torchrun; Accelerate's own state must not be
+    # created before the Accelerator (it would miss ACCELERATE_USE_CPU and start a single process).
+    setup_logging(os.environ.get("LOCAL_RANK", "0") == "0")
     return run_training(args)
 
 

@@ -223,7 +223,10 @@ def test_predict_texts_files_and_stdin(scripts, trained, prepared, tmp_path, cap
     monkeypatch.setattr(sys, "stdin", io.StringIO("first text\n\nsecond text\n"))
     main(["--model_name_or_path", str(run), "--output_file", str(tmp_path / "pred.jsonl")])
     written = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
-    assert [w["text"] for w in written] == ["first text", "second text"]
+    # One output per input line, in order, the blank line included (as an empty text with no label).
+    assert [(w["index"], w["text"]) for w in written] == [(0, "first text"), (1, ""), (2, "second text")]
+    assert written[1]["label"] is None and "shorter than 5 characters" in written[1]["skipped"]
+    assert all(w["label"] in ("REAL", "FAKE") for w in (written[0], written[2]))
 
 
 def test_train_without_validation_file_holds_out_ten_percent(scripts, prepared, tmp_path, module_caches):
