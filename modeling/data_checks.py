@@ -15,7 +15,7 @@ from .tokenizer import UNK_TOKEN_ID
 logger = logging.getLogger(__name__)
 
 # A vocabulary this small (words besides [PAD] and [UNK]) cannot tell many texts apart.
-MIN_VOCABULARY = 50
+MIN_VOCABULARY = 20
 # Above this share of [UNK] among the train split's tokens, most words carry no information.
 MAX_UNK_RATE = 0.25
 SPLIT_NAMES = {"train", "training", "valid", "validation", "dev", "test", "eval"}

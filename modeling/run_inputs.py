@@ -25,8 +25,11 @@ def load_base_model(args):
     from .train_args import ARCHITECTURE_OPTIONS, default_options
 
     model = load_model(args.model_name_or_path)
-    defaults = default_options()
-    ignored = [f"--{name}" for name in ARCHITECTURE_OPTIONS if getattr(args, name) != defaults[name]]
+    defaults, config = default_options(), model.config.to_dict()
+    # An architecture flag is ignored when it differs from the model's value; a tokenizer flag
+    # (no config field) when it differs from its default.
+    ignored = [f"--{name}" for name in ARCHITECTURE_OPTIONS
+               if getattr(args, name) != config.get(name, defaults[name])]
     if ignored:
         logger.warning("--model_name_or_path %s: its architecture and tokenizer are kept, so %s %s ignored",
                        args.model_name_or_path, ", ".join(ignored), "is" if len(ignored) == 1 else "are")
