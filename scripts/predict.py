@@ -10,7 +10,7 @@ with one text per line), else standard input (one text per line). There is one o
 in input order, blank lines included: each printed line is {"index": i, "label": ..., "score": ...,
 "scores": {label: probability, ...}} (with "text" under --include_text). A text shorter than 5
 characters (empty, blank), which training would skip, gets "label": null and a "skipped" reason.
---output_file writes .csv (index, the input columns, label, score and one prob_<label> column per
+--output_file writes .csv (index, the input columns, label, score, skipped and one prob_<label> column per
 label) or .jsonl (the printed lines, with the text) instead.
 """
 
