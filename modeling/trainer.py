@@ -13,6 +13,8 @@ evaluating with ``gather_for_metrics`` → ``wait_for_everyone`` → ``save_pret
 import argparse
 import math
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -200,6 +202,7 @@ def run_training(args, given=None):
                         disable=not accelerator.is_local_main_process)
     start_time, examples_seen = time.perf_counter(), 0
     logged_loss, logged_batches = 0.0, 0  # training loss since the last --logging_steps line
+    restore_signals = catch_stop_signals()
     try:
         for epoch in range(state.epoch, num_epochs):
             model.train()
@@ -253,6 +256,8 @@ def run_training(args, given=None):
     except KeyboardInterrupt:
         progress_bar.close()
         raise TrainingInterrupted(interrupted_message(accelerator, state, args, demo)) from None
+    finally:
+        restore_signals()
     train_runtime = time.perf_counter() - start_time
     progress_bar.close()
 
@@ -291,6 +296,24 @@ def run_training(args, given=None):
     if args.push_to_hub and accelerator.is_main_process:
         push(args)
     return all_results
+
+
+def catch_stop_signals():
+    """Make SIGINT and SIGTERM stop training as Ctrl-C does, once: ``accelerate launch`` answers a
+    Ctrl-C by also sending SIGTERM to the training process, which would otherwise kill it before
+    it records the interruption. Returns a function that restores the previous handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    stopping = []
+
+    def stop(signum, frame):
+        if stopping:  # already stopping: let the interruption be recorded
+            return
+        stopping.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
 
 
 def prepare_output_dir(args, checkpoint, demo=False):

@@ -102,7 +102,8 @@ def test_ctrl_c_is_one_line_and_marks_the_run_unfinished(scripts, news, tmp_path
         assert read_run_status(out)["state"] == "finished" and unfinished_message(out) is None
 
 
-def test_a_real_sigint_stops_train_py_with_one_line(news, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])  # SIGTERM: what accelerate launch adds
+def test_a_real_sigint_stops_train_py_with_one_line(news, tmp_path, signum):
     out = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"), "--train_file", str(news),
@@ -113,7 +114,7 @@ def test_a_real_sigint_stops_train_py_with_one_line(news, tmp_path):
     while not (out / "step_4" / "trainer_state.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     last = err.strip().splitlines()[-1]
