@@ -6,9 +6,11 @@ Runs ``modeling.trainer.train`` twice per data set with the project's defaults (
 without checkpoints and once with one per epoch, and reports ``train_runtime``, the seconds spent
 inside ``save_checkpoint`` and the size of each ``epoch_N/`` folder.
 
-    python bench/bench_checkpoint_cost.py                       # the demo CSV
+    python bench/bench_checkpoint_cost.py                       # the demo CSV, two 10-epoch runs
+    python bench/bench_checkpoint_cost.py --save_only_vocab_size 15951   # one save of a fakenews-sized model
     python bench/bench_checkpoint_cost.py --train_file ../shared/data/fake_or_real_news/truncated128/train.csv \\
-        --validation_file ../shared/data/fake_or_real_news/truncated128/valid.csv --text_column titletext
+        --validation_file ../shared/data/fake_or_real_news/truncated128/valid.csv --text_column titletext \\
+        --num_train_epochs 2
 """
 from __future__ import annotations
 
@@ -56,19 +58,54 @@ def one_run(options, output_dir, checkpointing):
             "model_bytes": (Path(output_dir) / "model.safetensors").stat().st_size}
 
 
+def save_only(vocab_size, output_dir, repeats=3):
+    """Seconds and bytes of ``save_checkpoint`` for the default architecture with ``vocab_size``
+    (after one optimizer step, so the Adam state exists): the cost per epoch, without training."""
+    from accelerate import Accelerator
+
+    from modeling import BiLSTMConfig, BiLSTMForSequenceClassification
+    from modeling.optimization import create_optimizer
+    from modeling.training import TrainingState
+
+    model = BiLSTMForSequenceClassification(BiLSTMConfig(vocab_size=vocab_size))
+    optimizer = create_optimizer(model.parameters(), 1e-3, 0.0)
+    accelerator = Accelerator()
+    model, optimizer = accelerator.prepare(model, optimizer)
+    model(torch.randint(2, vocab_size, (32, 128)), labels=torch.randint(0, 2, (32,))).loss.backward()
+    optimizer.step()
+    state = TrainingState()
+    state.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    seconds = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        path = modeling.trainer.save_checkpoint(accelerator, state, output_dir, f"epoch_{i}")
+        seconds.append(round(time.perf_counter() - start, 3))
+    return {"vocab_size": vocab_size, "parameters": sum(p.numel() for p in model.parameters()),
+            "checkpoint_seconds": seconds, "checkpoint_bytes": folder_bytes(path)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--train_file")
     ap.add_argument("--validation_file")
     ap.add_argument("--text_column")
+    ap.add_argument("--num_train_epochs", type=int, help="Fewer epochs than the default 10, for a quick measure.")
+    ap.add_argument("--save_only_vocab_size", type=int,
+                    help="Only time save_checkpoint for the default model with this vocabulary (no training).")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--output_dir", default="bench/results")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     options = {k: v for k, v in (("train_file", args.train_file), ("validation_file", args.validation_file),
-                                 ("text_column", args.text_column)) if v}
+                                 ("text_column", args.text_column), ("num_train_epochs", args.num_train_epochs)) if v}
     report = {"environment": environment(), "options": options, "threads": args.threads}
+    if args.save_only_vocab_size:
+        with tempfile.TemporaryDirectory() as tmp:
+            report["save_only"] = save_only(args.save_only_vocab_size, tmp)
+        print(report["save_only"])
+        print(write_json(report, args.output_dir, f"checkpoint_cost_vocab{args.save_only_vocab_size}.json"))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for checkpointing in (False, True):
             name = "epoch_checkpoints" if checkpointing else "no_checkpoints"
