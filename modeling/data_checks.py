@@ -92,4 +92,5 @@ def dataset_name_from_path(path):
     path = Path(str(path))
     if path.stem.lower() in SPLIT_NAMES and path.parent.name not in ("", ".", ".."):
         return path.parent.name
-    return path.stem
+    stem, sep, split = path.stem.rpartition("_")  # reviews_train.csv -> reviews
+    return stem if sep and stem and split.lower() in SPLIT_NAMES else path.stem

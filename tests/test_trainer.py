@@ -156,6 +156,7 @@ def test_batch_larger_than_the_train_split_warns(news, tmp_path, caplog):
 
 def test_card_data_helpers():
     assert dataset_name_from_path("../shared/data/fake_or_real_news/train.csv") == "fake_or_real_news"
-    assert dataset_name_from_path("reviews.csv") == "reviews"
+    assert dataset_name_from_path("reviews.csv") == dataset_name_from_path("data/reviews_train.csv") == "reviews"
+    assert dataset_name_from_path("product_reviews.csv") == "product_reviews"
     assert guess_language(["The cat sat on the mat and it was happy."]) == "en"
     assert guess_language(["Der Hund und die Katze"]) is None
