@@ -1,11 +1,16 @@
 """The model card (``README.md``) of a trained run, rendered from ``model_card.md`` with ``ModelCard``.
 
 Everything on the card comes from the run folder: ``config.json``, ``eval_results.json``,
-``all_results.json``, ``metrics.json`` and ``training_args.json`` when present (sections without
-their file are left out), and the widget's example outputs, computed by the model itself.
+``all_results.json``, ``metrics.json``, ``training_args.json`` and ``card_data.json`` (what
+``train.py`` learnt about the data: its name, a language guess, example texts from the
+validation split) when present (sections without their file are left out), and the widget's
+example outputs, computed by the model itself. Flags (``push_to_hub.py --language``, ...)
+override what the data says. News wording, the ``fake-news`` tag and the news widget examples
+are used only for REAL/FAKE labels; the McIntire citation only for the fake_or_real_news data.
 """
 
 import ast
+import importlib.metadata
 import json
 import re
 from pathlib import Path
@@ -18,8 +23,14 @@ TEMPLATE_NAME = "model_card.md"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 HANDLER_TEMPLATE = _PACKAGE_DIR / "templates" / "handler.py"
 
-RUN_JSON_FILES = ("eval_results.json", "all_results.json", "metrics.json", "training_args.json")
-DEFAULT_TAGS = ["text-classification", "fake-news", "bilstm", "lstm", "pytorch"]
+RUN_JSON_FILES = ("eval_results.json", "all_results.json", "metrics.json", "training_args.json", "card_data.json")
+DEFAULT_TAGS = ["text-classification", "bilstm", "lstm", "pytorch"]
+NEWS_TAGS = ["fake-news"]
+NEWS_LABELS = {"REAL", "FAKE"}
+# setup.cfg's `url`; used when the installed package's metadata does not carry it.
+PROJECT_URL = "https://github.com/your-org/bilstm-text-classifier"
+LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+                  "pt": "Portuguese", "nl": "Dutch"}
 DEFAULT_WIDGET_TEXTS = (
     "Scientists at NASA confirmed on Tuesday that the rover collected its first rock sample, "
     "the agency said in a statement.",
@@ -43,9 +54,22 @@ MODEL_INDEX_METRICS = (
 # all_results.json keys standing in for eval_results.json when the run was not evaluated separately.
 _ALL_RESULTS_FALLBACK = {"test_accuracy": "accuracy", "test_macro_f1": "macro_f1",
                          "test_weighted_f1": "weighted_f1", "test_loss": "loss"}
-# training_args.json entries that describe the machine or the bookkeeping, not the training.
-_UNREPORTED_ARGS = {"output_dir", "resume_from_checkpoint", "checkpointing_steps", "with_tracking", "report_to",
-                    "push_to_hub"}
+# The training_args.json entries that are hyper-parameters (the architecture has its own table);
+# paths, bookkeeping and sharing settings stay off the card.
+HYPERPARAMETERS = ("model_name_or_path", "max_length", "min_frequency", "lowercase", "max_train_samples",
+                   "num_train_epochs", "max_train_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+                   "learning_rate", "lr_scheduler_type", "num_warmup_steps", "weight_decay", "max_grad_norm",
+                   "train_precision", "seed", "eval_steps")
+
+
+def project_url():
+    """The project's repository URL: the installed package's metadata (setup.cfg ``url``), else :data:`PROJECT_URL`."""
+    try:
+        meta = importlib.metadata.metadata("bilstm-text-classifier")
+    except importlib.metadata.PackageNotFoundError:
+        return PROJECT_URL
+    urls = [meta.get("Home-page")] + [u.split(",", 1)[-1].strip() for u in meta.get_all("Project-URL") or []]
+    return next((u for u in urls if u and u.startswith("http")), PROJECT_URL)
 
 
 def model_card_template_path():
@@ -75,12 +99,13 @@ def reported_metrics(run_files):
     return {new: all_results[old] for old, new in _ALL_RESULTS_FALLBACK.items() if old in all_results}
 
 
-def eval_results_for_model_index(metrics, dataset_id=None):
+def eval_results_for_model_index(metrics, dataset_id=None, dataset_name=None):
     """``EvalResult`` entries (the card's ``model-index``) for the scores present in ``metrics``."""
     test_file = metrics.get("test_file") if isinstance(metrics.get("test_file"), str) else None
+    dataset_name = dataset_name or (Path(test_file).name if test_file else "test split")
     return [
         EvalResult(task_type="text-classification", task_name="Text Classification",
-                   dataset_type=dataset_id or "csv", dataset_name=Path(test_file).name if test_file else "test split",
+                   dataset_type=dataset_id or "csv", dataset_name=dataset_name,
                    dataset_split="test", metric_type=metric_type, metric_config=config,
                    metric_name=name, metric_value=metrics[key])
         for key, metric_type, config, name in MODEL_INDEX_METRICS
@@ -91,7 +116,7 @@ def eval_results_for_model_index(metrics, dataset_id=None):
 def widget_examples(model, texts):
     """Hub widget entries: each text with the model's own output, labels sorted by score."""
     examples = []
-    for i, (text, prediction) in enumerate(zip(texts, model.predict(list(texts)))):
+    for i, (text, prediction) in enumerate(zip(texts, model.predict(list(texts), min_chars=0))):
         ranked = sorted(prediction["scores"].items(), key=lambda pair: pair[1], reverse=True)
         examples.append({
             "text": text,
@@ -111,8 +136,8 @@ def handler_limits():
     return values["MAX_BATCH_SIZE"], values["MAX_TEXT_CHARS"]
 
 
-def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license="apache-2.0", language="en",
-                      tags=(), widget_texts=DEFAULT_WIDGET_TEXTS, model=None):
+def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license="apache-2.0", language=None,
+                      tags=(), widget_texts=None, text_kind=None, repo_url=None, model=None):
     """Render the model card of the run in ``model_dir``.
 
     Args:
@@ -121,9 +146,14 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         hub_model_id: the repo id the card is written for (shown in the code examples).
         dataset_id: the Hub data set the model was trained on, if any (``datasets:`` metadata).
         license: SPDX-style license id for the card metadata.
-        language: language code(s) of the texts.
+        language: language code(s) of the texts; default: ``train.py``'s guess from the data, if any.
         tags: extra tags, added to ``DEFAULT_TAGS``.
-        widget_texts: example inputs for the Hub page; their outputs are computed by the model.
+        widget_texts: example inputs for the Hub page (their outputs are computed by the model);
+            default: texts of the validation split (``card_data.json``), else news examples for
+            REAL/FAKE models, else none.
+        text_kind: what the texts are, for the card's first sentence ("product reviews");
+            default: "news articles" for REAL/FAKE models, else "texts".
+        repo_url: the project's code repository; default: :func:`project_url` (setup.cfg ``url``).
         model: the loaded model, to skip loading it again.
 
     Returns:
@@ -132,24 +162,38 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
     model_dir = Path(model_dir)
     model = model or BiLSTMForSequenceClassification.from_pretrained(model_dir)
     run_files = read_run_files(model_dir)
+    data = run_files.get("card_data.json") or {}
+    training_args = run_files.get("training_args.json") or {}
+    news = set(model.config.label_names) == NEWS_LABELS
+    language = language or data.get("language")
+    given = training_args.get("dataset_name") or ""  # train.py --dataset_name: a Hub id, or a local folder
+    dataset_id = dataset_id or (given if re.fullmatch(r"[\w-][\w.-]*(/[\w.-]+)?", given) else None)
+    dataset_name = dataset_id or data.get("dataset_name")
+    if widget_texts is None:
+        widget_texts = data.get("widget_texts") or (DEFAULT_WIDGET_TEXTS if news else ())
     metrics = reported_metrics(run_files)
     model_name = (hub_model_id or model_dir.resolve().name).split("/")[-1]
-    eval_results = eval_results_for_model_index(metrics, dataset_id)
+    eval_results = eval_results_for_model_index(metrics, dataset_id, dataset_name)
     card_data = ModelCardData(
         model_name=model_name, language=language, license=license, library_name="pytorch",
-        pipeline_tag="text-classification", tags=list(dict.fromkeys([*DEFAULT_TAGS, *tags])),
+        pipeline_tag="text-classification",
+        tags=list(dict.fromkeys([*DEFAULT_TAGS, *(NEWS_TAGS if news else []), *tags])),
         datasets=[dataset_id] if dataset_id else None, metrics=["accuracy", "f1", "precision", "recall"],
-        eval_results=eval_results or None, widget=widget_examples(model, widget_texts),
+        eval_results=eval_results or None, widget=widget_examples(model, widget_texts) or None,
     )
     max_batch, max_chars = handler_limits()
+    sources = " ".join(str(v) for v in (training_args.get("train_file"), dataset_name, dataset_id) if v)
     context = dict(
         model_name=model_name, repo_id=hub_model_id or "<user>/<repo>", config=model.config,
         label_list=" or ".join(f"`{n}`" for n in model.config.label_names),
         num_parameters=f"{sum(p.numel() for p in model.parameters()):,}",
-        example_text=EXAMPLE_TEXT, dataset_id=dataset_id,
+        example_text=EXAMPLE_TEXT if news else "A text to classify.", dataset_id=dataset_id,
+        dataset_name=dataset_name, news=news, text_kind=text_kind or ("news articles" if news else "texts"),
+        language_name=LANGUAGE_NAMES.get(language, language) if isinstance(language, str) else None,
+        cite_mcintire="fake_or_real_news" in sources, repo_url=repo_url or project_url(),
         max_batch=max_batch, max_chars=max_chars, **_results_context(metrics, run_files, model_dir),
         config_table=_table(["field", "value"], sorted(model.config.to_dict().items())),
-        training_table=_training_table(run_files.get("training_args.json"), run_files.get("all_results.json")),
+        training_table=_training_table(training_args or None, run_files.get("all_results.json")),
     )
     card = ModelCard.from_template(card_data, template_path=str(model_card_template_path()), **context)
     # Optional sections leave runs of blank lines behind; the rendered Markdown needs at most one.
@@ -197,11 +241,10 @@ def _training_table(training_args, all_results=None):
     # `accelerate launch --mixed_precision` overrides --train_precision; all_results.json has what ran.
     ran = (all_results or {}).get("train_precision")
     rows = []
-    for key, value in training_args.items():
-        if key in _UNREPORTED_ARGS or key.startswith("hub_") or "token" in key:
-            continue
-        if isinstance(value, str) and (key.endswith(("_file", "_dir", "_path")) or "/" in value):
-            value = Path(value).name  # a local path says nothing to readers and may reveal a home folder
+    for key in HYPERPARAMETERS:
+        value = training_args.get(key)
+        if key == "model_name_or_path" and isinstance(value, str):
+            value = Path(value).name if Path(value).is_absolute() else value  # no home folder on a public card
         if key == "train_precision" and isinstance(ran, str) and ran != value:
             value = f"{ran} (from accelerate launch; --train_precision {value})"
         if isinstance(value, (int, float, str)) and value != "":

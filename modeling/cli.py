@@ -29,6 +29,9 @@ def exit_on_error(main):
         except user_errors() as err:
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(1) from None
+        except KeyboardInterrupt as err:  # Ctrl-C: one line (train.py's says what was kept), status 130
+            print(str(err) or "interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
 
     return wrapper
 
@@ -85,8 +88,12 @@ def load_model(name_or_path, revision=None):
         raise ValueError(f"{folder}: no config.json in this folder; --model_name_or_path must be a train.py"
                          " output folder or a Hub repo id")
     try:
-        return BiLSTMForSequenceClassification.from_pretrained(name_or_path, revision=revision)
+        model = BiLSTMForSequenceClassification.from_pretrained(name_or_path, revision=revision)
     except user_errors() as err:
         message = " ".join(str(err).split())
         raise ValueError(message if message.startswith(str(name_or_path)) else
                          f"{name_or_path}: cannot load the model: {message}") from None
+    from modeling.run_folder import warn_if_unfinished
+
+    warn_if_unfinished(name_or_path)  # a run stopped by Ctrl-C or a kill left its best-so-far model
+    return model

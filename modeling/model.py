@@ -25,6 +25,9 @@ from .tokenizer import TOKENIZER_FILE, load_tokenizer, save_tokenizer
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+# Texts shorter than this (stripped) are skipped by training and get no label from predict
+# (the same number as modeling.data.MIN_TEXT_CHARS, which a test keeps equal).
+MIN_TEXT_CHARS = 5
 
 
 @dataclass
@@ -165,22 +168,27 @@ class BiLSTMForSequenceClassification(
         self.train(was_training)
         return probs
 
-    def predict(self, texts, batch_size=64, threshold=0.5):
+    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=MIN_TEXT_CHARS):
         """Classify raw texts.
 
-        Returns one dict per text: ``{"label": "FAKE", "score": 0.97, "scores": {"REAL": 0.03,
-        "FAKE": 0.97}}``. With two labels the second is predicted when its probability is
-        above ``threshold`` (the tutorial's 0.5); with more, the most probable label.
-        A single string gives a single dict.
+        Returns one dict per text, in input order: ``{"label": "FAKE", "score": 0.97, "scores":
+        {"REAL": 0.03, "FAKE": 0.97}}``. With two labels the second is predicted when its
+        probability is above ``threshold`` (the tutorial's 0.5); with more, the most probable label.
+        A text shorter than ``min_chars`` characters (stripped; empty, blank) gets no label, as
+        training skips such texts: ``{"label": None, "score": None, "scores": None, "skipped":
+        "<reason>"}``; ``min_chars=0`` classifies every text. A single string gives a single dict.
         """
         single = isinstance(texts, str)
-        probs = self.predict_proba([texts] if single else texts, batch_size=batch_size)
-        ids = decide(probs, threshold)
+        texts = [texts] if single else list(texts)
+        kept = [i for i, text in enumerate(texts) if len(text.strip()) >= min_chars]
+        probs = self.predict_proba([texts[i] for i in kept], batch_size=batch_size)
+        ids = decide(probs, threshold) if kept else torch.zeros(0, dtype=torch.long)
         names = self.config.label_names
-        results = [
-            {"label": names[i], "score": float(p[i]), "scores": dict(zip(names, map(float, p)))}
-            for i, p in zip(ids.tolist(), probs)
-        ]
+        skipped = {"label": None, "score": None, "scores": None,
+                   "skipped": f"text shorter than {min_chars} characters (training skips such texts)"}
+        results = [dict(skipped) for _ in texts]
+        for i, label_id, p in zip(kept, ids.tolist(), probs):
+            results[i] = {"label": names[label_id], "score": float(p[label_id]), "scores": dict(zip(names, map(float, p)))}
         return results[0] if single else results
 
     # ------------------------------------------------------------- save / load
@@ -217,12 +225,22 @@ class BiLSTMForSequenceClassification(
         ``local_files_only``, ``force_download`` go to the HF cache). Weights load from
         safetensors only, strictly; the tokenizer must match the config's vocabulary."""
         name = str(pretrained_model_name_or_path)
+        local = os.path.isdir(name)
         # A repo id is "name" or "user/name"; anything path-like that is not a folder is a typo,
-        # which the Hub client would report as a malformed repo id.
-        if not os.path.isdir(name) and (name.startswith((".", "/", "~")) or name.count("/") > 1):
-            raise FileNotFoundError(f"{name}: no such model folder")
+        # which the Hub client would report as a malformed repo id. So is "outputs/run" when
+        # outputs/ is a local folder: say so at once instead of after the Hub client's retries.
+        first = name.split("/")[0]
+        if not local and (name.startswith((".", "/", "~")) or name.count("/") > 1
+                          or (name.count("/") == 1 and os.path.isdir(first))):
+            raise FileNotFoundError(f"{name}: no such local folder ({_nearest_listing(name)})")
         try:
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except OSError as err:  # the Hub client: no connection, offline mode, no such repo
+            if local:
+                raise
+            reason = " ".join(str(err).split())
+            raise FileNotFoundError(f"{name}: no such local folder ({_nearest_listing(name)}), and no Hub repo"
+                                    f" {name!r} could be fetched: {reason[:300]}") from None
         except ValueError as err:
             message = str(err)
             if not message.startswith(name):
@@ -272,6 +290,18 @@ def pad_sequences(sequences, pad_token_id=0, device=None):
         input_ids[i, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
         mask[i, : len(ids)] = 1
     return input_ids.to(device), mask.to(device)
+
+
+def _nearest_listing(name, limit=8):
+    """What the nearest existing folder above ``name`` holds, for a "no such folder" message."""
+    parent = os.path.dirname(os.path.expanduser(name).rstrip("/"))
+    while parent and not os.path.isdir(parent):
+        parent = os.path.dirname(parent.rstrip("/"))
+    folder = parent or "."
+    names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    shown = ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+    where = "the current folder" if folder == "." else f"{folder}/"
+    return f"{where} holds: {shown or 'nothing'}"
 
 
 def _resolve(model_id, filename, hub_options):

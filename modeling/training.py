@@ -225,9 +225,13 @@ def check_output_dir(output_dir, overwrite=False, resume_from_checkpoint=None):
     if resume_from_checkpoint == "latest" or (
             resume_from_checkpoint and output_dir.resolve() in Path(resume_from_checkpoint).resolve().parents):
         return
+    try:  # suggest resuming only where there is a checkpoint to resume from
+        resume = (f", --resume_from_checkpoint latest to continue its run (from"
+                  f" {find_checkpoint('latest', output_dir).name})")
+    except FileNotFoundError:
+        resume = ""
     raise ValueError(f"{output_dir} already holds a model (config.json, model.safetensors): pass"
-                     " --overwrite_output_dir to replace it, --resume_from_checkpoint to continue its run,"
-                     " or choose another --output_dir")
+                     f" --overwrite_output_dir to replace it{resume}, or choose another --output_dir")
 
 
 def clear_output_dir(output_dir):

@@ -1,15 +1,17 @@
-"""Classify texts with a trained model; print one JSON line per text (label and probabilities).
+"""Classify texts with a trained model; print one JSON line per text (index, label and probabilities).
 
     python scripts/predict.py --model_name_or_path outputs/news "Senate passes the budget bill" "SHOCKING truth"
     python scripts/predict.py --model_name_or_path user/bilstm-fake-news --input_file articles.csv \\
         --output_file predictions.csv
-    cat headlines.txt | python scripts/predict.py --model_name_or_path outputs/news
+    cat headlines.txt | python scripts/predict.py --model_name_or_path outputs/news --include_text
 
 Texts come from the arguments, else --input_file (a CSV/TSV with a text column, or a text file
-with one text per line; blank lines are skipped), else standard input (one text per line).
-Each printed line is {"label": ..., "score": ..., "scores": {label: probability, ...}}, in input
-order. --output_file writes .csv (the input columns plus label, score and one prob_<label> column
-per label) or .jsonl (the printed lines with the text) instead.
+with one text per line), else standard input (one text per line). There is one output per input,
+in input order, blank lines included: each printed line is {"index": i, "label": ..., "score": ...,
+"scores": {label: probability, ...}} (with "text" under --include_text). A text shorter than 5
+characters (empty, blank), which training would skip, gets "label": null and a "skipped" reason.
+--output_file writes .csv (index, the input columns, label, score, skipped and one prob_<label> column per
+label) or .jsonl (the printed lines, with the text) instead.
 """
 
 import argparse
@@ -21,6 +23,7 @@ from pathlib import Path
 from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
+from modeling.model import MIN_TEXT_CHARS
 from modeling.preparation import texts_from_csv
 from modeling.utils import atomic_path
 
@@ -29,16 +32,17 @@ CHUNK = 4096  # texts encoded and classified at a time, so any input size runs i
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("texts", nargs="*", help="Texts to classify.")
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
     parser.add_argument("--input_file", help="CSV/TSV with a text column, or a text file with one text per line.")
     parser.add_argument("--text_column", help="CSV text column; default: titletext (or title + text), else text.")
     parser.add_argument("--output_file", help="Write predictions to this .csv or .jsonl file instead of printing.")
-    parser.add_argument("--batch_size", type=int, default=64, help="Texts per forward pass (default: %(default)s).")
+    parser.add_argument("--include_text", action="store_true", help="Add each input text to the printed lines.")
+    parser.add_argument("--batch_size", type=int, default=64, help="Texts per forward pass.")
     parser.add_argument("--threshold", type=float, default=0.5,
-                        help="Binary models predict the second label when its probability is above this"
-                             " (default: %(default)s).")
+                        help="Binary models predict the second label when its probability is above this.")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
     args = parser.parse_args(argv)
     if args.texts and args.input_file:
@@ -70,10 +74,16 @@ def read_inputs(args):
             line = raw[:err.start].count(b"\n") + 1
             raise ValueError(f"{path}: line {line} is not valid UTF-8 (byte {raw[err.start]:#04x});"
                              " re-save the file as UTF-8") from None
-        texts = [line.strip() for line in text.splitlines() if line.strip()]
+        texts = [line.strip() for line in _lines(text)]
     else:
-        texts = [line.strip() for line in sys.stdin if line.strip()]
+        texts = [line.strip() for line in _lines(sys.stdin.read())]
     return texts, [{"text": t} for t in texts]
+
+
+def _lines(text):
+    """The lines of a text file, blank ones kept (one output per line), without the empty string
+    after a final newline."""
+    return text.splitlines()
 
 
 def classify(model, texts, batch_size, threshold):
@@ -81,21 +91,29 @@ def classify(model, texts, batch_size, threshold):
         yield from model.predict(texts[start : start + CHUNK], batch_size=batch_size, threshold=threshold)
 
 
+def output_records(rows, predictions, include_text):
+    """One JSON-able record per input: its index, the text when asked, then the prediction."""
+    for index, (row, pred) in enumerate(zip(rows, predictions)):
+        text = {"text": row["text"]} if include_text and "text" in row else {}
+        yield {"index": index, **text, **pred}
+
+
 def write_output(path, rows, predictions, label_names):
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         if path.suffix.lower() == ".jsonl":
-            for row, pred in zip(rows, predictions):
-                f.write(json.dumps({"text": row.get("text"), **pred} if "text" in row else pred,
-                                   ensure_ascii=False) + "\n")
+            for record in output_records(rows, predictions, include_text=True):
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
-        fields = list(rows[0]) + ["label" if "label" not in rows[0] else "predicted_label", "score"]
+        fields = ["index" if "index" not in rows[0] else "input_index", *rows[0]]
+        fields += ["label" if "label" not in rows[0] else "predicted_label", "score", "skipped"]
         fields += [f"prob_{name}" for name in label_names]
         writer = csv.writer(f)
         writer.writerow(fields)
-        for row, pred in zip(rows, predictions):
-            probs = [pred["scores"][name] for name in label_names]
-            writer.writerow([*row.values(), pred["label"], pred["score"], *probs])
+        for index, (row, pred) in enumerate(zip(rows, predictions)):
+            probs = [pred["scores"][name] for name in label_names] if pred["scores"] else [""] * len(label_names)
+            writer.writerow([index, *row.values(), pred["label"] or "", "" if pred["score"] is None else pred["score"],
+                             pred.get("skipped", ""), *probs])
 
 
 @exit_on_error
@@ -111,8 +129,12 @@ def main(argv=None):
         write_output(args.output_file, rows, predictions, model.config.label_names)
         print(f"wrote {len(predictions)} predictions to {args.output_file}", file=sys.stderr)
     else:
-        for pred in predictions:
-            print(json.dumps(pred, ensure_ascii=False))
+        for record in output_records(rows, predictions, args.include_text):
+            print(json.dumps(record, ensure_ascii=False))
+    skipped = sum(pred["label"] is None for pred in predictions)
+    if skipped:
+        print(f"warning: {skipped} of {len(predictions)} texts are shorter than {MIN_TEXT_CHARS} characters and got no label"
+              " (training skips such texts)", file=sys.stderr)
     return predictions
 
 

@@ -14,6 +14,7 @@ import sys
 
 from modeling.cli import exit_on_error, setup_logging
 from modeling.hub import build_upload_folder, check_repo_id, check_run_folder, push_model_dir
+from modeling.run_folder import check_finished
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,14 @@ def parse_args(argv=None):
     parser.add_argument("--dry_run", metavar="DIR", help="Write the folder that would be uploaded to DIR and upload nothing.")
     parser.add_argument("--dataset_id", help="Hub id of the data set the model was trained on, for the card's metadata.")
     parser.add_argument("--license", default="apache-2.0", help="License id for the model card (default: apache-2.0).")
-    parser.add_argument("--language", default="en", help="Language code of the texts, for the model card (default: en).")
+    parser.add_argument("--language", help="Language code of the texts, for the model card (default: train.py's"
+                                           " guess from the data, else none).")
+    parser.add_argument("--text_kind", help="What the texts are, for the card's first sentence, e.g. 'product reviews'"
+                                            " (default: 'news articles' for REAL/FAKE labels, else 'texts').")
+    parser.add_argument("--widget_text", action="append", help="An example input for the Hub page (repeat the flag;"
+                                                               " default: texts of the validation split).")
+    parser.add_argument("--tag", action="append", default=[], help="An extra tag for the card (repeat the flag).")
+    parser.add_argument("--force", action="store_true", help="Push a run that did not finish (interrupted or killed).")
     args = parser.parse_args(argv)
     if args.dry_run is None and not args.hub_model_id:
         parser.error("--hub_model_id is required (or pass --dry_run DIR to only build the upload folder)")
@@ -41,7 +49,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
-    card_options = dict(dataset_id=args.dataset_id, license=args.license, language=args.language)
+    card_options = dict(dataset_id=args.dataset_id, license=args.license, language=args.language,
+                        text_kind=args.text_kind, widget_texts=args.widget_text, tags=args.tag)
+    check_finished(args.model_dir, force=args.force)  # a Ctrl-C'd run holds a best-so-far model
     if args.dry_run is not None:
         if args.hub_model_id:
             check_repo_id(args.hub_model_id)

@@ -270,3 +270,27 @@ def test_prepare_data_refuses_with_one_line_and_exit_1(tmp_path, capsys, shape, 
     assert exit_info.value.code == 1 and len(err.splitlines()) == 1
     assert err.startswith(f"error: {path}: ") and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_train_with_dataset_name_label_names_and_delimiter(kaggle_frame, tmp_path, monkeypatch):
+    """train.py's flags reach the reader: --dataset_name (a local folder, offline), and a
+    semicolon file of integer labels with --delimiter ';' --label_names REAL,FAKE."""
+    import datasets
+
+    from modeling.trainer import train
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tiny = dict(embedding_dim=16, hidden_size=16, num_train_epochs=1, min_frequency=2)
+    folder = tmp_path / "news_dataset"
+    folder.mkdir()
+    frame = kaggle_frame.rename_axis("id").reset_index()
+    datasets.Dataset.from_pandas(frame.iloc[:200], preserve_index=False).to_parquet(str(folder / "train.parquet"))
+    datasets.Dataset.from_pandas(frame.iloc[200:], preserve_index=False).to_parquet(str(folder / "test.parquet"))
+    results = train(dataset_name=str(folder), output_dir=str(tmp_path / "run_ds"), **tiny)
+    assert results["train_samples"] == 180 and results["test_samples"] == 40  # 10% of train held out
+    semicolons = tmp_path / "ints.csv"
+    kaggle_frame.assign(label=kaggle_frame["label"].map({"REAL": 0, "FAKE": 1})).to_csv(semicolons, sep=";")
+    results = train(str(semicolons), output_dir=str(tmp_path / "run_ints"), delimiter=";",
+                    label_names=["REAL", "FAKE"], **tiny)
+    config = json.loads((tmp_path / "run_ints" / "config.json").read_text())
+    assert config["label_names"] == ["REAL", "FAKE"] and results["train_samples"] == 216

@@ -93,8 +93,11 @@ def write_run(model, out):
     (out / "metrics.json").write_text(json.dumps(
         {"train_loss_list": [0.7, 0.6, 0.5], "valid_loss_list": [0.66, 0.55, 0.58], "global_steps_list": [2, 4, 6]}))
     (out / "training_args.json").write_text(json.dumps(
-        {"train_file": "/home/alice/data/train.csv", "learning_rate": 2e-5, "num_train_epochs": 3, "seed": 42,
-         "output_dir": "/home/alice/runs/x", "push_to_hub": True, "hub_model_id": REPO_ID, "hub_token": "hf_secret"}))
+        {"train_file": "/home/alice/data/fake_or_real_news/train.csv", "learning_rate": 2e-5, "num_train_epochs": 3,
+         "seed": 42, "overwrite_output_dir": True, "output_dir": "/home/alice/runs/x", "push_to_hub": True,
+         "hub_model_id": REPO_ID, "hub_token": "hf_secret"}))
+    # What train.py learnt about the data (no widget texts here: the news examples stand in).
+    (out / "card_data.json").write_text(json.dumps({"dataset_name": "fake_or_real_news", "language": "en"}))
     plot_loss_curve([2, 4, 6], [0.7, 0.6, 0.5], [2, 4, 6], [0.66, 0.55, 0.58], out / "loss_curve.png")
     plot_confusion_matrix(results["confusion_matrix"], model.config.label_names, out / "confusion_matrix.png")
     return out
@@ -141,7 +144,7 @@ def test_card_metadata_and_model_index_match_eval_results(dry_run, run_dir):
     eval_results = json.loads((run_dir / "eval_results.json").read_text())
     [entry] = meta["model-index"][0]["results"]
     assert entry["task"]["type"] == "text-classification"
-    assert entry["dataset"] == {"name": "test.csv", "type": "csv", "split": "test"}
+    assert entry["dataset"] == {"name": "fake_or_real_news", "type": "csv", "split": "test"}
     by_type = {(m["type"], m.get("config")): m["value"] for m in entry["metrics"]}
     assert by_type == {(t, c): eval_results[key] for key, t, c, _ in MODEL_INDEX_METRICS}
     # The Hub's own parser reads the same results back.
@@ -164,13 +167,15 @@ def test_widget_outputs_are_the_models_predictions(dry_run, run_dir):
 def test_card_body_sections(dry_run):
     body = (dry_run / "README.md").read_text(encoding="utf-8").split("---\n", 2)[2]
     for needle in ("## Intended use and limits", "first 32 tokens", "## Training data and procedure",
-                   "### Hyper-parameters", "| learning_rate | 2e-05 |", "| train_file | train.csv |",
+                   "### Hyper-parameters", "| learning_rate | 2e-05 |", "| num_train_epochs | 3 |",
+                   "Trained on `fake_or_real_news`", "English news articles",
                    "0.5500 at step 4", "| true \\ predicted | REAL | FAKE |", "![Confusion matrix](confusion_matrix.png)",
                    "![Training and validation loss](loss_curve.png)", f'from_pretrained("{REPO_ID}")',
                    "### Inference Endpoints", "McIntire", "| Loss | 0.4321 |"):
         assert needle in body, needle
     assert "/home/alice" not in body  # local paths stay out of a public card
     assert "hf_secret" not in body and "| output_dir |" not in body and "| push_to_hub |" not in body
+    assert "| overwrite_output_dir |" not in body and "| train_file |" not in body  # hyper-parameters only
     assert "\n\n\n" not in body
 
 

@@ -163,7 +163,7 @@ def test_load_errors_are_clear(saved_model, tmp_path):
     (path / "config.json").unlink()
     with pytest.raises(FileNotFoundError, match="no config.json"):
         BiLSTMForSequenceClassification.from_pretrained(path)
-    with pytest.raises(FileNotFoundError, match="no such model folder"):
+    with pytest.raises(FileNotFoundError, match="no such local folder"):
         BiLSTMForSequenceClassification.from_pretrained(tmp_path / "missing" / "model")
 
 

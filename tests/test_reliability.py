@@ -214,8 +214,12 @@ def test_train_refuses_an_output_dir_holding_a_model(scripts, data, tmp_path, ca
     before = snapshot(out)
     line = fail_once(scripts["train"].main, ["--train_file", str(data / "train.csv"), "--output_dir", str(out)], capsys)
     assert line == (f"error: {out} already holds a model (config.json, model.safetensors): pass --overwrite_output_dir"
-                    " to replace it, --resume_from_checkpoint to continue its run, or choose another --output_dir")
+                    " to replace it, or choose another --output_dir")  # no checkpoint: no advice to resume
     assert snapshot(out) == before
+    (out / "step_4").mkdir()
+    (out / "step_4" / "trainer_state.json").write_text('{"global_step": 4}')
+    line = fail_once(scripts["train"].main, ["--train_file", str(data / "train.csv"), "--output_dir", str(out)], capsys)
+    assert ", --resume_from_checkpoint latest to continue its run (from step_4)," in line
 
 
 def test_overwrite_output_dir_replaces_model_and_stale_checkpoints(scripts, data, tmp_path):

@@ -251,7 +251,10 @@ def test_predict_texts_files_and_stdin(scripts, trained, prepared, tmp_path, cap
     monkeypatch.setattr(sys, "stdin", io.StringIO("first text\n\nsecond text\n"))
     main(["--model_name_or_path", str(run), "--output_file", str(tmp_path / "pred.jsonl")])
     written = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
-    assert [w["text"] for w in written] == ["first text", "second text"]
+    # One output per input line, in order, the blank line included (as an empty text with no label).
+    assert [(w["index"], w["text"]) for w in written] == [(0, "first text"), (1, ""), (2, "second text")]
+    assert written[1]["label"] is None and "shorter than 5 characters" in written[1]["skipped"]
+    assert all(w["label"] in ("REAL", "FAKE") for w in (written[0], written[2]))
 
 
 def test_train_without_validation_file_holds_out_ten_percent(scripts, prepared, tmp_path, module_caches):
@@ -287,14 +290,16 @@ def test_resume_restores_the_lr_schedule(scripts, prepared, tmp_path, module_cac
               "--lr_scheduler_type", "linear", "--num_warmup_steps", "5", "--weight_decay", "0.01",
               "--max_grad_norm", "0.5"]
     uninterrupted = scripts["train"].main(train_args(data, tmp_path / "a", *common))
-    save_checkpoint, seen = scripts["train"].save_checkpoint, {}
+    import modeling.trainer
+
+    save_checkpoint, seen = modeling.trainer.save_checkpoint, {}
 
     def save_then_crash(accelerator, *args):
         save_checkpoint(accelerator, *args)
         seen["lr"] = accelerator._schedulers[0].get_last_lr()[0]
         raise Crash
 
-    monkeypatch.setattr(scripts["train"], "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(modeling.trainer, "save_checkpoint", save_then_crash)
     with pytest.raises(Crash):
         scripts["train"].main(train_args(data, tmp_path / "b", *common))
     monkeypatch.undo()

@@ -1,0 +1,102 @@
+"""What a run folder says about its run: finished or not, a demo or not, which checkpoints to keep.
+
+``run_status.json`` is written when training starts (``"state": "running"``) and replaced when it
+ends: ``"finished"``, ``"interrupted"`` (Ctrl-C) or ``"diverged"``. A run killed outright stays
+``"running"``. ``evaluate.py`` and ``predict.py`` warn about a model whose run did not finish,
+``push_to_hub.py`` refuses it unless ``--force``.
+"""
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from .training import CHECKPOINT_NAME, TRAINER_STATE_FILE
+from .utils import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+RUN_STATUS_FILE = "run_status.json"
+
+
+def write_run_status(output_dir, state, *, global_step=None, best_global_step=None, demo=False):
+    """Record where the run in ``output_dir`` stands (atomically)."""
+    atomic_write_json(Path(output_dir) / RUN_STATUS_FILE, {
+        "state": state, "finished": state == "finished", "global_step": global_step,
+        "best_global_step": best_global_step, "demo": demo})
+
+
+def read_run_status(model_dir):
+    """The parsed ``run_status.json`` of a local run folder, or ``None`` (no such file: a Hub repo,
+    a folder saved by ``save_pretrained``, or a run of an older ``train.py``)."""
+    path = Path(model_dir) / RUN_STATUS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {"state": "unreadable", "finished": False}
+
+
+def unfinished_message(model_dir):
+    """One line saying that the run in ``model_dir`` did not finish, or ``None`` if it did."""
+    status = read_run_status(model_dir)
+    if status is None or status.get("finished"):
+        return None
+    state = status.get("state")
+    how = {"interrupted": f"was interrupted at step {status.get('global_step')}",
+           "diverged": f"stopped at step {status.get('global_step')} on a non-finite loss",
+           "running": "has not finished (it is still running, or it was killed)"}.get(state, "did not finish")
+    best = status.get("best_global_step")
+    kept = f"the model there is the best one up to step {best}" if best is not None else "it may hold no model"
+    return f"{model_dir}: its training run {how}; {kept}, not a finished run's"
+
+
+def warn_if_unfinished(model_dir, log=logger):
+    """Log a warning when ``model_dir`` is the folder of a run that did not finish."""
+    message = unfinished_message(model_dir) if Path(str(model_dir)).is_dir() else None
+    if message:
+        log.warning(message)
+    return message
+
+
+def check_finished(model_dir, force=False):
+    """Refuse (``ValueError``) a run that did not finish, unless ``force``."""
+    message = unfinished_message(model_dir)
+    if message and not force:
+        raise ValueError(f"{message}; finish or resume the run first, or pass --force to use it anyway")
+    if message:
+        logger.warning(message)
+
+
+def is_demo_run(output_dir):
+    """Whether ``output_dir`` holds a run of the demo data (``train.py`` with no data flags)."""
+    status = read_run_status(output_dir)
+    return bool(status and status.get("demo"))
+
+
+def complete_checkpoints(output_dir):
+    """Complete ``step_N``/``epoch_N`` checkpoints of ``output_dir``, oldest (fewest steps) first."""
+    found = [p for p in Path(output_dir).glob("*_*")
+             if CHECKPOINT_NAME.match(p.name) and (p / TRAINER_STATE_FILE).is_file()]
+    return sorted(found, key=lambda p: json.loads((p / TRAINER_STATE_FILE).read_text())["global_step"])
+
+
+def rotate_checkpoints(output_dir, save_total_limit):
+    """Delete the oldest complete checkpoints so that at most ``save_total_limit`` remain
+    (``--save_total_limit``, as the HF Trainer does). Returns the deleted paths."""
+    if not save_total_limit:
+        return []
+    found = complete_checkpoints(output_dir)
+    doomed = found[: max(0, len(found) - save_total_limit)]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+        logger.info("Deleted %s (--save_total_limit %d)", path, save_total_limit)
+    return doomed
+
+
+def resume_hint(output_dir):
+    """How to continue a stopped run: resume from its checkpoint if one exists, else say there is none."""
+    if complete_checkpoints(output_dir):
+        return "resume with --resume_from_checkpoint latest (same flags)"
+    return "no checkpoint was saved, so it cannot be resumed (--checkpointing_steps epoch makes a run resumable)"

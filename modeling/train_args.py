@@ -1,0 +1,138 @@
+"""The options of a training run: one parser for ``scripts/train.py`` and for :func:`modeling.trainer.train`.
+
+The flags are named as in the HF example scripts; :func:`default_options` gives every default, so
+the library call and the command line can never disagree on one.
+"""
+
+import argparse
+import math
+
+from .cli import add_file_format_arguments
+from .config import POOLING_CHOICES, BiLSTMConfig
+from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
+from .training import checkpointing_steps
+
+MODEL_DEFAULTS = BiLSTMConfig()
+DEFAULT_OUTPUT_DIR = "outputs/bilstm"
+REPORT_TO_CHOICES = ("all", "none", "tensorboard", "trackio", "wandb")
+# Flags that describe the architecture or the tokenizer: a run that continues a saved model
+# (--model_name_or_path) takes them from that model instead.
+ARCHITECTURE_OPTIONS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout", "pooling",
+                        "bidirectional", "max_length", "min_frequency", "lowercase")
+
+
+def build_parser(description=None):
+    """The ``argparse`` parser of ``scripts/train.py``; ``--help`` shows every default."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = parser.add_argument_group("data (none given: the synthetic demo CSV, split 80/10/10)")
+    data.add_argument("--train_file", help="CSV/TSV, JSON lines or Parquet file with a label column and a text column"
+                                           " (or title and text).")
+    data.add_argument("--validation_file", help="Validation file; None: 10%% of the train split held out.")
+    data.add_argument("--test_file", help="Test file: the best model is evaluated on it at the end.")
+    data.add_argument("--dataset_name",
+                      help="Instead of files: a data set for datasets.load_dataset (a Hub id or a local folder), with"
+                           " a train split and optionally validation (or valid/dev) and test splits.")
+    data.add_argument("--dataset_config_name", help="The configuration of --dataset_name, if it has several.")
+    data.add_argument("--text_column", help="Text column; None: titletext (built from title and text), else text.")
+    data.add_argument("--label_column", default="label", help="Label column.")
+    add_file_format_arguments(data)
+    data.add_argument("--max_train_samples", type=int,
+                      help="Keep only the first N training examples (after cleaning and splitting), for quick runs.")
+    data.add_argument("--max_eval_samples", type=int,
+                      help="Keep only the first N validation examples (after cleaning and splitting).")
+    data.add_argument("--max_length", type=int, default=MODEL_DEFAULTS.max_length, help="Tokens kept per text.")
+    data.add_argument("--min_frequency", type=int, default=3,
+                      help="Words seen fewer times in the train split become [UNK].")
+    data.add_argument("--lowercase", action="store_true",
+                      help="Lower-case texts before building the vocabulary (default: keep case).")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_name_or_path",
+                       help="Continue training a saved model (a train.py output folder or a Hub repo id): its"
+                            " tokenizer and architecture are kept and the model flags below are ignored.")
+    model.add_argument("--embedding_dim", type=int, default=MODEL_DEFAULTS.embedding_dim, help="Word vector size.")
+    model.add_argument("--hidden_size", type=int, default=MODEL_DEFAULTS.hidden_size, help="LSTM size per direction.")
+    model.add_argument("--num_layers", type=int, default=MODEL_DEFAULTS.num_layers, help="Stacked LSTM layers.")
+    model.add_argument("--dropout", type=float, default=MODEL_DEFAULTS.dropout,
+                       help="Dropout on the LSTM outputs (between layers, before the classifier).")
+    model.add_argument("--embedding_dropout", type=float, default=MODEL_DEFAULTS.embedding_dropout,
+                       help="Word dropout: probability of zeroing a whole token vector in training.")
+    model.add_argument("--pooling", choices=POOLING_CHOICES, default=MODEL_DEFAULTS.pooling,
+                       help="How the sequence becomes one vector.")
+    model.add_argument("--bidirectional", dest="bidirectional", action="store_true", help="Two directions.")
+    model.add_argument("--no_bidirectional", dest="bidirectional", action="store_false", help="Left-to-right only.")
+    model.set_defaults(bidirectional=MODEL_DEFAULTS.bidirectional)
+    train = parser.add_argument_group("training")
+    train.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR,
+                       help="Where the model and results go. A folder holding an earlier run is refused,"
+                            " except an earlier demo run (no --train_file), which a demo run replaces.")
+    train.add_argument("--overwrite_output_dir", action="store_true",
+                       help="Replace the model, results and checkpoints already in --output_dir.")
+    train.add_argument("--num_train_epochs", type=int, default=10, help="Epochs.")
+    train.add_argument("--max_train_steps", type=int, help="Stop after this many optimizer steps.")
+    train.add_argument("--per_device_train_batch_size", type=int, default=32, help="Train batch size per process.")
+    train.add_argument("--per_device_eval_batch_size", type=int, default=64, help="Evaluation batch size per process.")
+    train.add_argument("--learning_rate", type=float, default=1e-3, help="Peak Adam learning rate.")
+    train.add_argument("--lr_scheduler_type", choices=SCHEDULER_TYPES, default="constant",
+                       help="Learning-rate schedule over the run.")
+    train.add_argument("--num_warmup_steps", type=int, default=0,
+                       help="Steps of linear warm-up from 0 to --learning_rate.")
+    train.add_argument("--weight_decay", type=float, default=0.0,
+                       help="Decoupled weight decay (AdamW); 0 is plain Adam.")
+    train.add_argument("--max_grad_norm", type=float, default=0.0,
+                       help="Clip the gradient norm to this value; 0 turns clipping off.")
+    train.add_argument("--train_precision", choices=PRECISION_CHOICES, default="fp32",
+                       help="Precision of the training steps: fp32, or bf16 autocast (weights stay fp32);"
+                            " evaluation is always fp32.")
+    train.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Batches per optimizer step.")
+    train.add_argument("--seed", type=int, default=42, help="Seed for splits, initialization, shuffling, dropout.")
+    train.add_argument("--eval_steps", type=int, help="Evaluate every N steps (None: twice per epoch).")
+    train.add_argument("--logging_steps", type=int,
+                       help="Log the mean training loss and learning rate every N steps (None: only at evaluations).")
+    train.add_argument("--checkpointing_steps", type=checkpointing_steps,
+                       help="Save a resumable checkpoint every N steps (step_N/) or each 'epoch' (epoch_N/).")
+    train.add_argument("--save_total_limit", type=int,
+                       help="Keep at most this many checkpoints, deleting the oldest (None: keep all).")
+    train.add_argument("--resume_from_checkpoint", help="A checkpoint folder, or 'latest' in --output_dir.")
+    track = parser.add_argument_group("tracking and sharing")
+    track.add_argument("--with_tracking", action="store_true", help="Log losses to an experiment tracker.")
+    track.add_argument("--report_to", default="all", choices=REPORT_TO_CHOICES,
+                       help="Tracker for --with_tracking ('all': every installed one; 'none': no tracker).")
+    track.add_argument("--push_to_hub", action="store_true", help="Upload the run folder to the Hub at the end.")
+    track.add_argument("--hub_model_id", help="Hub repo, 'user/name' (None: the --output_dir folder name).")
+    track.add_argument("--hub_token", help="Hub token (None: HF_TOKEN or the one saved by `hf auth login`).")
+    track.add_argument("--hub_private_repo", action="store_true", help="Create the Hub repo private.")
+    return parser
+
+
+def check_options(options):
+    """Raise ``ValueError`` naming the first out-of-range option (``options``: a namespace or dict)."""
+    get = options.get if isinstance(options, dict) else lambda name: getattr(options, name)
+    for name in ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
+                 "gradient_accumulation_steps", "max_length", "min_frequency"):
+        if get(name) < 1:
+            raise ValueError(f"--{name} must be at least 1")
+    for name in ("max_train_samples", "max_eval_samples", "logging_steps", "save_total_limit", "max_train_steps",
+                 "eval_steps"):
+        if get(name) is not None and get(name) < 1:
+            raise ValueError(f"--{name} must be at least 1, got {get(name)}")
+    for name in ("num_warmup_steps", "weight_decay", "max_grad_norm"):
+        if not 0 <= get(name) < math.inf:  # also refuses nan
+            raise ValueError(f"--{name} must be a finite number >= 0, got {get(name)}")
+    if not 0 < get("learning_rate") <= 3.4028234663852886e38:  # float32 max; also refuses nan and inf
+        raise ValueError(f"--learning_rate must be a positive float32 number, got {get('learning_rate')}")
+
+
+def parse_args(argv=None, description=None):
+    """Parse ``scripts/train.py``'s command line; a bad value exits with argparse's usage error."""
+    parser = build_parser(description)
+    args = parser.parse_args(argv)
+    try:
+        check_options(args)
+    except ValueError as err:
+        parser.error(str(err))
+    return args
+
+
+def default_options():
+    """Every option at its default, as a dict (what ``train.py`` with no flags uses)."""
+    return vars(build_parser().parse_args([]))

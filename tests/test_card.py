@@ -1,0 +1,78 @@
+"""The model card fits the data it was trained on: a run on a non-news CSV gets no news wording."""
+
+import configparser
+import json
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from modeling import hub
+from modeling.card import project_url
+from modeling.trainer import train
+from tests.conftest import write_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = "great excellent love perfect comfortable sturdy recommend happy fast works".split()
+BAD = "broken refund terrible awful cheap returned disappointed slow useless waste".split()
+FILLER = "the a this it and was my of to for with is product item".split()
+
+
+def review(rng, label):
+    own = GOOD if label == "positive" else BAD
+    return " ".join(rng.choice(own) if rng.random() < 0.3 else rng.choice(FILLER) for _ in range(20))
+
+
+@pytest.fixture(scope="module")
+def reviews_run(tmp_path_factory):
+    rng = random.Random(0)
+    root = tmp_path_factory.mktemp("reviews")
+    rows = [[("positive", "negative")[i % 2], review(rng, ("positive", "negative")[i % 2])] for i in range(150)]
+    data = write_csv(root / "product_reviews.csv", ["sentiment", "review"], rows[:120])
+    test = write_csv(root / "product_reviews_test.csv", ["sentiment", "review"], rows[120:])
+    out = root / "run"
+    train(data, test_data=test, output_dir=str(out), label_column="sentiment", text_column="review", embedding_dim=8, hidden_size=8,
+          min_frequency=1, num_train_epochs=2, overwrite_output_dir=True)
+    return out
+
+
+def card_of(run, tmp_path, **options):
+    text = (hub.build_upload_folder(run, tmp_path / "up", "bob/reviews", **options) / "README.md").read_text()
+    _, meta, body = text.split("---\n", 2)
+    return yaml.safe_load(meta), body
+
+
+def test_a_non_news_card_takes_its_words_from_the_data(reviews_run, tmp_path):
+    meta, body = card_of(reviews_run, tmp_path)
+    card_data = json.loads((reviews_run / "card_data.json").read_text())
+    assert card_data["dataset_name"] == "product_reviews" and card_data["language"] == "en"
+    assert meta["language"] == "en" and "fake-news" not in meta["tags"]
+    assert meta["model-index"][0]["results"][0]["dataset"]["name"] == "product_reviews"
+    # Widget examples come from the validation split, one per label, with the model's outputs.
+    assert [w["text"] for w in meta["widget"]] == card_data["widget_texts"] and len(meta["widget"]) == 2
+    assert {w["output"][0]["label"] for w in meta["widget"]} <= {"negative", "positive"}
+    assert "classifies English texts as `negative` or `positive`" in body
+    assert "Trained on `product_reviews`" in body
+    for news_word in ("news", "McIntire", "fake", "2016 US election", "Senate"):
+        assert news_word not in body, news_word
+    assert "| num_train_epochs | 2 |" in body
+    for bookkeeping in ("overwrite_output_dir", "output_dir", "label_column", "train_file", "report_to"):
+        assert f"| {bookkeeping} |" not in body, bookkeeping
+
+
+def test_flags_override_what_the_data_says(reviews_run, tmp_path):
+    meta, body = card_of(reviews_run, tmp_path, language="de", text_kind="Produktbewertungen",
+                         widget_texts=["das ist great"], tags=("reviews",))
+    assert meta["language"] == "de" and "reviews" in meta["tags"]
+    assert [w["text"] for w in meta["widget"]] == ["das ist great"]
+    assert "classifies German Produktbewertungen as" in body
+
+
+def test_the_card_links_the_repository_url_of_setup_cfg(reviews_run, tmp_path):
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    url = config["metadata"]["url"]
+    assert project_url() == url
+    _, body = card_of(reviews_run, tmp_path)
+    assert f"[`bilstm-text-classifier`]({url})" in body and f"`pip install -e .` in a clone of {url}" in body

@@ -1,0 +1,162 @@
+"""``modeling.trainer.train`` (the library call train.py runs) and the HF example-script flags."""
+
+import json
+import logging
+import random
+import re
+from pathlib import Path
+
+import datasets
+import pytest
+from safetensors.torch import load_file
+
+from modeling import BiLSTMForSequenceClassification
+from modeling.data_checks import check_batch_size, dataset_name_from_path, guess_language, unk_rate
+from modeling.train_args import build_parser, default_options
+from modeling.trainer import train
+from tests.conftest import FAKE_WORDS, FILLER, REAL_WORDS, make_article, write_csv
+
+TINY = dict(embedding_dim=8, hidden_size=8, dropout=0.0, learning_rate=0.01, per_device_train_batch_size=8,
+            per_device_eval_batch_size=16, min_frequency=1, num_train_epochs=1)
+
+
+def article_rows(n, seed=0, labels=("REAL", "FAKE")):
+    rng = random.Random(seed)
+    return [[labels[i % 2], make_article(rng, ("REAL", "FAKE")[i % 2], 25)] for i in range(n)]
+
+
+@pytest.fixture
+def news(tmp_path):
+    return write_csv(tmp_path / "train.csv", ["label", "text"], article_rows(80))
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def test_train_takes_paths_and_the_options_of_train_py(news, tmp_path):
+    out = tmp_path / "run"
+    results = train(news, output_dir=str(out), max_train_steps=3, **TINY)
+    assert results["global_step"] == 3 and results["train_samples"] == 72 and results["eval_samples"] == 8
+    assert read_json(out / "training_args.json")["train_file"] == str(news)
+    assert read_json(out / "run_status.json")["state"] == "finished"
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['num_epochs'\]"):
+        train(news, output_dir=str(tmp_path / "x"), num_epochs=3)
+    with pytest.raises(ValueError, match="--per_device_train_batch_size must be at least 1"):
+        train(news, output_dir=str(tmp_path / "x"), per_device_train_batch_size=0)
+
+
+def test_train_takes_datasets_objects_with_classlabel_labels(tmp_path):
+    rows = article_rows(60, labels=(1, 0))  # ids of the ClassLabel below: REAL articles get id 1
+    features = datasets.Features({"label": datasets.ClassLabel(names=["fake", "real"]), "text": datasets.Value("string")})
+    ds = datasets.Dataset.from_dict({"label": [r[0] for r in rows], "text": [r[1] for r in rows]}, features=features)
+    splits = ds.train_test_split(test_size=20, seed=0)
+    out = tmp_path / "run"
+    results = train(datasets.DatasetDict(train=splits["train"], validation=splits["test"]), output_dir=str(out),
+                    **{**TINY, "num_train_epochs": 4})
+    model = BiLSTMForSequenceClassification.from_pretrained(out)
+    assert model.config.label_names == ["fake", "real"]  # the ClassLabel's order, not re-sorted
+    assert results["train_samples"] == 40 and results["eval_samples"] == 20
+    assert results["eval_accuracy"] >= 0.8  # the labels were mapped by name, not scrambled
+    with pytest.raises(TypeError, match="datasets.Dataset"):
+        train({"text": ["a"]}, output_dir=str(tmp_path / "y"))
+
+
+def test_max_samples_logging_steps_and_save_total_limit(news, tmp_path, caplog):
+    out = tmp_path / "run"
+    with caplog.at_level(logging.INFO):
+        results = train(news, output_dir=str(out), max_train_samples=40, max_eval_samples=5, logging_steps=2,
+                        checkpointing_steps=1, save_total_limit=2, **{**TINY, "num_train_epochs": 2})
+    assert results["train_samples"] == 40 and results["eval_samples"] == 5
+    assert results["global_step"] == 10  # 40 examples / 8 per batch, 2 epochs
+    logged = re.findall(r"Step (\d+): loss [\d.]+, learning_rate 0.01, epoch", caplog.text)
+    assert logged == ["2", "4", "6", "8", "10"]
+    assert sorted(p.name for p in out.glob("step_*")) == ["step_10", "step_9"]  # the newest two
+
+
+def test_report_to_none_logs_nowhere(news, tmp_path):
+    out = tmp_path / "run"
+    train(news, output_dir=str(out), with_tracking=True, report_to="none", max_train_steps=2, **TINY)
+    assert not (out / "runs").exists()
+
+
+def test_model_name_or_path_continues_training_a_saved_model(news, tmp_path, caplog):
+    base = tmp_path / "base"
+    train(news, output_dir=str(base), max_train_steps=2, **{**TINY, "max_length": 40})
+    more = write_csv(tmp_path / "more.csv", ["label", "text"], article_rows(40, seed=5) + [["REAL", "zebra " * 10]])
+    out = tmp_path / "continued"
+    with caplog.at_level(logging.WARNING):
+        train(more, output_dir=str(out), model_name_or_path=str(base), max_train_steps=4,
+              **{**TINY, "hidden_size": 99})
+    assert "its architecture and tokenizer are kept, so --hidden_size, --max_length, --min_frequency are ignored" \
+        in caplog.text
+    assert (out / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()  # "zebra" not added
+    assert read_json(out / "config.json") == read_json(base / "config.json")  # hidden_size 8, max_length 40
+    before, after = load_file(base / "model.safetensors"), load_file(out / "model.safetensors")
+    assert before.keys() == after.keys() and any((before[k] != after[k]).any() for k in before)
+    satire = write_csv(tmp_path / "satire.csv", ["label", "text"], article_rows(20, labels=("REAL", "SATIRE")))
+    with pytest.raises(ValueError, match=r"label\(s\) \['SATIRE'\] that the model does not know"):
+        train(satire, output_dir=str(tmp_path / "bad"), model_name_or_path=str(base), **TINY)
+
+
+def test_help_shows_every_default():
+    entries, current = {}, None
+    for line in build_parser().format_help().splitlines():
+        match = re.match(r"^  (--\w+)", line)
+        if match:
+            current = match.group(1)
+            entries[current] = ""
+        if current and line.strip():
+            entries[current] += " " + line.strip()
+        elif not line.strip():
+            current = None
+    defaults = default_options()
+    assert {flag[2:] for flag in entries} - {"no_bidirectional"} == set(defaults)  # every option is listed
+    for flag, entry in entries.items():
+        assert "(default: " in entry, flag
+    assert "(default: outputs/bilstm)" in entries["--output_dir"] and "(default: 10)" in entries["--num_train_epochs"]
+    assert "(default: 0.001)" in entries["--learning_rate"] and "(default: None)" in entries["--max_train_samples"]
+
+
+# ----------------------------------------------------------------------------- warnings
+def test_numbers_only_text_warns_about_the_vocabulary(tmp_path, caplog):
+    rng = random.Random(0)
+    rows = [[("REAL", "FAKE")[i % 2], " ".join(str(rng.randint(0, 10**6)) for _ in range(8))] for i in range(60)]
+    data = write_csv(tmp_path / "numbers.csv", ["label", "text"], rows)
+    with caplog.at_level(logging.WARNING):
+        train(data, output_dir=str(tmp_path / "run"), max_train_steps=1, **{**TINY, "min_frequency": 3})
+    assert "the vocabulary has only 0 words besides [PAD] and [UNK]" in caplog.text  # vocabulary of 2
+    assert "100% of the train split's tokens are [UNK]" in caplog.text
+    assert "check --text_column ('text') and --min_frequency (3)" in caplog.text
+
+
+def test_a_healthy_vocabulary_does_not_warn(news, tmp_path, caplog):
+    rows = article_rows(300)
+    data = write_csv(tmp_path / "big.csv", ["label", "text"], rows)
+    with caplog.at_level(logging.WARNING):
+        train(data, output_dir=str(tmp_path / "run"), max_train_steps=1, **TINY)
+    assert len(set(REAL_WORDS + FAKE_WORDS + FILLER)) == 36  # a small vocabulary, but a usable one
+    assert not [r for r in caplog.records if r.name == "modeling.data_checks"]
+
+
+def test_unk_rate_counts_unknown_tokens():
+    ds = datasets.Dataset.from_dict({"input_ids": [[1, 5, 1, 7], [3], []]})
+    assert unk_rate(ds) == pytest.approx(2 / 5)
+    assert unk_rate(ds.select([1, 2])) == 0.0  # an indices mapping is respected
+
+
+def test_batch_larger_than_the_train_split_warns(news, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        results = train(news, output_dir=str(tmp_path / "run"), **{**TINY, "per_device_train_batch_size": 100})
+    assert results["global_step"] == 1
+    assert ("--per_device_train_batch_size 100 is larger than the train split (72 examples): each epoch is a"
+            " single optimizer step") in caplog.text
+    assert not check_batch_size(36, 72, num_processes=2) and check_batch_size(37, 72, num_processes=2)
+
+
+def test_card_data_helpers():
+    assert dataset_name_from_path("../shared/data/fake_or_real_news/train.csv") == "fake_or_real_news"
+    assert dataset_name_from_path("reviews.csv") == dataset_name_from_path("data/reviews_train.csv") == "reviews"
+    assert dataset_name_from_path("product_reviews.csv") == "product_reviews"
+    assert guess_language(["The cat sat on the mat and it was happy."]) == "en"
+    assert guess_language(["Der Hund und die Katze"]) is None
