@@ -112,7 +112,7 @@ def handler_limits():
 
 
 def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license="apache-2.0", language="en",
-                      tags=(), widget_texts=DEFAULT_WIDGET_TEXTS, model=None):
+                      tags=(), widget_texts=DEFAULT_WIDGET_TEXTS, model=None, space_id=None):
     """Render the model card of the run in ``model_dir``.
 
     Args:
@@ -125,6 +125,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         tags: extra tags, added to ``DEFAULT_TAGS``.
         widget_texts: example inputs for the Hub page; their outputs are computed by the model.
         model: the loaded model, to skip loading it again.
+        space_id: the Gradio Space that demonstrates the model, if any (linked from the card).
 
     Returns:
         A ``huggingface_hub.ModelCard``.
@@ -146,7 +147,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         model_name=model_name, repo_id=hub_model_id or "<user>/<repo>", config=model.config,
         label_list=" or ".join(f"`{n}`" for n in model.config.label_names),
         num_parameters=f"{sum(p.numel() for p in model.parameters()):,}",
-        example_text=EXAMPLE_TEXT, dataset_id=dataset_id,
+        example_text=EXAMPLE_TEXT, dataset_id=dataset_id, space_id=space_id,
         max_batch=max_batch, max_chars=max_chars, **_results_context(metrics, run_files, model_dir),
         config_table=_table(["field", "value"], sorted(model.config.to_dict().items())),
         training_table=_training_table(run_files.get("training_args.json"), run_files.get("all_results.json")),
