@@ -122,7 +122,8 @@ def build_demo(model, info):
         first = info["examples"][0] if info["examples"] else ""
         text = gr.Textbox(value=first, label="Text", lines=8, placeholder="Paste a news article or a headline")
         button = gr.Button("Classify", variant="primary")
-        label = gr.Label(num_top_classes=num_labels, label="Probabilities")
+        # The page opens with its first example classified (computed here, so no request is needed).
+        label = gr.Label(value=classify(first) if first else None, num_top_classes=num_labels, label="Probabilities")
         button.click(classify, inputs=text, outputs=label, api_name="classify")
         text.submit(classify, inputs=text, outputs=label, api_name=False)
         if info["examples"]:
@@ -131,6 +132,4 @@ def build_demo(model, info):
         gr.Markdown(f"The model reads the first tokens of each text only (see the model card). Limits per"
                     f" request: {MAX_BATCH_SIZE} texts, {MAX_TEXT_CHARS:,} characters each.")
         gr.api(classify_batch, api_name="classify_batch")
-        if first:  # the page opens with its first example classified
-            demo.load(classify, inputs=text, outputs=label, api_name=False)
     return demo

@@ -24,7 +24,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 
 def take_screenshot(url, output_file, chromium=None, width=1280, height=1600, wait_ms=15_000):
-    """Write a PNG of ``url`` as headless Chromium renders it; return its path."""
+    """Write a PNG of ``url`` as headless Chromium renders it (``wait_ms`` of virtual time); return its path."""
     chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         raise FileNotFoundError("no chromium found (Debian: apt-get install -y chromium)")

@@ -144,3 +144,37 @@ def test_headless_chromium_screenshot(served, tmp_path):
     assert pixels.shape[:2] == (1000, 1280)
     ink = (pixels[..., :3] < 0.9).any(-1).mean()  # share of pixels that are not (near) white
     assert ink > 0.02, ink  # a rendered page, not a blank one
+
+
+def _demo_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_script", REPO_ROOT / "scripts" / "demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_script_builds_the_app_from_a_folder_or_a_cached_repo_id(upload, tmp_path, monkeypatch):
+    from tests.test_transformers_interop import populate_cache
+
+    script = _demo_script()
+    info = script.model_info(upload)
+    assert info["name"] == "upload" and info["test_accuracy"] == 0.9321
+    cache = tmp_path / "hub"
+    populate_cache(cache, MODEL_ID, upload)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    info = script.model_info(MODEL_ID)
+    assert info["name"] == MODEL_ID and info["labels"] == ["REAL", "FAKE"] and info["test_accuracy"] == 0.9321
+    app = script.build(script.parse_args(["--model_name_or_path", str(upload)]))
+    assert isinstance(app, gr.Blocks)
+
+
+def test_demo_script_bad_folder_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _demo_script().main(["--model_name_or_path", str(tmp_path)])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "no config.json" in err and "\n" not in err
