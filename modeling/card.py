@@ -137,7 +137,8 @@ def handler_limits():
 
 
 def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license="apache-2.0", language=None,
-                      tags=(), widget_texts=None, text_kind=None, repo_url=None, model=None):
+                      tags=(), widget_texts=None, text_kind=None, repo_url=None, model=None,
+                      space_id=None):
     """Render the model card of the run in ``model_dir``.
 
     Args:
@@ -155,6 +156,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
             default: "news articles" for REAL/FAKE models, else "texts".
         repo_url: the project's code repository; default: :func:`project_url` (setup.cfg ``url``).
         model: the loaded model, to skip loading it again.
+        space_id: the Gradio Space that demonstrates the model, if any (linked from the card).
 
     Returns:
         A ``huggingface_hub.ModelCard``.
@@ -187,7 +189,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         model_name=model_name, repo_id=hub_model_id or "<user>/<repo>", config=model.config,
         label_list=" or ".join(f"`{n}`" for n in model.config.label_names),
         num_parameters=f"{sum(p.numel() for p in model.parameters()):,}",
-        example_text=EXAMPLE_TEXT if news else "A text to classify.", dataset_id=dataset_id,
+        example_text=EXAMPLE_TEXT if news else "A text to classify.", dataset_id=dataset_id, space_id=space_id,
         dataset_name=dataset_name, news=news, text_kind=text_kind or ("news articles" if news else "texts"),
         language_name=LANGUAGE_NAMES.get(language, language) if isinstance(language, str) else None,
         cite_mcintire="fake_or_real_news" in sources, repo_url=repo_url or project_url(),

@@ -4,7 +4,9 @@
 folder and uploads it in one commit. The folder holds the model files, the run's metrics and plots,
 ``README.md`` (the model card), ``handler.py`` for Inference Endpoints, ``requirements.txt``, and
 ``bilstm_inference/``: a copy of this package's inference modules, so that the handler and
-``from_pretrained`` work where this project is not installed (the Endpoints image).
+``from_pretrained`` work where this project is not installed (the Endpoints image), and the files
+transformers loads (``tokenizer_config.json``, ``configuration_bilstm.py``, ``modeling_bilstm.py``,
+the transformers keys of ``config.json``; see ``modeling.transformers_files``).
 """
 
 import ast
@@ -17,8 +19,9 @@ from huggingface_hub import HfApi, get_token
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from .card import HANDLER_TEMPLATE, render_model_card
-from .model import CONFIG_FILE, WEIGHTS_FILE
+from .model import CONFIG_FILE, WEIGHTS_FILE, BiLSTMForSequenceClassification
 from .tokenizer import TOKENIZER_FILE
+from .transformers_files import TRANSFORMERS_FILES, write_transformers_files
 from .utils import atomic_path
 
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
@@ -26,7 +29,7 @@ OPTIONAL_FILES = ("eval_results.json", "all_results.json", "metrics.json", "trai
                   "loss_curve.png", "confusion_matrix.png")
 HANDLER_FILE, REQUIREMENTS_FILE, CARD_FILE = "handler.py", "requirements.txt", "README.md"
 VENDORED_PACKAGE = "bilstm_inference"
-VENDORED_MODULES = ("config.py", "model.py", "tokenizer.py", "utils.py")
+VENDORED_MODULES = ("config.py", "model.py", "tokenizer.py", "transformers_files.py", "utils.py")
 # What the Inference Endpoints toolkit image provides (besides the standard library).
 ENDPOINT_IMAGE_PACKAGES = {"torch", "tokenizers", "safetensors", "huggingface_hub", "numpy"}
 
@@ -66,7 +69,8 @@ def check_run_folder(model_dir):
 
 def upload_folder_names():
     """Top-level names ``build_upload_folder`` may write."""
-    return {*REQUIRED_FILES, *OPTIONAL_FILES, CARD_FILE, HANDLER_FILE, REQUIREMENTS_FILE, VENDORED_PACKAGE}
+    return {*REQUIRED_FILES, *OPTIONAL_FILES, *TRANSFORMERS_FILES, CARD_FILE, HANDLER_FILE, REQUIREMENTS_FILE,
+            VENDORED_PACKAGE}
 
 
 def build_upload_folder(model_dir, out_dir, hub_model_id=None, **card_options):
@@ -86,12 +90,15 @@ def build_upload_folder(model_dir, out_dir, hub_model_id=None, **card_options):
         if strangers:
             raise FileExistsError(f"{out_dir}: already exists and holds other files ({', '.join(strangers[:3])});"
                                   " choose a new folder")
-    card = render_model_card(model_dir, hub_model_id, **card_options)
+    model = BiLSTMForSequenceClassification.from_pretrained(model_dir)
+    card = render_model_card(model_dir, hub_model_id, model=model, **card_options)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for name in REQUIRED_FILES + OPTIONAL_FILES:
             if (model_dir / name).is_file():
                 shutil.copyfile(model_dir / name, tmp / name)
+        # Rewritten from the current code, so a run saved before these files existed gains them too.
+        write_transformers_files(tmp, model.config)
         card.save(tmp / CARD_FILE)
         shutil.copyfile(HANDLER_TEMPLATE, tmp / HANDLER_FILE)
         (tmp / REQUIREMENTS_FILE).write_text(REQUIREMENTS, encoding="utf-8")

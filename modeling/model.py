@@ -7,7 +7,6 @@ so it starts at the last real token. Adding padding changes no logit; with lengt
 batches, training on CPU is about 4x faster than a tutorial-style packed BiLSTM (docs/BENCHMARKS.md).
 """
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from torch import nn
 
 from .config import BiLSTMConfig
 from .tokenizer import TOKENIZER_FILE, load_tokenizer, save_tokenizer
+from .transformers_files import TRANSFORMERS_FILES, write_transformers_files
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -193,7 +193,8 @@ class BiLSTMForSequenceClassification(
 
     # ------------------------------------------------------------- save / load
     def save_pretrained(self, save_directory, **kwargs):
-        """Write ``config.json``, ``model.safetensors`` and ``tokenizer.json`` to ``save_directory``.
+        """Write ``config.json``, ``model.safetensors`` and ``tokenizer.json`` to ``save_directory``,
+        with the files transformers needs to load them (``modeling.transformers_files``).
 
         Everything is written to a temporary folder first and each file is moved into place
         with an atomic rename, so an interrupted save leaves the previous model loadable.
@@ -206,7 +207,7 @@ class BiLSTMForSequenceClassification(
             super().save_pretrained(tmp, **kwargs)
             # The mixin's generic README.md is not kept: the model card is rendered from the
             # run's own results when the folder is pushed (modeling.card).
-            for name in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE):
+            for name in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE, *TRANSFORMERS_FILES):
                 src, dst = Path(tmp) / name, save_directory / name
                 if src.exists():
                     os.replace(src, dst)
@@ -215,7 +216,8 @@ class BiLSTMForSequenceClassification(
     def _save_pretrained(self, save_directory):
         save_directory = Path(save_directory)
         save_model(self, str(save_directory / WEIGHTS_FILE))
-        (save_directory / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2, sort_keys=True) + "\n")
+        # config.json also carries the keys transformers reads (model_type, auto_map, id2label, ...).
+        write_transformers_files(save_directory, self.config, with_tokenizer=self.tokenizer is not None)
         if self.tokenizer is not None:
             save_tokenizer(self.tokenizer, save_directory)
 

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from .data import prepare_dataset, split_dataset
 from .files import read_dataset, read_table
 from .plots import plot_loss_curve
+from .transformers_files import TRANSFORMERS_FILES
 from .utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ TRAINER_STATE_FILE = "trainer_state.json"
 BEST_WEIGHTS_FILE = "best_model.safetensors"
 # What a finished run leaves in --output_dir besides checkpoints (--overwrite_output_dir removes them).
 RUN_FILES = ("config.json", "model.safetensors", "tokenizer.json", METRICS_FILE, LOSS_CURVE_FILE,
-             ALL_RESULTS_FILE, "eval_results.json", "confusion_matrix.png", "training_args.json")
+             ALL_RESULTS_FILE, "eval_results.json", "confusion_matrix.png", "training_args.json", *TRANSFORMERS_FILES)
 CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
 # Trackers Accelerate can log to, detected by their import name (accelerate's own ``is_*_available``
 # helpers are not public API: a minor release removed one of their neighbours).

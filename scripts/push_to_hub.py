@@ -6,15 +6,24 @@
 uploads config.json, model.safetensors, tokenizer.json, the run's metrics and plots, README.md (the
 model card rendered from model_card.md) and handler.py (+ bilstm_inference/, requirements.txt) for
 Inference Endpoints. ``--dry_run DIR`` writes exactly that folder to DIR and uploads nothing.
+
+    python scripts/push_to_hub.py --model_dir runs/fake-news --hub_model_id your-name/bilstm-fake-news \
+        --space_id your-name/bilstm-fake-news-demo
+
+also creates a Gradio Space that loads the model repo by id (README.md with ``sdk: gradio``, app.py,
+demo.py, requirements.txt) and links it from the model card; with ``--dry_run DIR`` the two folders
+go to DIR/model and DIR/space.
 """
 
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from modeling.cli import exit_on_error, setup_logging
 from modeling.hub import build_upload_folder, check_repo_id, check_run_folder, push_model_dir
 from modeling.run_folder import check_finished
+from modeling.space import build_space_folder, push_space
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +48,14 @@ def parse_args(argv=None):
                                                                " default: texts of the validation split).")
     parser.add_argument("--tag", action="append", default=[], help="An extra tag for the card (repeat the flag).")
     parser.add_argument("--force", action="store_true", help="Push a run that did not finish (interrupted or killed).")
+    parser.add_argument("--space_id", help="Also create/update this Gradio Space, 'user-or-org/space-name', which"
+                                           " loads --hub_model_id; the model card links it.")
     args = parser.parse_args(argv)
     if args.dry_run is None and not args.hub_model_id:
         parser.error("--hub_model_id is required (or pass --dry_run DIR to only build the upload folder)")
+    if args.space_id and not (args.hub_model_id and "/" in args.hub_model_id and "/" in args.space_id):
+        parser.error("--space_id needs full ids, --hub_model_id user-or-org/model and --space_id user-or-org/space:"
+                     " the Space loads the model by its id")
     return args
 
 
@@ -50,19 +64,29 @@ def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     card_options = dict(dataset_id=args.dataset_id, license=args.license, language=args.language,
-                        text_kind=args.text_kind, widget_texts=args.widget_text, tags=args.tag)
+                        text_kind=args.text_kind, widget_texts=args.widget_text, tags=args.tag, space_id=args.space_id)
     check_finished(args.model_dir, force=args.force)  # a Ctrl-C'd run holds a best-so-far model
     if args.dry_run is not None:
         if args.hub_model_id:
             check_repo_id(args.hub_model_id)
         check_run_folder(args.model_dir)
-        folder = build_upload_folder(args.model_dir, args.dry_run, args.hub_model_id, **card_options)
+        model_out = Path(args.dry_run) / "model" if args.space_id else args.dry_run
+        if args.space_id:
+            space = build_space_folder(Path(args.dry_run) / "space", args.space_id, args.hub_model_id,
+                                       revision=args.revision, license=args.license)
+            logger.info("Dry run: wrote the Space folder to %s", space)
+        folder = build_upload_folder(args.model_dir, model_out, args.hub_model_id, **card_options)
         logger.info("Dry run: wrote the upload folder to %s (nothing was uploaded)", folder)
         return 0
+    if args.space_id:
+        check_repo_id(args.space_id)
     url = push_model_dir(args.model_dir, args.hub_model_id, private=args.private, revision=args.revision,
                          commit_message=args.commit_message, token=args.token, create_pr=args.create_pr,
                          **card_options)
     print(url)
+    if args.space_id:
+        print(push_space(args.space_id, args.hub_model_id, token=args.token, private=args.private,
+                         revision=args.revision, license=args.license))
     return 0
 
 

@@ -129,7 +129,8 @@ def test_dry_run_folder_holds_every_file(dry_run, run_dir):
     files = set(read_tree(dry_run))
     expected = {"config.json", "model.safetensors", "tokenizer.json", "README.md", "handler.py", "requirements.txt",
                 "eval_results.json", "all_results.json", "metrics.json", "training_args.json",
-                "loss_curve.png", "confusion_matrix.png"}
+                "loss_curve.png", "confusion_matrix.png", "tokenizer_config.json", "configuration_bilstm.py",
+                "modeling_bilstm.py"}
     expected |= {f"bilstm_inference/{m}" for m in ("__init__.py", *hub.VENDORED_MODULES)}
     assert files == expected
     for name in ("config.json", "model.safetensors", "tokenizer.json", "eval_results.json", "loss_curve.png"):
@@ -200,8 +201,8 @@ def test_card_adapts_to_a_bare_run_folder(run_dir, tmp_path):
     for name in hub.REQUIRED_FILES:
         (bare / name).write_bytes((run_dir / name).read_bytes())
     folder = hub.build_upload_folder(bare, tmp_path / "up")
-    assert {p.name for p in folder.iterdir()} == {*hub.REQUIRED_FILES, "README.md", "handler.py", "requirements.txt",
-                                                  "bilstm_inference"}
+    assert {p.name for p in folder.iterdir()} == {*hub.REQUIRED_FILES, *hub.TRANSFORMERS_FILES, "README.md",
+                                                  "handler.py", "requirements.txt", "bilstm_inference"}
     meta = front_matter(folder / "README.md")
     assert "model-index" not in meta and meta["widget"]
     assert "No evaluation results" in (folder / "README.md").read_text()
@@ -431,10 +432,11 @@ def test_handler_runs_as_the_endpoints_toolkit_loads_it(python, dry_run, run_dir
 
 
 # ----------------------------------------------------------------- from_pretrained(repo_id)
-def populate_cache(cache_dir, repo_id, folder, commit, ref):
-    """Lay out ``folder``'s model files as hf_hub_download does: blobs, snapshot symlinks, a ref."""
+def populate_cache(cache_dir, repo_id, folder, commit, ref, names=None):
+    """Lay out ``folder``'s model files (or ``names``) as hf_hub_download does: blobs, snapshot
+    symlinks, a ref."""
     repo = Path(cache_dir) / f"models--{repo_id.replace('/', '--')}"
-    for name in hub.REQUIRED_FILES:
+    for name in names or hub.REQUIRED_FILES:
         data = (Path(folder) / name).read_bytes()
         blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
         blob.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,8 @@ def workdir(tmp_path_factory):
     (root / "data").mkdir()
     shutil.copyfile(ROOT / "data" / "demo.csv", root / "data" / "demo.csv")
     run = write_run(tiny_model(), tmp_path_factory.mktemp("hub_run") / "run")
-    populate_cache(root / "hf" / "hub", HUB_REPO, run, "c" * 40, "main")
+    files = sorted(p.name for p in run.iterdir() if p.is_file())  # what a push uploads, transformers' files too
+    populate_cache(root / "hf" / "hub", HUB_REPO, run, "c" * 40, "main", names=files)
     return root
 
 
@@ -38,8 +39,8 @@ def run_snippet(code, workdir):
 
 
 def test_the_readme_has_the_snippets_this_file_checks():
-    assert len(BLOCKS) == 2
-    assert "train(" in BLOCKS[0] and HUB_REPO in BLOCKS[1]
+    assert len(BLOCKS) == 3
+    assert "train(" in BLOCKS[0] and HUB_REPO in BLOCKS[1] and "pipeline(" in BLOCKS[2] and HUB_REPO in BLOCKS[2]
     for block in BLOCKS:
         ast.parse(block)  # valid Python as written
 
@@ -62,3 +63,12 @@ def test_hub_snippet_loads_the_repo_id_offline(workdir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     [prediction] = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
     assert prediction["label"] in ("REAL", "FAKE") and sum(prediction["scores"].values()) == pytest.approx(1.0)
+
+
+def test_transformers_snippet_runs_offline(workdir):
+    pytest.importorskip("transformers")
+    code = BLOCKS[2] + "\nprint(repr(classifier('Some news article ...', top_k=None)))\n"
+    proc = run_snippet(code, workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    scores = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    assert {s["label"] for s in scores} == {"REAL", "FAKE"} and sum(s["score"] for s in scores) == pytest.approx(1.0)

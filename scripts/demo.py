@@ -1,0 +1,69 @@
+"""Try a trained model in the browser: a Gradio page with a text box and every class probability.
+
+    pip install -e ".[demo]"
+    python scripts/demo.py --model_name_or_path outputs/news            # a train.py output folder
+    python scripts/demo.py --model_name_or_path your-name/bilstm-fake-news   # or a Hub repo id
+
+then open http://127.0.0.1:7860. The page shows the model's name, labels and test accuracy, and the
+model card's widget texts (or a few built-in examples) as clickable examples. The same app runs on a
+Hugging Face Space (``push_to_hub.py --space_id``).
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from modeling.cli import exit_on_error, load_model, setup_logging
+
+logger = logging.getLogger(__name__)
+INFO_FILES = ["config.json", "README.md", "eval_results.json", "all_results.json"]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
+    parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
+    parser.add_argument("--server_name", default="127.0.0.1",
+                        help="Address to listen on (default: %(default)s; 0.0.0.0 to serve the network).")
+    parser.add_argument("--server_port", type=int, default=7860, help="Port (default: %(default)s).")
+    parser.add_argument("--share", action="store_true", help="Also open a temporary public gradio.live link.")
+    return parser.parse_args(argv)
+
+
+def model_info(name_or_path, revision=None):
+    """The page's header and examples, read from the folder or from the repo's small files."""
+    from modeling.card import DEFAULT_WIDGET_TEXTS
+    from modeling.demo import read_model_info
+
+    folder = Path(name_or_path)
+    if folder.is_dir():
+        return read_model_info(folder, default_examples=DEFAULT_WIDGET_TEXTS)
+    from huggingface_hub import snapshot_download
+
+    path = snapshot_download(str(name_or_path), revision=revision, allow_patterns=INFO_FILES)
+    return read_model_info(path, name=str(name_or_path), default_examples=DEFAULT_WIDGET_TEXTS)
+
+
+def build(args):
+    """Load the model and build the app (not launched)."""
+    try:
+        from modeling.demo import build_demo
+    except ImportError as err:
+        raise ValueError(f"the demo needs gradio ({err}): pip install -e \".[demo]\"") from None
+    model = load_model(args.model_name_or_path, revision=args.revision)
+    return build_demo(model, model_info(args.model_name_or_path, args.revision))
+
+
+@exit_on_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    demo = build(args)
+    logger.info("Serving %s on http://%s:%d", args.model_name_or_path, args.server_name, args.server_port)
+    demo.launch(server_name=args.server_name, server_port=args.server_port, share=args.share)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
