@@ -40,6 +40,9 @@ def parse_args(argv=None):
                         help="Binary models predict the second label when its probability is above this"
                              " (default: %(default)s).")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                        help="onnx: onnxruntime on the model's model.onnx (scripts/export_onnx.py, the [onnx] extra);"
+                             " auto (default): onnx when both are there, else torch.")
     args = parser.parse_args(argv)
     if args.texts and args.input_file:
         parser.error("give texts as arguments or --input_file, not both")
@@ -101,8 +104,11 @@ def write_output(path, rows, predictions, label_names):
 @exit_on_error
 def main(argv=None):
     args = parse_args(argv)
-    model = load_model(args.model_name_or_path, revision=args.revision)
-    model.to(PartialState().device)
+    # auto prefers torch where Accelerate found an accelerator (onnxruntime runs here on the CPU).
+    backend = "torch" if args.backend == "auto" and PartialState().device.type != "cpu" else args.backend
+    model = load_model(args.model_name_or_path, revision=args.revision, backend=backend)
+    if getattr(model, "backend", "torch") == "torch":  # onnxruntime runs on the CPU
+        model.to(PartialState().device)
     texts, rows = read_inputs(args)
     if not texts:
         raise ValueError("no texts to classify: pass texts as arguments, --input_file, or lines on standard input")

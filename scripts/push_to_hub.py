@@ -5,7 +5,8 @@
 
 uploads config.json, model.safetensors, tokenizer.json, the run's metrics and plots, README.md (the
 model card rendered from model_card.md) and handler.py (+ bilstm_inference/, requirements.txt) for
-Inference Endpoints. ``--dry_run DIR`` writes exactly that folder to DIR and uploads nothing.
+Inference Endpoints. ``--include_onnx`` adds the run's model.onnx (scripts/export_onnx.py), which the
+handler then serves with onnxruntime. ``--dry_run DIR`` writes exactly that folder to DIR and uploads nothing.
 """
 
 import argparse
@@ -27,6 +28,8 @@ def parse_args(argv=None):
     parser.add_argument("--commit_message", help="Commit message (default: 'Upload BiLSTM text classifier').")
     parser.add_argument("--token", help="Hub token with write access (default: HF_TOKEN, then the token saved by `hf auth login`).")
     parser.add_argument("--create_pr", action="store_true", help="Open a pull request instead of committing to the branch.")
+    parser.add_argument("--include_onnx", action="store_true",
+                        help="Also upload model.onnx from --model_dir (as model_graph.pb; the Endpoint handler uses it with onnxruntime).")
     parser.add_argument("--dry_run", metavar="DIR", help="Write the folder that would be uploaded to DIR and upload nothing.")
     parser.add_argument("--dataset_id", help="Hub id of the data set the model was trained on, for the card's metadata.")
     parser.add_argument("--license", default="apache-2.0", help="License id for the model card (default: apache-2.0).")
@@ -41,7 +44,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
-    card_options = dict(dataset_id=args.dataset_id, license=args.license, language=args.language)
+    card_options = dict(dataset_id=args.dataset_id, license=args.license, language=args.language,
+                        include_onnx=args.include_onnx)
     if args.dry_run is not None:
         if args.hub_model_id:
             check_repo_id(args.hub_model_id)
