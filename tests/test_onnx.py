@@ -280,13 +280,19 @@ def test_upload_with_onnx_and_the_endpoint_serves_it(onnx_run, tmp_path):
         assert [r[0]["score"] for r in answer["answer"]] == pytest.approx([p["score"] for p in expected], abs=1e-6)
 
 
-def test_include_onnx_without_a_graph_is_one_clear_error(tmp_path, capsys):
+def test_include_onnx_without_a_current_graph_is_one_clear_error(tmp_path, capsys):
     run = write_run(tiny_model(), tmp_path / "run")
     push = load_script("push_to_hub")
+    argv = ["--model_dir", str(run), "--include_onnx", "--dry_run", str(tmp_path / "up")]
     with pytest.raises(SystemExit) as exit_info:
-        push.main(["--model_dir", str(run), "--include_onnx", "--dry_run", str(tmp_path / "up")])
+        push.main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 1 and "no model.onnx to include" in err and err.count("\n") == 1
+    export_onnx(tiny_model(seed=3), run / "model.onnx")  # another model's graph
+    with pytest.raises(SystemExit) as exit_info:
+        push.main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "other weights" in err and err.count("\n") == 1
     assert not (tmp_path / "up").exists()
 
 
