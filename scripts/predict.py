@@ -9,7 +9,9 @@ Texts come from the arguments, else --input_file (a CSV/TSV with a text column, 
 with one text per line; blank lines are skipped), else standard input (one text per line).
 Each printed line is {"label": ..., "score": ..., "scores": {label: probability, ...}}, in input
 order. --output_file writes .csv (the input columns plus label, score and one prob_<label> column
-per label) or .jsonl (the printed lines with the text) instead.
+per label) or .jsonl (the printed lines with the text) instead. --backend auto (the default) runs
+onnxruntime when the model has a model.onnx (scripts/export_onnx.py) and onnxruntime is installed,
+else torch; the results are the same.
 """
 
 import argparse
