@@ -6,9 +6,14 @@ fake_or_real_news ``truncated128`` train split (its real vocabulary size). Texts
 (two joined where one is too short) cut to exactly 128 and 200 tokens of that tokenizer.
 
 * batched: ``model.predict(texts, batch_size=B)`` on ``--n_texts`` texts (tokenisation, padding,
-  forward, softmax, result dicts all included), best of ``--repeats``; and the forward pass alone
+  forward, softmax, result dicts all included), median of ``--repeats``; and the forward pass alone
   on pre-tokenised tensors, to show where the time goes;
 * single text: ``model.predict(text)`` latency p50/p99 over ``--n_single`` calls;
+* onnxruntime (``modeling.serving.OnnxBiLSTMClassifier`` on the model exported by
+  ``modeling.onnx_export``, ``--threads`` intra-op threads), timed interleaved with torch: each
+  repeat runs torch then onnxruntime on the same texts, each single-text call alternates, and the
+  medians are reported (the machine is shared: interleaving puts both under the same load). The max
+  |logit difference| and the number of differing predicted labels over all texts are recorded;
 * fastText (``bench.peers.fasttext_inference_speed``, trained on the same split with the peer
   settings, single-threaded) on the same texts, in the same run;
 * FLOPs per token from the config: each LSTM direction of each layer does ``4H x (I + H)``
@@ -20,6 +25,7 @@ fake_or_real_news ``truncated128`` train split (its real vocabulary size). Texts
     python bench/bench_inference.py                 # 1 thread
     python bench/bench_inference.py --threads 2
     python bench/bench_inference.py --quick         # fewer texts and calls (under a minute)
+    python bench/bench_inference.py --no_onnx       # torch (and fastText) only
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and 
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,6 +47,8 @@ from bench.common import environment, model_defaults, train_defaults, write_json
 from bench.peers import FASTTEXT_CONFIGS, fasttext_inference_speed, read_split
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
 from modeling.model import pad_sequences
+
+WORK_DIR = Path(__file__).resolve().parent / ".work" / "inference_onnx"
 
 
 def flops_per_token(config: BiLSTMConfig) -> dict:
@@ -89,26 +98,58 @@ def texts_of_length(tokenizer, sources, n_tokens, count) -> list:
     return out
 
 
-def best_time(fn, repeats) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def interleaved_times(fns, repeats) -> list:
+    """Median seconds of each of ``fns``, run in turn ``repeats`` times after one warm-up each, so
+    that all of them see the same phases of a shared machine."""
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, samples in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+    return [float(np.median(samples)) for samples in times]
 
 
-def latency(fn, texts, calls) -> dict:
+def interleaved_latency(fns, texts, calls) -> list:
+    """Single-text latency of each of ``fns``; call k runs every function on the same text in turn."""
     for t in texts[:20]:
-        fn(t)  # warm-up
-    lat = []
+        for fn in fns:
+            fn(t)  # warm-up
+    lat = [[] for _ in fns]
     for k in range(calls):
-        t0 = time.perf_counter()
-        fn(texts[k % len(texts)])
-        lat.append(time.perf_counter() - t0)
-    return {"calls": calls, "p50_ms": 1e3 * float(np.percentile(lat, 50)),
-            "p99_ms": 1e3 * float(np.percentile(lat, 99)), "mean_ms": 1e3 * float(np.mean(lat))}
+        for fn, samples in zip(fns, lat):
+            t0 = time.perf_counter()
+            fn(texts[k % len(texts)])
+            samples.append(time.perf_counter() - t0)
+    return [{"calls": calls, "p50_ms": 1e3 * float(np.percentile(x, 50)), "p99_ms": 1e3 * float(np.percentile(x, 99)),
+             "mean_ms": 1e3 * float(np.mean(x))} for x in lat]
+
+
+def onnx_model(model, threads):
+    """``model`` saved and exported under bench/.work/, loaded by onnxruntime with ``threads`` threads."""
+    from modeling.onnx_export import export_onnx
+    from modeling.serving import OnnxBiLSTMClassifier
+
+    model.save_pretrained(WORK_DIR)
+    export_onnx(model, WORK_DIR / "model.onnx")
+    return OnnxBiLSTMClassifier.from_pretrained(WORK_DIR, num_threads=threads)
+
+
+def agreement(model, ort_model, texts) -> dict:
+    """Max |logit difference| and differing predicted labels over ``texts`` (batches of 64)."""
+    worst, differ = 0.0, 0
+    encodings = model.tokenizer.encode_batch(texts)
+    for start in range(0, len(texts), 64):
+        ids, mask = pad_sequences([e.ids for e in encodings[start : start + 64]], model.config.pad_token_id)
+        with torch.inference_mode():
+            expected = model(ids, mask).logits
+        got = ort_model.logits(ids, mask)
+        worst = max(worst, float((got - expected).abs().max()))
+        differ += int(((got > 0) != (expected > 0)).any(-1).sum()) if got.size(-1) == 1 else \
+            int((got.argmax(-1) != expected.argmax(-1)).sum())
+    return {"max_abs_logit_diff": worst, "labels_differing": differ, "texts": len(texts)}
 
 
 def parse_args(argv=None):
@@ -118,14 +159,15 @@ def parse_args(argv=None):
     ap.add_argument("--batch_sizes", nargs="+", type=int, default=[64, 256], help="predict batch sizes")
     ap.add_argument("--n_texts", type=int, default=1024, help="texts per batched measurement")
     ap.add_argument("--n_single", type=int, default=500, help="single-text calls (at least 300 for p99)")
-    ap.add_argument("--repeats", type=int, default=3, help="batched repeats (best is kept)")
+    ap.add_argument("--repeats", type=int, default=5, help="batched repeats (the median is kept)")
     ap.add_argument("--quick", action="store_true", help="256 texts, 300 single calls, 2 repeats")
     ap.add_argument("--no_fasttext", dest="fasttext", action="store_false", help="skip the fastText peer")
+    ap.add_argument("--no_onnx", dest="onnx", action="store_false", help="skip onnxruntime (the [onnx] extra)")
     ap.add_argument("--data_dir", default=None, help="shared data folder (default ../shared/data)")
     ap.add_argument("--output_dir", default="bench/results", help="folder for inference[_quick]_t<threads>.json")
     args = ap.parse_args(argv)
     if args.quick:
-        args.n_texts, args.n_single, args.repeats = 256, 300, 2
+        args.n_texts, args.n_single, args.repeats = 256, 300, 3
     return args
 
 
@@ -144,6 +186,7 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     model = BiLSTMForSequenceClassification(config).eval()
     model.tokenizer = tokenizer
+    ort_model = onnx_model(model, args.threads) if args.onnx else None
     flops = flops_per_token(config)
     # On a shared machine one measurement can catch a busy core: measure the peak before and after
     # every block and keep the best, so the fractions below are not inflated by a low peak.
@@ -156,14 +199,22 @@ def main(argv=None) -> dict:
     for n_tokens in args.lengths:
         texts = texts_of_length(tokenizer, test_texts, n_tokens, args.n_texts)
         row = {"tokens": n_tokens, "batched": []}
+        backends = [("", model)] + ([("onnx_", ort_model)] if ort_model else [])
         for bs in args.batch_sizes:
-            s = best_time(lambda: model.predict(texts, batch_size=bs), args.repeats)
             ids, mask = pad_sequences([e.ids for e in tokenizer.encode_batch(texts[:bs])], config.pad_token_id)
             with torch.inference_mode():
-                fwd = best_time(lambda: model(ids, mask), args.repeats)
-            row["batched"].append({"batch_size": bs, "predict_texts_per_s": len(texts) / s,
-                                   "forward_texts_per_s": len(ids) / fwd})
-        row["single"] = latency(model.predict, texts, args.n_single)
+                predict = interleaved_times([lambda m=m: m.predict(texts, batch_size=bs) for _, m in backends],
+                                            args.repeats)
+                forward = interleaved_times([lambda: model(ids, mask)] + ([lambda: ort_model.logits(ids, mask)]
+                                                                          if ort_model else []), args.repeats)
+            entry = {"batch_size": bs}
+            for (prefix, _), p, f in zip(backends, predict, forward):
+                entry.update({f"{prefix}predict_texts_per_s": len(texts) / p, f"{prefix}forward_texts_per_s": len(ids) / f})
+            row["batched"].append(entry)
+        singles = interleaved_latency([m.predict for _, m in backends], texts, args.n_single)
+        row["single"] = singles[0]
+        if ort_model:
+            row["onnx_single"], row["onnx_agreement"] = singles[1], agreement(model, ort_model, texts)
         peaks.append(matmul_peak())
         if args.fasttext:
             row["fasttext"] = fasttext_inference_speed(paths["train"], texts, FASTTEXT_CONFIGS["fakenews"],
@@ -174,9 +225,10 @@ def main(argv=None) -> dict:
     report["matmul_peak_samples"] = peaks
     for row in report["results"]:
         for b in row["batched"]:
-            for kind in ("predict", "forward"):
-                achieved = b[f"{kind}_texts_per_s"] * row["tokens"] * per_token
-                b[f"{kind}_gflops"], b[f"{kind}_peak_fraction"] = achieved / 1e9, achieved / peak
+            for kind in ("predict", "forward", "onnx_predict", "onnx_forward"):
+                if f"{kind}_texts_per_s" in b:
+                    achieved = b[f"{kind}_texts_per_s"] * row["tokens"] * per_token
+                    b[f"{kind}_gflops"], b[f"{kind}_peak_fraction"] = achieved / 1e9, achieved / peak
     print(f"fp32 matmul peak ({args.threads} thread(s), best of {len(peaks)} measurements): "
           f"{peak / 1e9:.1f} GFLOP/s (all: {', '.join(f'{p / 1e9:.1f}' for p in peaks)})")
     report["load_avg_at_end"] = environment()["load_avg_1m_5m_15m"]
@@ -187,24 +239,33 @@ def main(argv=None) -> dict:
 
 
 def print_tables(report):
-    print("\n| tokens | batch | predict texts/s | forward-only texts/s | % of fp32 peak (predict / forward) |"
-          "\n| --- | --- | --- | --- | --- |")
+    print("\n| tokens | batch | backend | predict texts/s | forward-only texts/s | % of fp32 peak (predict / forward) |"
+          "\n| --- | --- | --- | --- | --- | --- |")
     for row in report["results"]:
         for b in row["batched"]:
-            print(f"| {row['tokens']} | {b['batch_size']} | {b['predict_texts_per_s']:,.0f} | "
-                  f"{b['forward_texts_per_s']:,.0f} | {100 * b['predict_peak_fraction']:.1f}% / "
-                  f"{100 * b['forward_peak_fraction']:.1f}% |")
+            for prefix, name in (("", "torch"), ("onnx_", "onnxruntime")):
+                if f"{prefix}predict_texts_per_s" in b:
+                    print(f"| {row['tokens']} | {b['batch_size']} | {name} | {b[f'{prefix}predict_texts_per_s']:,.0f} | "
+                          f"{b[f'{prefix}forward_texts_per_s']:,.0f} | {100 * b[f'{prefix}predict_peak_fraction']:.1f}% / "
+                          f"{100 * b[f'{prefix}forward_peak_fraction']:.1f}% |")
     print("\n| tokens | model | batched texts/s | single p50 (ms) | single p99 (ms) |\n| --- | --- | --- | --- | --- |")
     for row in report["results"]:
-        best = max(b["predict_texts_per_s"] for b in row["batched"])
-        s = row["single"]
-        print(f"| {row['tokens']} | BiLSTM predict | {best:,.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} |")
+        for prefix, name in (("", "BiLSTM predict (torch)"), ("onnx_", "BiLSTM predict (onnxruntime)")):
+            if f"{prefix}single" in row:
+                best = max(b[f"{prefix}predict_texts_per_s"] for b in row["batched"])
+                s = row[f"{prefix}single"]
+                print(f"| {row['tokens']} | {name} | {best:,.0f} | {s['p50_ms']:.3f} | {s['p99_ms']:.3f} |")
         ft = row.get("fasttext")
         if ft and "skipped" not in ft:
             print(f"| {row['tokens']} | fastText | {ft['batch_texts_per_s']:,.0f} | {ft['single_p50_ms']:.3f} | "
                   f"{ft['single_p99_ms']:.3f} |")
         elif ft:
             print(f"| {row['tokens']} | fastText | skipped: {ft['skipped']} | | |")
+    for row in report["results"]:
+        if "onnx_agreement" in row:
+            a = row["onnx_agreement"]
+            print(f"{row['tokens']} tokens: onnxruntime vs torch over {a['texts']} texts: max |logit diff| "
+                  f"{a['max_abs_logit_diff']:.2e}, {a['labels_differing']} predicted labels differ")
 
 
 if __name__ == "__main__":

@@ -78,9 +78,10 @@ def setup_logging(is_main_process=True):
         datasets.disable_progress_bars()
 
 
-def load_model(name_or_path, revision=None):
+def load_model(name_or_path, revision=None, backend="torch"):
     """``from_pretrained`` for the scripts: a folder that is not a saved model, or a Hub id that
-    cannot be fetched, becomes one ``ValueError`` line that names it."""
+    cannot be fetched, becomes one ``ValueError`` line that names it. ``backend`` "onnx" or "auto"
+    may return the onnxruntime classifier (``modeling.serving.load_for_inference``)."""
     from modeling import BiLSTMForSequenceClassification
 
     folder = Path(name_or_path)
@@ -88,7 +89,14 @@ def load_model(name_or_path, revision=None):
         raise ValueError(f"{folder}: no config.json in this folder; --model_name_or_path must be a train.py"
                          " output folder or a Hub repo id")
     try:
-        model = BiLSTMForSequenceClassification.from_pretrained(name_or_path, revision=revision)
+        if backend != "torch":
+            from modeling.serving import load_for_inference
+
+            model = load_for_inference(name_or_path, backend, revision=revision)
+        else:
+            model = BiLSTMForSequenceClassification.from_pretrained(name_or_path, revision=revision)
+    except ImportError as err:
+        raise ValueError(str(err)) from None
     except user_errors() as err:
         message = " ".join(str(err).split())
         raise ValueError(message if message.startswith(str(name_or_path)) else

@@ -3,7 +3,7 @@
 Run settings (learning rate, epochs, paths) live in the scripts, not here.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import List
 
 POOLING_CHOICES = ("last", "max", "mean", "last_max")
@@ -109,6 +109,12 @@ class BiLSTMConfig:
 
     def to_dict(self):
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """A config from a ``config.json`` dict, ignoring the keys transformers adds (``model_type``,
+        ``auto_map``, ``id2label``...), which are not architecture fields."""
+        return cls(**{k: v for k, v in values.items() if k in {f.name for f in fields(cls)}})
 
 
 def _check_int(name, value, low, high):

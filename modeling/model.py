@@ -80,7 +80,7 @@ class BiLSTMForSequenceClassification(
     def __init__(self, config: BiLSTMConfig):
         super().__init__()
         if isinstance(config, dict):
-            config = BiLSTMConfig(**config)
+            config = BiLSTMConfig.from_dict(config)
         self.config = config
         self.tokenizer = None
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
@@ -142,11 +142,7 @@ class BiLSTMForSequenceClassification(
 
     def probabilities(self, logits):
         """(batch, num_labels) probabilities from ``logits``."""
-        logits = logits.float()
-        if self.config.num_labels == 2:
-            p = torch.sigmoid(logits.squeeze(-1))
-            return torch.stack([1 - p, p], dim=-1)
-        return logits.softmax(-1)
+        return probabilities(logits, self.config.num_labels)
 
     # ---------------------------------------------------------------- inference
     @torch.inference_mode()
@@ -154,19 +150,14 @@ class BiLSTMForSequenceClassification(
         """(len(texts), num_labels) probabilities for raw texts, using the attached tokenizer."""
         if self.tokenizer is None:
             raise ValueError("this model has no tokenizer: load it with from_pretrained() or set model.tokenizer")
-        encodings = self.tokenizer.encode_batch(list(texts))
         device = next(self.parameters()).device
         was_training = self.training
         self.eval()
-        # Sort by length so each batch pads little; results go back to input order.
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        probs = torch.zeros(len(encodings), self.config.num_labels)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            input_ids, mask = pad_sequences([encodings[i].ids for i in chunk], self.config.pad_token_id, device)
-            probs[chunk] = self.probabilities(self(input_ids, mask).logits).cpu()
-        self.train(was_training)
-        return probs
+        try:
+            return batched_probabilities(self.tokenizer, texts, batch_size, self.config,
+                                         lambda ids, mask: self(ids.to(device), mask.to(device)).logits)
+        finally:
+            self.train(was_training)
 
     def predict(self, texts, batch_size=64, threshold=0.5, min_chars=MIN_TEXT_CHARS):
         """Classify raw texts.
@@ -178,18 +169,8 @@ class BiLSTMForSequenceClassification(
         training skips such texts: ``{"label": None, "score": None, "scores": None, "skipped":
         "<reason>"}``; ``min_chars=0`` classifies every text. A single string gives a single dict.
         """
-        single = isinstance(texts, str)
-        texts = [texts] if single else list(texts)
-        kept = [i for i, text in enumerate(texts) if len(text.strip()) >= min_chars]
-        probs = self.predict_proba([texts[i] for i in kept], batch_size=batch_size)
-        ids = decide(probs, threshold) if kept else torch.zeros(0, dtype=torch.long)
-        names = self.config.label_names
-        skipped = {"label": None, "score": None, "scores": None,
-                   "skipped": f"text shorter than {min_chars} characters (training skips such texts)"}
-        results = [dict(skipped) for _ in texts]
-        for i, label_id, p in zip(kept, ids.tolist(), probs):
-            results[i] = {"label": names[label_id], "score": float(p[label_id]), "scores": dict(zip(names, map(float, p)))}
-        return results[0] if single else results
+        return classify_texts(self.predict_proba, texts, self.config.label_names, batch_size=batch_size,
+                              threshold=threshold, min_chars=min_chars)
 
     # ------------------------------------------------------------- save / load
     def save_pretrained(self, save_directory, **kwargs):
@@ -274,6 +255,54 @@ class BiLSTMForSequenceClassification(
         model.tokenizer = tokenizer
         model.eval()
         return model
+
+
+def probabilities(logits, num_labels):
+    """(batch, num_labels) probabilities: sigmoid of the single logit for two labels, else softmax."""
+    logits = logits.float()
+    if num_labels == 2:
+        p = torch.sigmoid(logits.squeeze(-1))
+        return torch.stack([1 - p, p], dim=-1)
+    return logits.softmax(-1)
+
+
+def batched_probabilities(tokenizer, texts, batch_size, config, logits_fn):
+    """Tokenize ``texts``, run ``logits_fn(input_ids, attention_mask)`` on length-sorted padded batches
+    and return the (len(texts), num_labels) probabilities in input order. The torch model and the
+    onnxruntime session (``modeling.serving``) share this, so they batch and pad identically."""
+    encodings = tokenizer.encode_batch(list(texts))
+    # Sort by length so each batch pads little; results go back to input order.
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+    probs = torch.zeros(len(encodings), config.num_labels)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        input_ids, mask = pad_sequences([encodings[i].ids for i in chunk], config.pad_token_id)
+        probs[chunk] = probabilities(logits_fn(input_ids, mask), config.num_labels).cpu()
+    return probs
+
+
+def classify_texts(predict_proba, texts, label_names, *, batch_size=64, threshold=0.5, min_chars=MIN_TEXT_CHARS):
+    """``predict``'s results for both backends: ``predict_proba`` on the texts of at least
+    ``min_chars`` characters, a ``skipped`` dict for the others, one per text in input order (a
+    single string gives a single dict)."""
+    single = isinstance(texts, str)
+    texts = [texts] if single else list(texts)
+    kept = [i for i, text in enumerate(texts) if len(text.strip()) >= min_chars]
+    skipped = {"label": None, "score": None, "scores": None,
+               "skipped": f"text shorter than {min_chars} characters (training skips such texts)"}
+    results = [dict(skipped) for _ in texts]
+    if kept:
+        probs = predict_proba([texts[i] for i in kept], batch_size=batch_size)
+        for i, result in zip(kept, label_results(probs, label_names, threshold)):
+            results[i] = result
+    return results[0] if single else results
+
+
+def label_results(probs, label_names, threshold=0.5):
+    """One ``{"label", "score", "scores"}`` dict per row of ``probs`` (see ``predict``)."""
+    ids = decide(probs, threshold)
+    return [{"label": label_names[i], "score": float(p[i]), "scores": dict(zip(label_names, map(float, p)))}
+            for i, p in zip(ids.tolist(), probs)]
 
 
 def decide(probs, threshold=0.5):

@@ -12,6 +12,8 @@ in input order, blank lines included: each printed line is {"index": i, "label":
 characters (empty, blank), which training would skip, gets "label": null and a "skipped" reason.
 --output_file writes .csv (index, the input columns, label, score, skipped and one prob_<label> column per
 label) or .jsonl (the printed lines, with the text) instead.
+--backend auto (the default) runs onnxruntime when the model has a model.onnx (scripts/export_onnx.py)
+and onnxruntime is installed, else torch; the results are the same.
 """
 
 import argparse
@@ -44,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="Binary models predict the second label when its probability is above this.")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                        help="onnx: onnxruntime on the model's model.onnx (scripts/export_onnx.py, the [onnx] extra);"
+                             " auto (default): onnx when both are there, else torch.")
     args = parser.parse_args(argv)
     if args.texts and args.input_file:
         parser.error("give texts as arguments or --input_file, not both")
@@ -119,8 +124,11 @@ def write_output(path, rows, predictions, label_names):
 @exit_on_error
 def main(argv=None):
     args = parse_args(argv)
-    model = load_model(args.model_name_or_path, revision=args.revision)
-    model.to(PartialState().device)
+    # auto prefers torch where Accelerate found an accelerator (onnxruntime runs here on the CPU).
+    backend = "torch" if args.backend == "auto" and PartialState().device.type != "cpu" else args.backend
+    model = load_model(args.model_name_or_path, revision=args.revision, backend=backend)
+    if getattr(model, "backend", "torch") == "torch":  # onnxruntime runs on the CPU
+        model.to(PartialState().device)
     texts, rows = read_inputs(args)
     if not texts:
         raise ValueError("no texts to classify: pass texts as arguments, --input_file, or lines on standard input")

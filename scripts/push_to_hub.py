@@ -13,6 +13,8 @@ Inference Endpoints. ``--dry_run DIR`` writes exactly that folder to DIR and upl
 also creates a Gradio Space that loads the model repo by id (README.md with ``sdk: gradio``, app.py,
 demo.py, requirements.txt) and links it from the model card; with ``--dry_run DIR`` the two folders
 go to DIR/model and DIR/space.
+``--include_onnx`` adds the run's model.onnx (scripts/export_onnx.py), which the handler then serves
+with onnxruntime.
 """
 
 import argparse
@@ -37,6 +39,8 @@ def parse_args(argv=None):
     parser.add_argument("--commit_message", help="Commit message (default: 'Upload BiLSTM text classifier').")
     parser.add_argument("--token", help="Hub token with write access (default: HF_TOKEN, then the token saved by `hf auth login`).")
     parser.add_argument("--create_pr", action="store_true", help="Open a pull request instead of committing to the branch.")
+    parser.add_argument("--include_onnx", action="store_true",
+                        help="Also upload model.onnx from --model_dir (as model_graph.pb; the Endpoint handler uses it with onnxruntime).")
     parser.add_argument("--dry_run", metavar="DIR", help="Write the folder that would be uploaded to DIR and upload nothing.")
     parser.add_argument("--dataset_id", help="Hub id of the data set the model was trained on, for the card's metadata.")
     parser.add_argument("--license", default="apache-2.0", help="License id for the model card (default: apache-2.0).")
@@ -64,7 +68,8 @@ def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     card_options = dict(dataset_id=args.dataset_id, license=args.license, language=args.language,
-                        text_kind=args.text_kind, widget_texts=args.widget_text, tags=args.tag, space_id=args.space_id)
+                        text_kind=args.text_kind, widget_texts=args.widget_text, tags=args.tag, space_id=args.space_id,
+                        include_onnx=args.include_onnx)
     check_finished(args.model_dir, force=args.force)  # a Ctrl-C'd run holds a best-so-far model
     if args.dry_run is not None:
         if args.hub_model_id:

@@ -137,7 +137,7 @@ def test_predict_output_format(saved_model):
 
 def test_predict_needs_a_tokenizer():
     with pytest.raises(ValueError, match="no tokenizer"):
-        _model().predict(["text"])
+        _model().predict(["a text to classify"])
 
 
 def test_load_errors_are_clear(saved_model, tmp_path):

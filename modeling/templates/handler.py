@@ -13,7 +13,10 @@ HTTP 400 and ``{"error": "<message>"}`` (a returned dict would go out as a 200 s
 
 The model code comes from ``bilstm_inference/`` next to this file: a copy of the project's
 inference modules, so the toolkit image (torch, tokenizers, safetensors, huggingface_hub) needs
-nothing else installed. Generated from ``modeling/templates/handler.py``; edit it there.
+nothing else installed. When the repo holds the exported graph (``model_graph.pb``, pushed with
+``--include_onnx``) and onnxruntime is installed (its ``requirements.txt`` then asks for it), the
+texts are classified by onnxruntime, with the same results; otherwise by torch.
+Generated from ``modeling/templates/handler.py``; edit it there.
 """
 
 import os
@@ -24,7 +27,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from bilstm_inference import BiLSTMForSequenceClassification  # noqa: E402
+from bilstm_inference import load_for_inference  # noqa: E402
 
 MAX_BATCH_SIZE = 64  # texts per request
 MAX_TEXT_CHARS = 100_000  # characters per text; the model reads only its first max_length tokens anyway
@@ -35,7 +38,8 @@ class EndpointHandler:
     """Load the model once from ``path``; classify the texts of each request."""
 
     def __init__(self, path=""):
-        self.model = BiLSTMForSequenceClassification.from_pretrained(path or _HERE)
+        self.model = load_for_inference(path or _HERE, backend="auto")
+        self.backend = getattr(self.model, "backend", "torch")
         self.label_names = list(self.model.config.label_names)
 
     def __call__(self, data):

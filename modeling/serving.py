@@ -1,0 +1,170 @@
+"""Serving a saved model: onnxruntime on its exported graph, or torch — the same ``predict`` either way.
+
+``load_for_inference(dir_or_repo, backend="auto")`` returns an :class:`OnnxBiLSTMClassifier` when the
+folder or repo holds the ONNX graph written by ``modeling.onnx_export`` and onnxruntime is installed
+(``pip install "bilstm-text-classifier[onnx]"``), else the torch model. Tokenizing, length-sorted
+batching, padding and the probabilities are the torch model's own functions, so both backends give
+the same results (logits within 1e-5, tests/test_onnx.py).
+
+The graph records a fingerprint of the weights it was exported from; a graph that no longer matches
+``model.safetensors`` (the folder was trained again) is never used: ``auto`` warns and falls back to
+torch, ``onnx`` refuses.
+
+This module is also copied into the Endpoint's ``bilstm_inference/`` package (``modeling.hub``), so
+it imports only what the Endpoints image has; onnxruntime is optional and imported lazily.
+"""
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import torch
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+from safetensors.torch import load_file
+
+from .config import BiLSTMConfig
+from .model import (
+    CONFIG_FILE, MIN_TEXT_CHARS, WEIGHTS_FILE, BiLSTMForSequenceClassification, batched_probabilities, classify_texts,
+)
+from .tokenizer import load_tokenizer
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+# The Inference Endpoints toolkit downloads a repo without the files whose names match "*onnx*"
+# (huggingface_inference_toolkit.utils, framework2weight), so the upload names the graph apart.
+ENDPOINT_ONNX_FILE = "model_graph.pb"
+ONNX_FILES = (ONNX_FILE, ENDPOINT_ONNX_FILE)
+FINGERPRINT_KEY = "bilstm_weights_sha256"
+BACKENDS = ("auto", "torch", "onnx")
+INSTALL_HINT = 'pip install "bilstm-text-classifier[onnx]"'
+
+
+def onnxruntime_available():
+    """Whether onnxruntime can be imported here."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def weights_fingerprint(state_dict):
+    """SHA-256 over the weights' names, dtypes, shapes and bytes (sorted by name)."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+class OnnxBiLSTMClassifier:
+    """An exported BiLSTM run by onnxruntime, with the torch model's ``predict`` / ``predict_proba``.
+
+    Build it with :meth:`from_pretrained`; ``config`` and ``tokenizer`` are those of the saved model.
+    """
+
+    backend = "onnx"
+
+    def __init__(self, session, config, tokenizer):
+        self.session, self.config, self.tokenizer = session, config, tokenizer
+
+    @classmethod
+    def from_pretrained(cls, name_or_path, *, num_threads=None, revision=None, cache_dir=None, token=None,
+                        local_files_only=False, force_download=False):
+        """Load the graph, config and tokenizer of a folder or Hub repo (HF cache options as the torch
+        model's). ``num_threads`` sets onnxruntime's intra-op threads (default: its own choice)."""
+        hub = dict(revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
+                   force_download=force_download)
+        graph = find_onnx(name_or_path, **hub)
+        if graph is None:
+            raise FileNotFoundError(f"{name_or_path}: no {ONNX_FILE} found; write one with"
+                                    f" `python scripts/export_onnx.py --model_name_or_path {name_or_path}"
+                                    f" --output_dir {name_or_path}`")
+        session = _session(graph, num_threads)
+        expected = session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
+        actual = weights_fingerprint(load_file(_fetch(name_or_path, WEIGHTS_FILE, hub)))
+        if expected != actual:
+            raise ValueError(f"{graph} was exported from other weights than {WEIGHTS_FILE} next to it"
+                             " (was the model trained again?): export it again with scripts/export_onnx.py")
+        config = BiLSTMConfig.from_dict(json.loads(Path(_fetch(name_or_path, CONFIG_FILE, hub)).read_text(encoding="utf-8")))
+        return cls(session, config, load_tokenizer(name_or_path, **hub))
+
+    def logits(self, input_ids, attention_mask):
+        """Logits for a padded batch of token ids (long tensors), as the torch model's ``forward``."""
+        feed = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+        return torch.from_numpy(self.session.run(["logits"], feed)[0])
+
+    def predict_proba(self, texts, batch_size=64):
+        """(len(texts), num_labels) probabilities for raw texts."""
+        return batched_probabilities(self.tokenizer, texts, batch_size, self.config, self.logits)
+
+    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=MIN_TEXT_CHARS):
+        """Classify raw texts; the same dicts as ``BiLSTMForSequenceClassification.predict``
+        (texts under ``min_chars`` characters are skipped the same way)."""
+        return classify_texts(self.predict_proba, texts, self.config.label_names, batch_size=batch_size,
+                              threshold=threshold, min_chars=min_chars)
+
+
+def load_for_inference(name_or_path, backend="auto", *, num_threads=None, **hub_options):
+    """The model for ``predict``: onnxruntime or torch.
+
+    Args:
+        name_or_path: a saved model folder or a Hub repo id.
+        backend: ``"torch"``; ``"onnx"`` (fails if the graph or onnxruntime is missing or the graph
+            is stale); ``"auto"``: onnx when the graph is there, current and onnxruntime is
+            installed, else torch.
+        num_threads: onnxruntime intra-op threads (torch keeps its own setting).
+        hub_options: ``revision``, ``cache_dir``, ``token``, ``local_files_only``, ``force_download``.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "onnx" and not onnxruntime_available():
+        raise ModuleNotFoundError(f"the onnx backend needs onnxruntime: {INSTALL_HINT}", name="onnxruntime")
+    if backend == "onnx":
+        return OnnxBiLSTMClassifier.from_pretrained(name_or_path, num_threads=num_threads, **hub_options)
+    if backend == "auto" and onnxruntime_available() and find_onnx(name_or_path, **hub_options) is not None:
+        try:
+            return OnnxBiLSTMClassifier.from_pretrained(name_or_path, num_threads=num_threads, **hub_options)
+        except ValueError as err:
+            logger.warning("not using onnxruntime: %s", err)
+    return BiLSTMForSequenceClassification.from_pretrained(name_or_path, **hub_options)
+
+
+def find_onnx(name_or_path, **hub_options):
+    """Path of the ONNX graph of a folder or Hub repo (``model.onnx``, else ``model_graph.pb``), or None."""
+    folder = Path(name_or_path)
+    if folder.is_dir():
+        return next((str(folder / name) for name in ONNX_FILES if (folder / name).is_file()), None)
+    for name in ONNX_FILES:
+        try:
+            return _fetch(name_or_path, name, hub_options)
+        except (EntryNotFoundError, LocalEntryNotFoundError):
+            continue
+    return None
+
+
+def _fetch(name_or_path, filename, hub_options):
+    folder = Path(name_or_path)
+    if folder.is_dir():
+        if not (folder / filename).is_file():
+            raise FileNotFoundError(f"{folder}: no {filename} in this folder")
+        return str(folder / filename)
+    return hf_hub_download(repo_id=str(name_or_path), filename=filename, **hub_options)
+
+
+def _session(path, num_threads):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if num_threads:
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types for a bad file
+        raise ValueError(f"{path}: onnxruntime cannot load this graph ({str(err).splitlines()[0]})") from None
