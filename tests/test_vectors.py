@@ -285,3 +285,29 @@ def test_bench_passes_train_args(tmp_path):
 
     cmd = train_command({"train": "a", "valid": "b", "test": "c"}, 1, Path("out"), extra=shlex.split(args.train_args))
     assert cmd[-3:] == ["--pretrained_embeddings", "glove-6b-50d", "--freeze_embeddings"] and args.tag == "g"
+
+
+def test_upload_folder_of_a_vector_run_works_without_the_project(vector_run, tmp_path):
+    from modeling.hub import build_upload_folder
+
+    _, _, out, results = vector_run
+    upload = build_upload_folder(out, tmp_path / "upload", hub_model_id="user/bilstm-glove")
+    card = (upload / "README.md").read_text(encoding="utf-8")
+    assert "| pretrained_embeddings | vec.txt |" in card  # the source, without the local path
+    assert "| freeze_embeddings | True |" in card
+    assert f"| pretrained_embeddings_vocab_found | {results['pretrained_embeddings_vocab_found']} |" in card
+    texts = ["Shocking secret exposed by insiders", "The senate committee said the budget data"]
+    expected = BiLSTMForSequenceClassification.from_pretrained(out).predict_proba(texts).tolist()
+    # What an Endpoint or a user without this project runs: the vendored copy, `modeling` not importable.
+    code = (
+        "import sys, json\n"
+        "sys.modules['modeling'] = None\n"
+        "from bilstm_inference import BiLSTMForSequenceClassification\n"
+        f"model = BiLSTMForSequenceClassification.from_pretrained({str(upload)!r})\n"
+        f"print(json.dumps(model.predict_proba({texts!r}).tolist()))\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=upload, capture_output=True, text=True,
+                          env={**env, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == expected
