@@ -86,6 +86,8 @@ def test_client_gets_model_predict_probabilities(served):
 @pytest.mark.parametrize("api_name, payload, message", [
     ("/classify", "", "the text is empty"),
     ("/classify", "   ", "the text is empty"),
+    ("/classify", "hi!", "the text is too short: text shorter than 5 characters"),
+    ("/classify_batch", ["a long enough text", "hey"], "text 1 is too short"),
     ("/classify", "x" * 100_001, "100,001 characters; the limit is 100,000"),
     ("/classify_batch", ["a text"] * 65, "65 texts were sent; the limit is 64"),
     ("/classify_batch", [], "empty: send at least one text"),
