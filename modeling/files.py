@@ -243,18 +243,31 @@ def read_dataset(name, config_name=None, *, label_column="label", **load_options
             splits[split] = found
     if "train" not in splits:
         raise DataError(f"--dataset_name {name}: no 'train' split; it has {sorted(loaded)}")
-    label_feature = loaded[splits["train"]].features.get(label_column)
+    return tables_from_datasets({split: loaded[found] for split, found in splits.items()},
+                                label_column=label_column, sources={s: f"{name} ({f} split)" for s, f in splits.items()})
+
+
+def tables_from_datasets(splits, *, label_column="label", sources=None):
+    """:class:`Table` objects of ``datasets.Dataset`` splits (``{"train": ..., ...}``), every column
+    strings, and the class names the train split's ``ClassLabel`` label column declares (else None).
+
+    ``sources`` names each split in messages (default ``"<split>_data"``).
+    """
+    for split, ds in splits.items():
+        if not isinstance(ds, datasets.Dataset):
+            raise TypeError(f"expected a file path, a datasets.Dataset or a DatasetDict for the {split} data,"
+                            f" got {type(ds).__name__}")
+    label_feature = splits["train"].features.get(label_column)
     label_names = list(label_feature.names) if isinstance(label_feature, datasets.ClassLabel) else None
     tables = {}
-    for split, found in splits.items():
-        ds = loaded[found]
+    for split, ds in splits.items():
+        source = (sources or {}).get(split, f"{split}_data")
         if label_names and label_column in ds.column_names:
             ds = ds.map(lambda b: {label_column: [label_names[i] if i is not None and i >= 0 else ""
                                                   for i in b[label_column]]},
                         batched=True, features=datasets.Features(
                             {**ds.features, label_column: datasets.Value("string")}), desc="Naming labels")
-        tables[split] = Table(_string_columns(ds, f"{name} ({found} split)"), f"{name} ({found} split)",
-                              "dataset", first_row=1)
+        tables[split] = Table(_string_columns(ds, source), source, "dataset", first_row=1)
     return tables, label_names
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import datasets
 
-from .data import DataError, prepare_dataset
+from .data import DataError
 from .data_checks import dataset_name_from_path, example_texts, guess_language, take_first
 from .preparation import prepare_splits
 from .training import load_training_files
@@ -48,10 +48,7 @@ def load_data(args, given=None, base=None):
         (``{"train", "validation"[, "test"]}`` datasets, text column, label names, test split name)
     """
     given = given or {}
-    if given:
-        splits, text_column, label_names = splits_from_datasets(given, args)
-        test_name = "test split" if "test" in splits else None
-    elif args.train_file is None and not args.dataset_name:
+    if args.train_file is None and not args.dataset_name and not given:
         if args.validation_file or args.test_file:
             raise ValueError("--validation_file and --test_file need --train_file")
         if not DEMO_FILE.is_file():
@@ -68,53 +65,19 @@ def load_data(args, given=None, base=None):
             args.train_file, args.validation_file, args.test_file, text_column=args.text_column,
             label_column=args.label_column, first_n_words=args.max_length, seed=args.seed,
             label_names=args.label_names, delimiter=args.delimiter, dataset_name=args.dataset_name,
-            dataset_config_name=args.dataset_config_name)
-        test_name = (f"{args.dataset_name} (test split)" if args.dataset_name and "test" in splits
-                     else args.test_file and Path(args.test_file).name)
+            dataset_config_name=args.dataset_config_name, data=given)
+        if given:
+            test_name = "test split" if "test" in splits else None
+        elif args.dataset_name:
+            test_name = f"{args.dataset_name} (test split)" if "test" in splits else None
+        else:
+            test_name = args.test_file and Path(args.test_file).name
     splits = dict(splits)
     if base is not None:
         splits, label_names = align_labels(splits, label_names, base.config.label_names, args)
     splits["train"] = take_first(splits["train"], args.max_train_samples, "train")
     splits["validation"] = take_first(splits["validation"], args.max_eval_samples, "validation")
     return splits, text_column, label_names, test_name
-
-
-def splits_from_datasets(given, args):
-    """Clean ``datasets.Dataset`` splits as files are cleaned; ``ClassLabel`` labels keep their names' order."""
-    from .data import split_dataset
-
-    train, label_names = _string_labels(given["train"], args.label_column)
-    train, text_column, label_names, _ = prepare_dataset(
-        train, text_column=args.text_column, label_column=args.label_column, first_n_words=args.max_length,
-        label_names=label_names, source="train_data")
-    splits = {"train": train}
-    if "validation" not in given:
-        logger.info("no validation data: 10%% of the train data is held out for validation")
-        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=args.seed, source="train_data",
-                                    hint="use more rows or pass validation data"))
-    for name in ("validation", "test"):
-        if name in given:
-            ds, _ = _string_labels(given[name], args.label_column)
-            splits[name], *_ = prepare_dataset(ds, text_column=args.text_column, label_column=args.label_column,
-                                               first_n_words=args.max_length, label_names=label_names,
-                                               source=f"{name}_data")
-    return splits, text_column, label_names
-
-
-def _string_labels(ds, label_column):
-    """``ds`` with its label column as strings, and the ``ClassLabel`` names (``None`` for string labels)."""
-    if not isinstance(ds, datasets.Dataset):
-        raise TypeError(f"expected a file path, a datasets.Dataset or a DatasetDict, got {type(ds).__name__}")
-    feature = ds.features.get(label_column)
-    if isinstance(feature, datasets.ClassLabel):
-        names = list(feature.names)
-        features = ds.features.copy()
-        features[label_column] = datasets.Value("string")
-        ds = ds.map(lambda b: {label_column: [names[i] for i in b[label_column]]}, batched=True, features=features)
-        return ds, names
-    if feature is not None and feature != datasets.Value("string"):
-        ds = ds.cast_column(label_column, datasets.Value("string"))
-    return ds, None
 
 
 def align_labels(splits, label_names, model_labels, args):

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .data import prepare_dataset, split_dataset
-from .files import read_dataset, read_table
+from .files import read_dataset, read_table, tables_from_datasets
 from .plots import plot_loss_curve
 from .transformers_files import TRANSFORMERS_FILES
 from .utils import atomic_write_json
@@ -251,24 +251,28 @@ def clear_output_dir(output_dir):
 # ----------------------------------------------------------------------------- data, logs, trackers
 def load_training_files(train_file, validation_file=None, test_file=None, *, text_column=None,
                         label_column="label", first_n_words=200, seed=42, label_names=None, delimiter=None,
-                        dataset_name=None, dataset_config_name=None):
-    """Clean the given data files, or the splits of ``datasets.load_dataset(dataset_name,
-    dataset_config_name)``, with the train split's label names (or ``label_names``, in id order;
-    a data set's ``ClassLabel`` names otherwise). Without a validation split, 10% of the train
-    split is held out (stratified, seeded).
+                        dataset_name=None, dataset_config_name=None, data=None):
+    """Clean the given data files, the splits of ``datasets.load_dataset(dataset_name,
+    dataset_config_name)``, or ``data`` (``{"train": datasets.Dataset, ...}``), with the train
+    split's label names (or ``label_names``, in id order; a data set's ``ClassLabel`` names
+    otherwise). Without a validation split, 10% of the train split is held out (stratified, seeded).
 
     Returns:
         (``{"train", "validation"[, "test"]}`` datasets, text column, label names)
     """
     given = "--label_names" if label_names else "train split"
-    if dataset_name:
+    hint = "use more rows or pass validation data"
+    if data:
+        tables, declared = tables_from_datasets(data, label_column=label_column)
+    elif dataset_name:
         tables, declared = read_dataset(dataset_name, dataset_config_name, label_column=label_column)
-        if declared and not label_names:
-            label_names, given = declared, f"ClassLabel names of {dataset_name}"
     else:
         files = {"train": train_file, "validation": validation_file, "test": test_file}
         tables = {name: read_table(path, required_columns=[label_column], delimiter=delimiter)
                   for name, path in files.items() if path is not None}
+        declared, hint = None, "use more rows or pass --validation_file"
+    if declared and not label_names:
+        label_names, given = declared, "ClassLabel names of the train split"
     options = dict(text_column=text_column, label_column=label_column, first_n_words=first_n_words)
     train_table = tables.pop("train")
     train, text_column, label_names, _ = prepare_dataset(
@@ -279,7 +283,7 @@ def load_training_files(train_file, validation_file=None, test_file=None, *, tex
     if "validation" not in tables:
         logger.info("no validation split: 10%% of %s is held out for validation", train_table.path)
         splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed, source=str(train_table.path),
-                                    hint="use more rows or pass --validation_file"))
+                                    hint=hint))
     for name, table in tables.items():
         splits[name], *_ = prepare_dataset(table.dataset, **options, label_names=label_names, label_names_given=given,
                                            source=str(table.path), first_row=table.first_row)
