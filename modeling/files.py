@@ -46,10 +46,6 @@ class Table:
     def __init__(self, dataset, path, kind, first_row):
         self.dataset, self.path, self.kind, self.first_row = dataset, Path(path), kind, first_row
 
-    def row(self, index):
-        """The row number a person sees for the 0-based example ``index``."""
-        return index + self.first_row
-
 
 def read_table(path, *, required_columns=(), delimiter=None):
     """Load ``path`` (CSV/TSV, JSON lines or Parquet, chosen by extension) as a :class:`Table`.
