@@ -2,7 +2,7 @@
 ``--checkpointing_steps epoch`` (the question behind making it the default, as the HF Trainer
 saves by default).
 
-Runs ``modeling.trainer.train`` twice per data set with the project's defaults (same seed), once
+Runs ``modeling.training.recipe.train`` twice per data set with the project's defaults (same seed), once
 without checkpoints and once with one per epoch, and reports ``train_runtime``, the seconds spent
 inside ``save_checkpoint`` and the size of each ``epoch_N/`` folder.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-import modeling.trainer
+import modeling.training.recipe
 from bench.common import environment, write_json
 
 
@@ -38,7 +38,7 @@ def folder_bytes(path):
 
 def one_run(options, output_dir, checkpointing):
     seconds = []
-    real_save = modeling.trainer.save_checkpoint
+    real_save = modeling.training.recipe.save_checkpoint
 
     def timed_save(*args, **kwargs):
         start = time.perf_counter()
@@ -46,12 +46,12 @@ def one_run(options, output_dir, checkpointing):
         seconds.append(time.perf_counter() - start)
         return result
 
-    modeling.trainer.save_checkpoint = timed_save
+    modeling.training.recipe.save_checkpoint = timed_save
     try:
-        results = modeling.trainer.train(output_dir=str(output_dir), overwrite_output_dir=True,
+        results = modeling.training.recipe.train(output_dir=str(output_dir), overwrite_output_dir=True,
                                          checkpointing_steps="epoch" if checkpointing else None, **options)
     finally:
-        modeling.trainer.save_checkpoint = real_save
+        modeling.training.recipe.save_checkpoint = real_save
     sizes = {p.name: folder_bytes(p) for p in sorted(Path(output_dir).glob("epoch_*"))}
     return {"train_runtime": results["train_runtime"], "eval_loss": results["eval_loss"],
             "checkpoint_seconds": [round(s, 3) for s in seconds], "checkpoint_bytes": sizes,
@@ -64,8 +64,8 @@ def save_only(vocab_size, output_dir, repeats=3):
     from accelerate import Accelerator
 
     from modeling import BiLSTMConfig, BiLSTMForSequenceClassification
-    from modeling.optimization import create_optimizer
-    from modeling.training import TrainingState
+    from modeling.training.optimization import create_optimizer
+    from modeling.training.state import TrainingState
 
     model = BiLSTMForSequenceClassification(BiLSTMConfig(vocab_size=vocab_size))
     optimizer = create_optimizer(model.parameters(), 1e-3, 0.0)
@@ -78,7 +78,7 @@ def save_only(vocab_size, output_dir, repeats=3):
     seconds = []
     for i in range(repeats):
         start = time.perf_counter()
-        path = modeling.trainer.save_checkpoint(accelerator, state, output_dir, f"epoch_{i}")
+        path = modeling.training.recipe.save_checkpoint(accelerator, state, output_dir, f"epoch_{i}")
         seconds.append(round(time.perf_counter() - start, 3))
     return {"vocab_size": vocab_size, "parameters": sum(p.numel() for p in model.parameters()),
             "checkpoint_seconds": seconds, "checkpoint_bytes": folder_bytes(path)}

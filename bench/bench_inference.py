@@ -10,7 +10,7 @@ fake_or_real_news ``truncated128`` train split (its real vocabulary size). Texts
   on pre-tokenised tensors, to show where the time goes;
 * single text: ``model.predict(text)`` latency p50/p99 over ``--n_single`` calls;
 * onnxruntime (``modeling.serving.OnnxBiLSTMClassifier`` on the model exported by
-  ``modeling.onnx_export``, ``--threads`` intra-op threads), timed interleaved with torch: each
+  ``modeling.hub.onnx_export``, ``--threads`` intra-op threads), timed interleaved with torch: each
   repeat runs torch then onnxruntime on the same texts, each single-text call alternates, and the
   medians are reported (the machine is shared: interleaving puts both under the same load). The max
   |logit difference| and the number of differing predicted labels over all texts are recorded;
@@ -129,7 +129,7 @@ def interleaved_latency(fns, texts, calls) -> list:
 
 def onnx_model(model, threads):
     """``model`` saved and exported under bench/.work/, loaded by onnxruntime with ``threads`` threads."""
-    from modeling.onnx_export import export_onnx
+    from modeling.hub.onnx_export import export_onnx
     from modeling.serving import OnnxBiLSTMClassifier
 
     model.save_pretrained(WORK_DIR)

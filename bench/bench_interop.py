@@ -5,7 +5,7 @@ with the time each route takes.
     python bench/bench_interop.py --model_dir outputs/fake_or_real_news \\
         --test_file ../shared/data/fake_or_real_news/fulltext_valid_test/test.csv --n_texts 200
 
-The run folder is first built into the upload folder a push sends (``modeling.hub``), so what is
+The run folder is first built into the upload folder a push sends (``modeling.hub.upload``), so what is
 compared is what a Hub user downloads. Reported: how many texts get exactly our token ids and
 attention mask from ``AutoTokenizer``; the largest absolute difference of any label's probability
 and the number of top-label disagreements for the pipeline and for the Gradio client; texts/s of
@@ -72,8 +72,9 @@ def main(argv=None):
     import transformers
     from gradio_client import Client
 
-    from modeling import BiLSTMForSequenceClassification, hub
-    from modeling.demo import build_demo, read_model_info
+    from modeling import BiLSTMForSequenceClassification
+    from modeling.hub import upload as hub
+    from modeling.hub.demo import build_demo, read_model_info
     from modeling.model import pad_sequences
 
     texts = read_texts(args.test_file, args.n_texts)

@@ -9,7 +9,7 @@ valid positions is kept running inside the loop. Only the default architecture (
 layer, max pooling, two labels) is built.
 
 This script times, interleaved, on random right-padded batches (speed does not depend on the
-weights): torch ``forward``, the graph ``modeling.onnx_export`` writes (onnxruntime's LSTM op), and
+weights): torch ``forward``, the graph ``modeling.hub.onnx_export`` writes (onnxruntime's LSTM op), and
 the folded graph; it checks the folded graph's logits against torch on shapes of 1 x 1 to 64 x 230.
 
     python bench/bench_onnx_recurrence.py [--threads 1] [--unroll 1 8]
@@ -32,7 +32,7 @@ import torch
 from bench.bench_inference import interleaved_times
 from bench.common import environment, write_json
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification
-from modeling.onnx_export import _random_batch, check_onnx, export_onnx
+from modeling.hub.onnx_export import _random_batch, check_onnx, export_onnx
 
 WORK_DIR = Path(__file__).resolve().parent / ".work" / "onnx_recurrence"
 SHAPES = ((64, 128), (1, 128), (64, 200), (256, 128))
@@ -192,7 +192,7 @@ def main(argv=None):
     model = BiLSTMForSequenceClassification(BiLSTMConfig(vocab_size=args.vocab_size)).eval()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     export_onnx(model, WORK_DIR / "exported.onnx")
-    sessions = {"onnxruntime LSTM op (modeling.onnx_export)": ort_session(WORK_DIR / "exported.onnx", args.threads)}
+    sessions = {"onnxruntime LSTM op (modeling.hub.onnx_export)": ort_session(WORK_DIR / "exported.onnx", args.threads)}
     exactness = {}
     for k in args.unroll:
         path = WORK_DIR / f"folded_unroll{k}.onnx"

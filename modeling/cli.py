@@ -12,7 +12,7 @@ import datasets
 def user_errors():
     """Exception types that mean bad input (a file, a column, a flag, the Hub), not a bug."""
     errors = [ValueError, OSError]
-    hub = sys.modules.get("modeling.hub")  # imported only by runs that push
+    hub = sys.modules.get("modeling.hub.upload")  # imported only by runs that push
     if hub is not None:
         errors.append(hub.HubError)
     return tuple(errors)
@@ -101,7 +101,7 @@ def load_model(name_or_path, revision=None, backend="torch"):
         message = " ".join(str(err).split())
         raise ValueError(message if message.startswith(str(name_or_path)) else
                          f"{name_or_path}: cannot load the model: {message}") from None
-    from modeling.run_folder import warn_if_unfinished
+    from modeling.training.run_folder import warn_if_unfinished
 
     warn_if_unfinished(name_or_path)  # a run stopped by Ctrl-C or a kill left its best-so-far model
     return model

@@ -26,7 +26,7 @@ from .transformers_files import TRANSFORMERS_FILES, write_transformers_files
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 # Texts shorter than this (stripped) are skipped by training and get no label from predict
-# (the same number as modeling.data.MIN_TEXT_CHARS, which a test keeps equal).
+# (the same number as modeling.data.pipeline.MIN_TEXT_CHARS, which a test keeps equal).
 MIN_TEXT_CHARS = 5
 
 
@@ -187,7 +187,7 @@ class BiLSTMForSequenceClassification(
         with tempfile.TemporaryDirectory(prefix=f".{save_directory.name}.", dir=save_directory.parent) as tmp:
             super().save_pretrained(tmp, **kwargs)
             # The mixin's generic README.md is not kept: the model card is rendered from the
-            # run's own results when the folder is pushed (modeling.card).
+            # run's own results when the folder is pushed (modeling.hub.card).
             for name in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE, *TRANSFORMERS_FILES):
                 src, dst = Path(tmp) / name, save_directory / name
                 if src.exists():

@@ -1,7 +1,7 @@
 """Serving a saved model: onnxruntime on its exported graph, or torch — the same ``predict`` either way.
 
 ``load_for_inference(dir_or_repo, backend="auto")`` returns an :class:`OnnxBiLSTMClassifier` when the
-folder or repo holds the ONNX graph written by ``modeling.onnx_export`` and onnxruntime is installed
+folder or repo holds the ONNX graph written by ``modeling.hub.onnx_export`` and onnxruntime is installed
 (``pip install "bilstm-text-classifier[onnx]"``), else the torch model. Tokenizing, length-sorted
 batching, padding and the probabilities are the torch model's own functions, so both backends give
 the same results (logits within 1e-5, tests/test_onnx.py).
@@ -10,7 +10,7 @@ The graph records a fingerprint of the weights it was exported from; a graph tha
 ``model.safetensors`` (the folder was trained again) is never used: ``auto`` warns and falls back to
 torch, ``onnx`` refuses.
 
-This module is also copied into the Endpoint's ``bilstm_inference/`` package (``modeling.hub``), so
+This module is also copied into the Endpoint's ``bilstm_inference/`` package (``modeling.hub.upload``), so
 it imports only what the Endpoints image has; onnxruntime is optional and imported lazily.
 """
 

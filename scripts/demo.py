@@ -33,8 +33,8 @@ def parse_args(argv=None):
 
 def model_info(name_or_path, revision=None):
     """The page's header and examples, read from the folder or from the repo's small files."""
-    from modeling.card import DEFAULT_WIDGET_TEXTS
-    from modeling.demo import read_model_info
+    from modeling.hub.card import DEFAULT_WIDGET_TEXTS
+    from modeling.hub.demo import read_model_info
 
     folder = Path(name_or_path)
     if folder.is_dir():
@@ -48,7 +48,7 @@ def model_info(name_or_path, revision=None):
 def build(args):
     """Load the model and build the app (not launched)."""
     try:
-        from modeling.demo import build_demo
+        from modeling.hub.demo import build_demo
     except ImportError as err:
         raise ValueError(f"the demo needs gradio ({err}): pip install -e \".[demo]\"") from None
     model = load_model(args.model_name_or_path, revision=args.revision)

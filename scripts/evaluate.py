@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 # Run as `python scripts/x.py`, this folder comes first on sys.path, and scripts/evaluate.py would
-# then shadow the `evaluate` package that modeling.metrics imports.
+# then shadow the `evaluate` package that modeling.training.metrics imports.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse  # noqa: E402
@@ -21,8 +21,8 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 
 from modeling.cli import exit_on_error, load_model, setup_logging
-from modeling.evaluation import evaluate_model, load_eval_dataset, make_eval_dataloader, save_eval_results
-from modeling.metrics import format_classification_report
+from modeling.training.evaluation import evaluate_model, load_eval_dataset, make_eval_dataloader, save_eval_results
+from modeling.training.metrics import format_classification_report
 
 logger = get_logger(__name__)
 

@@ -31,7 +31,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        from modeling.onnx_export import export_pretrained
+        from modeling.hub.onnx_export import export_pretrained
         import onnx  # noqa: F401
     except ImportError as err:
         raise ValueError(f"exporting needs the onnx extra ({err}): pip install \"bilstm-text-classifier[onnx]\"") from None

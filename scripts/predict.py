@@ -26,7 +26,7 @@ from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
 from modeling.model import MIN_TEXT_CHARS
-from modeling.preparation import texts_from_csv
+from modeling.data.preparation import texts_from_csv
 from modeling.utils import atomic_path
 
 CSV_SUFFIXES = (".csv", ".tsv", ".tab")

@@ -12,7 +12,7 @@ import argparse
 import logging
 
 from modeling.cli import add_file_format_arguments, exit_on_error, setup_logging
-from modeling.preparation import prepare_splits, write_splits
+from modeling.data.preparation import prepare_splits, write_splits
 
 
 def parse_args(argv=None):

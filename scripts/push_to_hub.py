@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 
 from modeling.cli import exit_on_error, setup_logging
-from modeling.hub import build_upload_folder, check_repo_id, check_run_folder, push_model_dir
-from modeling.run_folder import check_finished
-from modeling.space import build_space_folder, push_space
+from modeling.hub.upload import build_upload_folder, check_repo_id, check_run_folder, push_model_dir
+from modeling.training.run_folder import check_finished
+from modeling.hub.space import build_space_folder, push_space
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modeling import hub
-from modeling.card import project_url
-from modeling.trainer import train
+from modeling.hub import upload as hub
+from modeling.hub.card import project_url
+from modeling.training.recipe import train
 from tests.conftest import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from modeling.data import (
+from modeling.data.pipeline import (
     DataError,
     LengthGroupedBatchSampler,
     collate_batch,
@@ -11,7 +11,7 @@ from modeling.data import (
     prepare_dataset,
     split_dataset,
 )
-from modeling.labels import infer_label_names
+from modeling.data.labels import infer_label_names
 from modeling.tokenizer import train_tokenizer
 
 from .conftest import write_csv, write_news_csv

@@ -18,10 +18,11 @@ import pytest
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from modeling import BiLSTMForSequenceClassification, hub  # noqa: E402
-from modeling import demo as demo_module  # noqa: E402
-from modeling.card import DEFAULT_WIDGET_TEXTS, handler_limits  # noqa: E402
-from modeling.space import build_space_folder  # noqa: E402
+from modeling import BiLSTMForSequenceClassification
+from modeling.hub import upload as hub  # noqa: E402
+from modeling.hub import demo as demo_module  # noqa: E402
+from modeling.hub.card import DEFAULT_WIDGET_TEXTS, handler_limits  # noqa: E402
+from modeling.hub.space import build_space_folder  # noqa: E402
 from tests.interop_models import binary_model, eval_texts  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""modeling.evaluation: the shared evaluation function and its file format."""
+"""modeling.training.evaluation: the shared evaluation function and its file format."""
 
 import json
 
@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification
-from modeling.data import collate_batch
-from modeling.evaluation import evaluate_model, prefixed_summary, save_eval_results
+from modeling.data.pipeline import collate_batch
+from modeling.training.evaluation import evaluate_model, prefixed_summary, save_eval_results
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from modeling.data import DataError, load_csv, prepare_file
-from modeling.files import read_table
-from modeling.preparation import prepare_splits
+from modeling.data.pipeline import DataError, load_csv, prepare_file
+from modeling.data.files import read_table
+from modeling.data.preparation import prepare_splits
 from modeling.tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def test_explicit_id_column_is_ignored(kaggle_frame, tmp_path):
 
 
 def test_prepare_splits_writes_clean_files_from_the_kaggle_shape(kaggle_frame, tmp_path):
-    from modeling.preparation import write_splits
+    from modeling.data.preparation import write_splits
 
     path = tmp_path / "fake_or_real_news.csv"
     kaggle_frame.to_csv(path)
@@ -222,7 +222,7 @@ def test_semicolon_file_read_with_the_wrong_delimiter_says_so(tmp_path):
 def test_dataset_name_loads_a_local_dataset_folder_offline(kaggle_frame, tmp_path, monkeypatch):
     import datasets
 
-    from modeling.training import load_training_files
+    from modeling.training.state import load_training_files
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     features = datasets.Features({"title": datasets.Value("string"), "text": datasets.Value("string"),
@@ -277,7 +277,7 @@ def test_train_with_dataset_name_label_names_and_delimiter(kaggle_frame, tmp_pat
     semicolon file of integer labels with --delimiter ';' --label_names REAL,FAKE."""
     import datasets
 
-    from modeling.trainer import train
+    from modeling.training.recipe import train
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     tiny = dict(embedding_dim=16, hidden_size=16, num_train_epochs=1, min_frequency=2)

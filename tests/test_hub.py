@@ -21,10 +21,10 @@ import yaml
 from huggingface_hub import ModelCard, RepoUrl
 
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling import hub
-from modeling.card import DEFAULT_WIDGET_TEXTS, MODEL_INDEX_METRICS
+from modeling.hub import upload as hub
+from modeling.hub.card import DEFAULT_WIDGET_TEXTS, MODEL_INDEX_METRICS
 from modeling.model import pad_sequences
-from modeling.plots import plot_confusion_matrix, plot_loss_curve
+from modeling.training.plots import plot_confusion_matrix, plot_loss_curve
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("push_to_hub", REPO_ROOT / "scripts" / "push_to_hub.py")
@@ -219,8 +219,12 @@ def test_requirements_and_file_names_suit_the_endpoints_toolkit(dry_run):
     assert not [f for f in read_tree(dry_run) if any(fnmatch.fnmatch(f, p) for p in ignored)]
 
 
-def test_model_card_template_copies_are_identical():
-    assert (REPO_ROOT / "model_card.md").read_bytes() == (REPO_ROOT / "modeling/templates/model_card.md").read_bytes()
+def test_the_model_card_template_has_one_copy():
+    # The repository's model_card.md is a link to the template the package ships and renders.
+    from modeling.hub.card import model_card_template_path
+
+    assert (REPO_ROOT / "model_card.md").is_symlink()
+    assert (REPO_ROOT / "model_card.md").resolve() == model_card_template_path().resolve()
 
 
 def test_build_refuses_a_folder_with_other_files_and_replaces_a_previous_build(run_dir, tmp_path):
@@ -244,7 +248,7 @@ def test_missing_model_file_is_one_clear_error(run_dir, tmp_path):
 
 
 @pytest.mark.parametrize("source, bad", [("import datasets\n", "datasets"), ("from .data import x\n", "data"),
-                                         ("from modeling.plots import y\n", "modeling")])
+                                         ("from modeling.training.plots import y\n", "modeling")])
 def test_vendored_code_must_stay_importable_in_the_endpoints_image(source, bad):
     with pytest.raises(RuntimeError, match=bad):
         hub._check_vendorable("model.py", source)

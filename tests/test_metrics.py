@@ -1,4 +1,4 @@
-"""Tests for modeling.metrics (vs scikit-learn and hand-computed numbers) and modeling.plots."""
+"""Tests for modeling.training.metrics (vs scikit-learn and hand-computed numbers) and modeling.training.plots."""
 
 import json
 import sys
@@ -8,14 +8,14 @@ import evaluate
 import numpy as np
 import pytest
 
-from modeling.metrics import (
+from modeling.training.metrics import (
     ClassificationReport,
     compute_classification_metrics,
     format_classification_report,
 )
-from modeling.plots import plot_confusion_matrix, plot_loss_curve
+from modeling.training.plots import plot_confusion_matrix, plot_loss_curve
 
-METRICS_FILE = Path(__file__).resolve().parents[1] / "modeling" / "metrics.py"
+METRICS_FILE = Path(__file__).resolve().parents[1] / "modeling" / "training" / "metrics.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

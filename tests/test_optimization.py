@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from modeling.optimization import (
+from modeling.training.optimization import (
     SCHEDULER_TYPES, create_optimizer, get_scheduler, resolve_train_precision, train_autocast,
 )
 

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from modeling import BiLSTMForSequenceClassification, data, model as model_module
+from modeling import BiLSTMForSequenceClassification, model as model_module
+from modeling.data import pipeline as data
 from tests.test_hub import TEXTS, tiny_model
 from tests.test_scripts import load_script
 

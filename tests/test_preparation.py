@@ -1,11 +1,11 @@
-"""modeling.preparation: duplicates, leakage counts, written splits, texts for prediction."""
+"""modeling.data.preparation: duplicates, leakage counts, written splits, texts for prediction."""
 
 import csv
 
 import datasets
 import pytest
 
-from modeling.preparation import (
+from modeling.data.preparation import (
     count_cross_split_duplicates, count_label_conflicts, drop_duplicate_texts, prepare_splits, texts_from_csv,
     write_splits,
 )

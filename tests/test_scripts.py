@@ -290,16 +290,16 @@ def test_resume_restores_the_lr_schedule(scripts, prepared, tmp_path, module_cac
               "--lr_scheduler_type", "linear", "--num_warmup_steps", "5", "--weight_decay", "0.01",
               "--max_grad_norm", "0.5"]
     uninterrupted = scripts["train"].main(train_args(data, tmp_path / "a", *common))
-    import modeling.trainer
+    import modeling.training.recipe
 
-    save_checkpoint, seen = modeling.trainer.save_checkpoint, {}
+    save_checkpoint, seen = modeling.training.recipe.save_checkpoint, {}
 
     def save_then_crash(accelerator, *args):
         save_checkpoint(accelerator, *args)
         seen["lr"] = accelerator._schedulers[0].get_last_lr()[0]
         raise Crash
 
-    monkeypatch.setattr(modeling.trainer, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(modeling.training.recipe, "save_checkpoint", save_then_crash)
     with pytest.raises(Crash):
         scripts["train"].main(train_args(data, tmp_path / "b", *common))
     monkeypatch.undo()
@@ -323,7 +323,7 @@ def test_resume_from_a_missing_checkpoint_is_one_line(scripts, prepared, tmp_pat
 def test_demo_run_with_tracking_and_push(scripts, tmp_path, monkeypatch, module_caches):
     """No data flags: the shipped demo CSV, split in memory; TensorBoard logs; the Hub helper called."""
     pytest.importorskip("tensorboard")
-    hub = pytest.importorskip("modeling.hub")
+    hub = pytest.importorskip("modeling.hub.upload")
     pushed = []
     monkeypatch.setattr(hub, "check_can_push", lambda repo_id, token=None: (token, repo_id))
     monkeypatch.setattr(hub, "push_model_dir", lambda model_dir, repo_id, **kw: pushed.append((model_dir, repo_id)))

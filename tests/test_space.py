@@ -6,7 +6,7 @@ import ast
 import pytest
 import yaml
 
-from modeling import space
+from modeling.hub import space
 from tests.test_hub import REPO_ID, front_matter, push_to_hub, read_tree, run_dir, fake_hub  # noqa: F401
 
 SPACE_ID = "alice/bilstm-fake-news-demo"
@@ -75,7 +75,7 @@ def test_script_refuses_a_space_without_full_ids(run_dir, capsys):  # noqa: F811
 
 
 def test_yaml_of_the_card_without_a_space_has_no_link(run_dir, tmp_path):  # noqa: F811
-    from modeling import hub
+    from modeling.hub import upload as hub
 
     folder = hub.build_upload_folder(run_dir, tmp_path / "up", REPO_ID)
     assert "huggingface.co/spaces/" not in (folder / "README.md").read_text()

@@ -1,4 +1,4 @@
-"""``modeling.trainer.train`` (the library call train.py runs) and the HF example-script flags."""
+"""``modeling.training.recipe.train`` (the library call train.py runs) and the HF example-script flags."""
 
 import json
 import logging
@@ -11,9 +11,9 @@ import pytest
 from safetensors.torch import load_file
 
 from modeling import BiLSTMForSequenceClassification
-from modeling.data_checks import check_batch_size, dataset_name_from_path, guess_language, unk_rate
-from modeling.train_args import build_parser, default_options
-from modeling.trainer import train
+from modeling.data.checks import check_batch_size, dataset_name_from_path, guess_language, unk_rate
+from modeling.training.options import build_parser, default_options
+from modeling.training.recipe import train
 from tests.conftest import FAKE_WORDS, FILLER, REAL_WORDS, make_article, write_csv
 
 TINY = dict(embedding_dim=8, hidden_size=8, dropout=0.0, learning_rate=0.01, per_device_train_batch_size=8,
@@ -136,7 +136,7 @@ def test_a_healthy_vocabulary_does_not_warn(news, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         train(data, output_dir=str(tmp_path / "run"), max_train_steps=1, **TINY)
     assert len(set(REAL_WORDS + FAKE_WORDS + FILLER)) == 36  # a small vocabulary, but a usable one
-    assert not [r for r in caplog.records if r.name == "modeling.data_checks"]
+    assert not [r for r in caplog.records if r.name == "modeling.data.checks"]
 
 
 def test_unk_rate_counts_unknown_tokens():

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from modeling import hub
+from modeling.hub import upload as hub
 from modeling.transformers_files import CODE_FILES, MODEL_TYPE, TRANSFORMERS_FILES, transformers_config_keys
 from tests.test_hub import TEXTS, tiny_model
 

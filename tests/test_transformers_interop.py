@@ -19,7 +19,8 @@ import torch
 os.environ.setdefault("HF_MODULES_CACHE", tempfile.mkdtemp(prefix="hf_modules_"))
 transformers = pytest.importorskip("transformers")
 
-from modeling import BiLSTMForSequenceClassification, hub  # noqa: E402
+from modeling import BiLSTMForSequenceClassification
+from modeling.hub import upload as hub  # noqa: E402
 from modeling.hf_interop import configuration_bilstm, modeling_bilstm  # noqa: E402
 from modeling.model import pad_sequences  # noqa: E402
 from modeling.transformers_files import CODE_FILES, MODEL_TYPE, TRANSFORMERS_FILES  # noqa: E402

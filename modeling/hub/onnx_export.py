@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .model import BiLSTMForSequenceClassification
-from .serving import FINGERPRINT_KEY, ONNX_FILE, weights_fingerprint
-from .utils import atomic_path
+from ..model import BiLSTMForSequenceClassification
+from ..serving import FINGERPRINT_KEY, ONNX_FILE, weights_fingerprint
+from ..utils import atomic_path
 
 OPSET = 17
 TOLERANCE = 1e-5  # max |logit difference| accepted by the check after export

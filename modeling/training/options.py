@@ -1,4 +1,4 @@
-"""The options of a training run: one parser for ``scripts/train.py`` and for :func:`modeling.trainer.train`.
+"""The options of a training run: one parser for ``scripts/train.py`` and for :func:`modeling.training.recipe.train`.
 
 The flags are named as in the HF example scripts; :func:`default_options` gives every default, so
 the library call and the command line can never disagree on one.
@@ -7,10 +7,10 @@ the library call and the command line can never disagree on one.
 import argparse
 import math
 
-from .cli import add_file_format_arguments
-from .config import POOLING_CHOICES, BiLSTMConfig
+from ..cli import add_file_format_arguments
+from ..config import POOLING_CHOICES, BiLSTMConfig
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
-from .training import checkpointing_steps
+from .state import checkpointing_steps
 
 MODEL_DEFAULTS = BiLSTMConfig()
 DEFAULT_OUTPUT_DIR = "outputs/bilstm"

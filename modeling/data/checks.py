@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from .tokenizer import UNK_TOKEN_ID
+from ..tokenizer import UNK_TOKEN_ID
 
 logger = logging.getLogger(__name__)
 

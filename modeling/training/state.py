@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import prepare_dataset, split_dataset
-from .files import read_dataset, read_table, tables_from_datasets
+from ..data.pipeline import prepare_dataset, split_dataset
+from ..data.files import read_dataset, read_table, tables_from_datasets
 from .plots import plot_loss_curve
-from .transformers_files import TRANSFORMERS_FILES
-from .utils import atomic_write_json
+from ..transformers_files import TRANSFORMERS_FILES
+from ..utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
 

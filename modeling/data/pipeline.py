@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .files import DataError, read_table, show_columns as _show
 from .labels import encode_labels, label_names_from, value_counts
-from .model import pad_sequences
+from ..model import pad_sequences
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _quiet():
 
 def load_csv(path, required_columns=(), delimiter=None):
     """The rows of a data file (CSV/TSV, JSON lines or Parquet) as a ``datasets.Dataset`` of string
-    columns; see :func:`modeling.files.read_table`."""
+    columns; see :func:`modeling.data.files.read_table`."""
     return read_table(path, required_columns=required_columns, delimiter=delimiter).dataset
 
 
@@ -70,7 +70,7 @@ def prepare_dataset(
     With ``title`` and ``text`` columns present (and ``text_column`` unset or ``"titletext"``)
     it builds ``titletext`` = title + ". " + text. Rows whose text is shorter than 5 characters
     are dropped, ``text``/``titletext`` are trimmed to the first ``first_n_words`` words, and
-    the label column becomes a ``ClassLabel`` named ``label`` (see :mod:`modeling.labels`).
+    the label column becomes a ``ClassLabel`` named ``label`` (see :mod:`modeling.data.labels`).
     ``first_row`` is the row number of the first example in ``source`` (2 below a CSV header),
     for messages.
 
@@ -113,7 +113,7 @@ def prepare_dataset(
 
 
 def prepare_file(path, *, label_column="label", delimiter=None, **options):
-    """Read a data file (:func:`modeling.files.read_table`, requiring ``label_column``) then
+    """Read a data file (:func:`modeling.data.files.read_table`, requiring ``label_column``) then
     :func:`prepare_dataset`, with errors naming ``path`` and its rows. ``options`` go to
     :func:`prepare_dataset`."""
     table = read_table(path, required_columns=[label_column], delimiter=delimiter)

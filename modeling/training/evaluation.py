@@ -1,6 +1,6 @@
 """Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate.py``: one function, one file format.
 
-``eval_results.json`` (read by the Hub model card) holds the :class:`~modeling.metrics.ClassificationReport`
+``eval_results.json`` (read by the Hub model card) holds the :class:`~modeling.training.metrics.ClassificationReport`
 result plus the loss, the decision threshold and the name of the evaluated file::
 
     {"test_file": "test.csv", "threshold": 0.5, "loss": 0.21, "accuracy": 0.93,
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from .data import encode_dataset, make_dataloader, prepare_file
+from ..data.pipeline import encode_dataset, make_dataloader, prepare_file
 from .metrics import compute_classification_metrics
-from .model import decide
+from ..model import decide
 from .plots import plot_confusion_matrix
-from .utils import atomic_write_json
+from ..utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
 

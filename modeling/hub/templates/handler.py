@@ -16,7 +16,7 @@ inference modules, so the toolkit image (torch, tokenizers, safetensors, hugging
 nothing else installed. When the repo holds the exported graph (``model_graph.pb``, pushed with
 ``--include_onnx``) and onnxruntime is installed (its ``requirements.txt`` then asks for it), the
 texts are classified by onnxruntime, with the same results; otherwise by torch.
-Generated from ``modeling/templates/handler.py``; edit it there.
+Generated from ``modeling/hub/templates/handler.py``; edit it there.
 """
 
 import os

@@ -7,22 +7,22 @@ from pathlib import Path
 
 import datasets
 
-from .data import DataError
-from .data_checks import dataset_name_from_path, example_texts, guess_language, take_first
-from .preparation import prepare_splits
-from .training import load_training_files
-from .utils import atomic_write_json
+from ..data.pipeline import DataError
+from ..data.checks import dataset_name_from_path, example_texts, guess_language, take_first
+from ..data.preparation import prepare_splits
+from .state import load_training_files
+from ..utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-DEMO_FILE = Path(__file__).resolve().parents[1] / "data" / "demo.csv"
+DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo.csv"
 CARD_DATA_FILE = "card_data.json"
 
 
 def load_base_model(args):
     """The saved model ``--model_name_or_path`` names, to continue training (tokenizer and config kept)."""
-    from .cli import load_model
-    from .train_args import ARCHITECTURE_OPTIONS, default_options
+    from ..cli import load_model
+    from .options import ARCHITECTURE_OPTIONS, default_options
 
     model = load_model(args.model_name_or_path)
     defaults, config = default_options(), model.config.to_dict()

@@ -3,7 +3,7 @@
 The Space holds ``README.md`` (its YAML: ``sdk: gradio``, ``models: [<model repo>]``, which also makes
 the model page list the Space), ``app.py`` (loads the model repo by id), ``demo.py`` (a copy of
 ``modeling/demo.py``) and ``requirements.txt``. The model card links back with ``space_id``
-(``modeling.card.render_model_card``). Building needs neither gradio nor the network.
+(``modeling.hub.card.render_model_card``). Building needs neither gradio nor the network.
 """
 
 import shutil
@@ -12,11 +12,11 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from .hub import HubError, _call, check_can_push, check_repo_id
-from .utils import atomic_path
+from .upload import HubError, _call, check_can_push, check_repo_id
+from ..utils import atomic_path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-APP_TEMPLATE = _PACKAGE_DIR / "templates" / "space_app.py"
+APP_TEMPLATE = _PACKAGE_DIR / "templates" / "space_app.py.tmpl"
 DEMO_MODULE = _PACKAGE_DIR / "demo.py"
 SPACE_FILES = ("README.md", "app.py", "demo.py", "requirements.txt")
 # The gradio the app was tested with (tests/test_demo.py); the Space image installs this version.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .model import BiLSTMForSequenceClassification
+from ..model import BiLSTMForSequenceClassification
 
 TEMPLATE_NAME = "model_card.md"
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -73,9 +73,8 @@ def project_url():
 
 
 def model_card_template_path():
-    """``model_card.md`` at the repository root (a checkout), else the copy shipped in the package."""
-    checkout = _PACKAGE_DIR.parent / TEMPLATE_NAME
-    return checkout if checkout.is_file() else _PACKAGE_DIR / "templates" / TEMPLATE_NAME
+    """The model card template shipped in the package (the repository's ``model_card.md`` links to it)."""
+    return _PACKAGE_DIR / "templates" / TEMPLATE_NAME
 
 
 def read_run_files(model_dir):
