@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+import modeling.training.loop
 import modeling.training.recipe
 from bench.common import environment, write_json
 
@@ -38,7 +39,7 @@ def folder_bytes(path):
 
 def one_run(options, output_dir, checkpointing):
     seconds = []
-    real_save = modeling.training.recipe.save_checkpoint
+    real_save = modeling.training.loop.save_checkpoint
 
     def timed_save(*args, **kwargs):
         start = time.perf_counter()
@@ -46,12 +47,12 @@ def one_run(options, output_dir, checkpointing):
         seconds.append(time.perf_counter() - start)
         return result
 
-    modeling.training.recipe.save_checkpoint = timed_save
+    modeling.training.loop.save_checkpoint = timed_save
     try:
         results = modeling.training.recipe.train(output_dir=str(output_dir), overwrite_output_dir=True,
                                          checkpointing_steps="epoch" if checkpointing else None, **options)
     finally:
-        modeling.training.recipe.save_checkpoint = real_save
+        modeling.training.loop.save_checkpoint = real_save
     sizes = {p.name: folder_bytes(p) for p in sorted(Path(output_dir).glob("epoch_*"))}
     return {"train_runtime": results["train_runtime"], "eval_loss": results["eval_loss"],
             "checkpoint_seconds": [round(s, 3) for s in seconds], "checkpoint_bytes": sizes,
@@ -78,7 +79,7 @@ def save_only(vocab_size, output_dir, repeats=3):
     seconds = []
     for i in range(repeats):
         start = time.perf_counter()
-        path = modeling.training.recipe.save_checkpoint(accelerator, state, output_dir, f"epoch_{i}")
+        path = modeling.training.loop.save_checkpoint(accelerator, state, output_dir, f"epoch_{i}")
         seconds.append(round(time.perf_counter() - start, 3))
     return {"vocab_size": vocab_size, "parameters": sum(p.numel() for p in model.parameters()),
             "checkpoint_seconds": seconds, "checkpoint_bytes": folder_bytes(path)}

@@ -46,7 +46,7 @@ from bench.bench_data import materialize
 from bench.common import environment, model_defaults, train_defaults, write_json
 from bench.peers import FASTTEXT_CONFIGS, fasttext_inference_speed, read_split
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling.model import pad_sequences
+from modeling.inference import pad_sequences
 
 WORK_DIR = Path(__file__).resolve().parent / ".work" / "inference_onnx"
 

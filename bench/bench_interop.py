@@ -75,7 +75,7 @@ def main(argv=None):
     from modeling import BiLSTMForSequenceClassification
     from modeling.hub import upload as hub
     from modeling.hub.demo import build_demo, read_model_info
-    from modeling.model import pad_sequences
+    from modeling.inference import pad_sequences
 
     texts = read_texts(args.test_file, args.n_texts)
     report = {"environment": environment(), "n_texts": len(texts),

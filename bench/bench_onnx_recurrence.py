@@ -32,7 +32,7 @@ import torch
 from bench.bench_inference import interleaved_times
 from bench.common import environment, write_json
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification
-from modeling.hub.onnx_export import _random_batch, check_onnx, export_onnx
+from modeling.hub.onnx_export import random_batch, check_onnx, export_onnx
 
 WORK_DIR = Path(__file__).resolve().parent / ".work" / "onnx_recurrence"
 SHAPES = ((64, 128), (1, 128), (64, 200), (256, 128))
@@ -151,7 +151,7 @@ def ort_session(path, threads, profile=False):
 
 def full_batch(config, batch, tokens):
     """A ``batch x tokens`` batch of random ids, no padding (speed does not depend on the ids)."""
-    return _random_batch(config, [tokens] * batch, tokens, torch.Generator().manual_seed(batch * tokens))
+    return random_batch(config, [tokens] * batch, tokens, torch.Generator().manual_seed(batch * tokens))
 
 
 def op_profile(path, config, args, runs=5):

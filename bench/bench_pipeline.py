@@ -112,7 +112,8 @@ def python_list_estimate_mb(ds, text_column, sample=10_000) -> float:
 def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
     """Time each stage of the pipeline on ``csv_path``; return timings and counts."""
     from modeling import train_tokenizer
-    from modeling.data.pipeline import encode_dataset, load_csv, prepare_dataset, split_dataset
+    from modeling.data.batching import encode_dataset
+    from modeling.data.pipeline import load_csv, prepare_dataset, split_dataset
     from modeling.data.preparation import as_text_batches
 
     stages = {}

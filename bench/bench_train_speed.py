@@ -41,23 +41,23 @@ from bench.common import environment, model_defaults, train_defaults, write_json
 from bench.peers import read_split
 from bench.reference_bilstm import train_reference
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling.data.pipeline import encode_dataset, make_dataloader
+from modeling.data.batching import encode_dataset, make_dataloader
 from modeling.training.evaluation import evaluate_model, make_eval_dataloader
 from modeling.training.optimization import (
     PRECISION_CHOICES, create_optimizer, get_scheduler, resolve_train_precision, train_autocast,
 )
 from modeling.data.preparation import as_text_batches
 from modeling.tokenizer import PAD_TOKEN_ID
-from modeling.training.state import load_training_files
+from modeling.data.splits import load_splits
 
 
 def train_ours(paths, epochs, run, seed=1, log=print) -> dict:
     """``scripts/train.py``'s loop on ``paths`` (train/valid CSVs) with ``run`` = its defaults."""
     set_seed(seed)
     t0 = time.perf_counter()
-    splits, text_column, label_names = load_training_files(
-        paths["train"], paths["valid"], text_column="text", label_column="label",
-        first_n_words=run["max_length"], seed=seed)
+    data = load_splits(paths["train"], paths["valid"], text_column="text", label_column="label",
+                       first_n_words=run["max_length"], seed=seed)
+    splits, text_column, label_names = data.splits, data.text_column, data.label_names
     tokenizer = train_tokenizer(as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"],
                                 lowercase=run["lowercase"])
     encoded = {name: encode_dataset(ds, tokenizer, text_column) for name, ds in splits.items()}

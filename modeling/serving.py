@@ -3,7 +3,7 @@
 ``load_for_inference(dir_or_repo, backend="auto")`` returns an :class:`OnnxBiLSTMClassifier` when the
 folder or repo holds the ONNX graph written by ``modeling.hub.onnx_export`` and onnxruntime is installed
 (``pip install "bilstm-text-classifier[onnx]"``), else the torch model. Tokenizing, length-sorted
-batching, padding and the probabilities are the torch model's own functions, so both backends give
+batching, padding and the probabilities are ``modeling.inference``'s, as for the torch model, so both backends give
 the same results (logits within 1e-5, tests/test_onnx.py).
 
 The graph records a fingerprint of the weights it was exported from; a graph that no longer matches
@@ -26,9 +26,8 @@ from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 from safetensors.torch import load_file
 
 from .config import BiLSTMConfig
-from .model import (
-    CONFIG_FILE, MIN_TEXT_CHARS, WEIGHTS_FILE, BiLSTMForSequenceClassification, batched_probabilities, classify_texts,
-)
+from .inference import MIN_TEXT_CHARS, batched_probabilities, classify_texts
+from .model import CONFIG_FILE, WEIGHTS_FILE, BiLSTMForSequenceClassification
 from .tokenizer import load_tokenizer
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from pathlib import Path
 from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
-from modeling.model import MIN_TEXT_CHARS
+from modeling.inference import MIN_TEXT_CHARS
 from modeling.data.preparation import texts_from_csv
 from modeling.utils import atomic_path
 

@@ -11,7 +11,8 @@ leakage); --dedup keeps only the first copy of each text before splitting.
 import argparse
 import logging
 
-from modeling.cli import add_file_format_arguments, exit_on_error, setup_logging
+from modeling.cli import exit_on_error, setup_logging
+from modeling.data.arguments import add_file_format_arguments
 from modeling.data.preparation import prepare_splits, write_splits
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling.model import pad_sequences
+from modeling.inference import pad_sequences
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FAKE_NEWS = SHARED / "fake_or_real_news"

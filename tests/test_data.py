@@ -1,16 +1,8 @@
 import pytest
 import torch
 
-from modeling.data.pipeline import (
-    DataError,
-    LengthGroupedBatchSampler,
-    collate_batch,
-    encode_dataset,
-    load_csv,
-    make_dataloader,
-    prepare_dataset,
-    split_dataset,
-)
+from modeling.data.batching import LengthGroupedBatchSampler, collate_batch, encode_dataset, make_dataloader
+from modeling.data.pipeline import DataError, load_csv, prepare_dataset, split_dataset
 from modeling.data.labels import infer_label_names
 from modeling.tokenizer import train_tokenizer
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification
-from modeling.data.pipeline import collate_batch
+from modeling.data.batching import collate_batch
 from modeling.training.evaluation import evaluate_model, prefixed_summary, save_eval_results
 
 

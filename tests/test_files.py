@@ -222,7 +222,7 @@ def test_semicolon_file_read_with_the_wrong_delimiter_says_so(tmp_path):
 def test_dataset_name_loads_a_local_dataset_folder_offline(kaggle_frame, tmp_path, monkeypatch):
     import datasets
 
-    from modeling.training.state import load_training_files
+    from modeling.data.splits import load_splits
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     features = datasets.Features({"title": datasets.Value("string"), "text": datasets.Value("string"),
@@ -233,13 +233,14 @@ def test_dataset_name_loads_a_local_dataset_folder_offline(kaggle_frame, tmp_pat
     for split, part in (("train", frame.iloc[:160]), ("valid", frame.iloc[160:200]), ("test", frame.iloc[200:])):
         datasets.Dataset.from_pandas(part, features=features, preserve_index=False).to_parquet(
             str(folder / f"{split}.parquet"))
-    splits, text_column, names = load_training_files(None, dataset_name=str(folder))
+    loaded = load_splits(dataset_name=str(folder))
+    splits, text_column, names = loaded.splits, loaded.text_column, loaded.label_names
     assert names == ["REAL", "FAKE"] and text_column == "titletext"  # the data set's ClassLabel names
     assert {k: len(v) for k, v in splits.items()} == {"train": 160, "validation": 40, "test": 40}
     expected = kaggle_frame.iloc[200:]
     _assert_articles(splits["test"], expected)
     with pytest.raises(DataError, match=r"--dataset_name .*nope: cannot load it with datasets.load_dataset"):
-        load_training_files(None, dataset_name=str(tmp_path / "nope"))
+        load_splits(dataset_name=str(tmp_path / "nope"))
 
 
 @pytest.mark.parametrize("shape, message", [

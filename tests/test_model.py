@@ -6,7 +6,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling.model import pad_sequences
+from modeling.inference import pad_sequences
 
 
 def _model(**kwargs):

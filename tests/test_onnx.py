@@ -22,7 +22,7 @@ pytest.importorskip("onnxruntime")
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer  # noqa: E402
 from modeling import serving
 from modeling.hub import upload as hub  # noqa: E402
-from modeling.model import pad_sequences  # noqa: E402
+from modeling.inference import pad_sequences  # noqa: E402
 from modeling.hub.onnx_export import check_onnx, export_onnx  # noqa: E402
 from modeling.serving import OnnxBiLSTMClassifier, load_for_inference  # noqa: E402
 from tests.test_hub import REPO_ID, TEXTS, populate_cache, tiny_model, write_run  # noqa: E402

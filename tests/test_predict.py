@@ -6,8 +6,7 @@ import sys
 
 import pytest
 
-from modeling import BiLSTMForSequenceClassification, model as model_module
-from modeling.data import pipeline as data
+from modeling import BiLSTMForSequenceClassification
 from tests.test_hub import TEXTS, tiny_model
 from tests.test_scripts import load_script
 
@@ -29,7 +28,6 @@ def printed(capsys):
 
 
 def test_short_texts_get_no_label_as_in_training():
-    assert model_module.MIN_TEXT_CHARS == data.MIN_TEXT_CHARS  # one rule for training and prediction
     model = tiny_model()
     texts = [TEXTS[0], "", "   ", "abcd", " abcde ", TEXTS[-1]]
     results = model.predict(texts)

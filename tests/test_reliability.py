@@ -28,7 +28,8 @@ import torch
 from safetensors.torch import load_file
 
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling.training.state import TRAINER_STATE_FILE, find_checkpoint, load_plain_data
+from modeling.training.run_folder import TRAINER_STATE_FILE, find_checkpoint
+from modeling.training.state import load_plain_data
 
 from .conftest import write_news_csv
 from .test_scripts import TIMING_KEYS, TINY, load_script, read_json
@@ -342,16 +343,16 @@ def assert_same_run(out, reference):
 # saved: the kill below then lands a few steps later, however busy the machine (same numbers).
 SLOW_AFTER_CHECKPOINT = textwrap.dedent("""
     import os, runpy, sys, time
-    import modeling.data.pipeline
+    import modeling.data.batching
 
-    real_collate = modeling.data.pipeline.collate_batch
+    real_collate = modeling.data.batching.collate_batch
 
     def collate_batch(*args, **kwargs):
         if os.path.exists(os.path.join(sys.argv[sys.argv.index("--output_dir") + 1], "step_12", "trainer_state.json")):
             time.sleep(0.02)
         return real_collate(*args, **kwargs)
 
-    modeling.data.pipeline.collate_batch = collate_batch
+    modeling.data.batching.collate_batch = collate_batch
     sys.argv = sys.argv[1:]
     runpy.run_path(sys.argv[0], run_name="__main__")
 """)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import modeling.training.recipe
+import modeling.training.loop
 from modeling.training.run_folder import read_run_status, resume_hint, unfinished_message, write_run_status
 from tests.conftest import write_news_csv
 from tests.test_scripts import TINY, load_script
@@ -59,14 +59,14 @@ def test_a_demo_run_does_not_replace_a_run_on_real_data(scripts, news, tmp_path,
 
 def interrupt_at(monkeypatch, step):
     """Ctrl-C during the given step (via the --logging_steps hook, called after each step)."""
-    real = modeling.training.recipe.log_step
+    real = modeling.training.loop.log_step
 
     def log_step(accelerator, state, *args):
         real(accelerator, state, *args)
         if state.global_step == step:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(modeling.training.recipe, "log_step", log_step)
+    monkeypatch.setattr(modeling.training.loop, "log_step", log_step)
 
 
 @pytest.mark.parametrize("checkpointing, hint", [

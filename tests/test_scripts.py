@@ -290,16 +290,16 @@ def test_resume_restores_the_lr_schedule(scripts, prepared, tmp_path, module_cac
               "--lr_scheduler_type", "linear", "--num_warmup_steps", "5", "--weight_decay", "0.01",
               "--max_grad_norm", "0.5"]
     uninterrupted = scripts["train"].main(train_args(data, tmp_path / "a", *common))
-    import modeling.training.recipe
+    import modeling.training.loop
 
-    save_checkpoint, seen = modeling.training.recipe.save_checkpoint, {}
+    save_checkpoint, seen = modeling.training.loop.save_checkpoint, {}
 
     def save_then_crash(accelerator, *args):
         save_checkpoint(accelerator, *args)
         seen["lr"] = accelerator._schedulers[0].get_last_lr()[0]
         raise Crash
 
-    monkeypatch.setattr(modeling.training.recipe, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(modeling.training.loop, "save_checkpoint", save_then_crash)
     with pytest.raises(Crash):
         scripts["train"].main(train_args(data, tmp_path / "b", *common))
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""modeling.training.state: run state, checkpoint discovery, flag types, trackers."""
+"""modeling.training.state, .run_folder and .reporting: run state, checkpoint discovery, flag types, trackers."""
 
 import argparse
 import json
@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from modeling.training.state import (
-    TRAINER_STATE_FILE, TrainingState, checkpointing_steps, find_checkpoint, resolve_trackers, tracker_config,
-)
+from modeling.training.reporting import resolve_trackers, tracker_config
+from modeling.training.run_folder import TRAINER_STATE_FILE, find_checkpoint
+from modeling.training.state import TrainingState, checkpointing_steps
 from modeling.utils import atomic_write_json
 
 
@@ -70,7 +70,7 @@ def test_find_checkpoint_latest_skips_incomplete_ones(tmp_path):
 
 
 def test_resolve_trackers(monkeypatch):
-    import modeling.training.state as training
+    import modeling.training.reporting as training
 
     installed = {"tensorboard"}
     monkeypatch.setattr(training, "tracker_available", lambda name: name in installed)
@@ -84,7 +84,7 @@ def test_resolve_trackers(monkeypatch):
 
 
 def test_tracker_available_detects_by_import_name(monkeypatch, tmp_path):
-    from modeling.training.state import tracker_available
+    from modeling.training.reporting import tracker_available
 
     assert not tracker_available("wandb_not_a_package")
     (tmp_path / "wandb").mkdir()

@@ -22,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 from modeling import BiLSTMForSequenceClassification
 from modeling.hub import upload as hub  # noqa: E402
 from modeling.hf_interop import configuration_bilstm, modeling_bilstm  # noqa: E402
-from modeling.model import pad_sequences  # noqa: E402
+from modeling.inference import pad_sequences  # noqa: E402
 from modeling.transformers_files import CODE_FILES, MODEL_TYPE, TRANSFORMERS_FILES  # noqa: E402
 from tests.interop_models import binary_model, eval_texts, multiclass_model  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Data pipeline: CSV → cleaned, trimmed, labelled splits → token ids → length-grouped batches.
+"""Data pipeline: CSV → cleaned, trimmed, labelled, split datasets (``batching`` turns them into batches).
 
 Everything runs on Arrow through ``datasets`` (batched ``map``/``filter``), so a million-row
 CSV streams through without being held in Python lists. Only training needs this module:
@@ -11,16 +11,13 @@ import logging
 from dataclasses import dataclass, field
 
 import datasets
-import torch
-from torch.utils.data import DataLoader, Sampler
 
 from .files import DataError, read_table, show_columns as _show
 from .labels import encode_labels, label_names_from, value_counts
-from ..model import pad_sequences
+from ..inference import MIN_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
-MIN_TEXT_CHARS = 5
 TITLETEXT = "titletext"
 
 
@@ -98,7 +95,7 @@ def prepare_dataset(
     ds = encode_labels(ds, label_column, label_names, source=source, given=label_names_given,
                        row_of=lambda predicate: row_of(label_column, predicate))
     if build_titletext:
-        ds = ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column}, desc="Building titletext")
+        ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column}, desc="Building titletext")
     kept = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column},
                      desc=f"Dropping texts under {MIN_TEXT_CHARS} characters")
     stats.rows_dropped_short = stats.rows_read - len(kept)
@@ -108,7 +105,7 @@ def prepare_dataset(
     trim_columns = [c for c in ("text", TITLETEXT, text_column) if c in ds.column_names]
     ds = ds.map(_trim, batched=True, fn_kwargs={"columns": sorted(set(trim_columns)), "n": first_n_words},
                 desc=f"Keeping the first {first_n_words} words")
-    stats.label_counts = _counts(ds, label_names)
+    stats.label_counts = label_counts(ds, label_names)
     return ds, text_column, label_names, stats
 
 
@@ -144,7 +141,8 @@ def _report_short_texts(ds, column, stats, source, row_of):
                    f" {column!r} is {what} (first: row {first})")
 
 
-def _add_titletext(batch, title_column):
+def add_titletext(batch, title_column):
+    """``datasets.map`` function: the tutorial's ``titletext`` = title + ". " + text."""
     return {TITLETEXT: [f"{t}. {x}" for t, x in zip(batch[title_column], batch["text"])]}
 
 
@@ -165,7 +163,8 @@ def _first_row(ds, column, predicate, first_row=2):
     return index[0] + first_row if index else "?"
 
 
-def _counts(ds, label_names):
+def label_counts(ds, label_names):
+    """``{label name: rows}`` of a dataset with a ``label`` id column."""
     counts = {name: 0 for name in label_names}
     for i in ds["label"]:
         counts[label_names[i]] += 1
@@ -185,7 +184,7 @@ def split_dataset(ds, train_ratio=0.8, valid_ratio=0.1, seed=42, source="data", 
     n_valid = round(n * valid_ratio)
     n_test = 0 if test_ratio == 0 else n - round(n * train_ratio) - n_valid
     sizes = [n - n_valid - n_test, n_valid] + ([n_test] if test_ratio else [])
-    counts = _counts(ds, ds.features["label"].names)
+    counts = label_counts(ds, ds.features["label"].names)
     if min(sizes) >= len(counts) and min(counts.values()) >= len(sizes):  # each split can get each class
         try:
             first = ds.train_test_split(test_size=n_valid + n_test, stratify_by_column="label", seed=seed)
@@ -199,77 +198,3 @@ def split_dataset(ds, train_ratio=0.8, valid_ratio=0.1, seed=42, source="data", 
     classes = ", ".join(f"{name} {k}" for name, k in counts.items())
     raise DataError(f"{source}: cannot split {n} rows ({classes}) into {ratios} with every class in every split;"
                     f" {hint}")
-
-
-def encode_dataset(ds, tokenizer, text_column, batch_size=1000):
-    """Add ``input_ids`` and ``length`` with the tokenizer's fast ``encode_batch`` (batched map)."""
-
-    def encode(batch):
-        encodings = tokenizer.encode_batch(batch[text_column])
-        return {"input_ids": [e.ids for e in encodings], "length": [len(e.ids) for e in encodings]}
-
-    return ds.map(encode, batched=True, batch_size=batch_size, desc="Tokenizing")
-
-
-class LengthGroupedBatchSampler(Sampler):
-    """Batches of similar lengths, so little compute goes to padding.
-
-    Training (``shuffle=True``): a seeded permutation per epoch is cut into chunks of
-    ``batch_size * group_factor`` examples, each chunk sorted by length and cut into batches,
-    and the batch order shuffled. Evaluation: batches in order of length. The one short batch
-    always comes last, as with ``torch``'s ``BatchSampler``, which Accelerate's sharding expects.
-    """
-
-    def __init__(self, lengths, batch_size, shuffle=True, seed=0, group_factor=50, drop_last=False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.lengths = torch.as_tensor(list(lengths))
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-        self.group_factor, self.drop_last, self.epoch = group_factor, drop_last, 0
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
-
-    def __len__(self):
-        n, b = len(self.lengths), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
-
-    def __iter__(self):
-        n, b = len(self.lengths), self.batch_size
-        if not self.shuffle:
-            order = torch.sort(self.lengths, stable=True).indices
-            batches = [order[i : i + b].tolist() for i in range(0, n, b)]
-        else:
-            g = torch.Generator().manual_seed(self.seed + self.epoch)
-            perm = torch.randperm(n, generator=g)
-            chunk = b * self.group_factor
-            order = torch.cat([c[torch.sort(self.lengths[c], stable=True).indices] for c in perm.split(chunk)])
-            batches = [order[i : i + b].tolist() for i in range(0, n, b)]
-            full = batches if len(batches[-1]) == b else batches[:-1]
-            short = [] if full is batches else batches[-1:]
-            batches = [full[i] for i in torch.randperm(len(full), generator=g).tolist()] + short
-        if self.drop_last and batches and len(batches[-1]) < b:
-            batches = batches[:-1]
-        return iter(batches)
-
-
-def collate_batch(features, pad_token_id=0):
-    """Right-pad a list of ``{"input_ids", "label"}`` dicts to the longest in the batch."""
-    input_ids, attention_mask = pad_sequences([f["input_ids"] for f in features], pad_token_id)
-    batch = {"input_ids": input_ids, "attention_mask": attention_mask}
-    if "label" in features[0]:
-        batch["labels"] = torch.as_tensor([f["label"] for f in features], dtype=torch.long)
-    return batch
-
-
-def make_dataloader(ds, batch_size, shuffle, seed=0, pad_token_id=0):
-    """A ``DataLoader`` over an encoded dataset with length-grouped batches and dynamic padding."""
-    lengths = ds["length"] if "length" in ds.column_names else [len(ids) for ids in ds["input_ids"]]
-    sampler = LengthGroupedBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed)
-    ds = ds.select_columns([c for c in ("input_ids", "label") if c in ds.column_names])
-    # Its own generator: starting an iterator draws a base seed from it, not from the global RNG,
-    # so dropout does not depend on how many loaders were started (a run resumed mid-epoch
-    # replays the uninterrupted one exactly).
-    generator = torch.Generator().manual_seed(seed)
-    collate = functools.partial(collate_batch, pad_token_id=pad_token_id)
-    return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, generator=generator)

@@ -7,8 +7,9 @@ when it is given a single raw file (the demo): one code path, so both see the sa
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pipeline import TITLETEXT, _add_titletext, _counts, load_csv, prepare_file, split_dataset
+from ..inference import MIN_TEXT_CHARS
 from ..utils import atomic_path
+from .pipeline import TITLETEXT, add_titletext, label_counts, load_csv, prepare_file, split_dataset
 
 SPLIT_FILES = {"train": "train.csv", "validation": "valid.csv", "test": "test.csv"}
 
@@ -28,7 +29,7 @@ class PrepareReport:
     def lines(self):
         """Human-readable summary, one line per fact."""
         kept = self.rows_read - self.rows_dropped_short - self.rows_dropped_duplicate
-        dropped = f"rows dropped: {self.rows_dropped_short} with text shorter than 5 characters"
+        dropped = f"rows dropped: {self.rows_dropped_short} with text shorter than {MIN_TEXT_CHARS} characters"
         if self.dedup:
             dropped += f", {self.rows_dropped_duplicate} exact duplicates of an earlier text (--dedup)"
         out = [f"rows read: {self.rows_read}", dropped, f"rows kept: {kept}"]
@@ -68,7 +69,7 @@ def prepare_splits(input_file, *, text_column=None, title_column="title", label_
     splits = split_dataset(ds, train_ratio=train_ratio, valid_ratio=valid_ratio, seed=seed, source=str(input_file),
                            hint="use more rows or other --train_ratio/--valid_ratio")
     report.cross_split_duplicates = count_cross_split_duplicates(splits, text_column)
-    report.class_balance = {name: _counts(split, label_names) for name, split in splits.items()}
+    report.class_balance = {name: label_counts(split, label_names) for name, split in splits.items()}
     return splits, text_column, label_names, report
 
 
@@ -127,7 +128,7 @@ def texts_from_csv(path, text_column=None, title_column="title"):
     ds = load_csv(path)
     cols = ds.column_names
     if text_column in (None, TITLETEXT) and TITLETEXT not in cols and {title_column, "text"} <= set(cols):
-        return ds.map(_add_titletext, batched=True, fn_kwargs={"title_column": title_column}), TITLETEXT
+        return ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column}), TITLETEXT
     text_column = text_column or next((c for c in (TITLETEXT, "text") if c in cols), None)
     if text_column not in cols:
         wanted = repr(text_column) if text_column else f"('{TITLETEXT}', 'text', or '{title_column}' and 'text')"

@@ -57,7 +57,7 @@ def export_onnx(model, path, *, opset=OPSET, check=True):
     model.eval()
     try:
         device = next(model.parameters()).device
-        input_ids, mask = (t.to(device) for t in _random_batch(model.config, _TRACE_LENGTHS, max(_TRACE_LENGTHS)))
+        input_ids, mask = (t.to(device) for t in random_batch(model.config, _TRACE_LENGTHS, max(_TRACE_LENGTHS)))
         with atomic_path(path) as tmp, warnings.catch_warnings():
             # The legacy-exporter deprecation notice, and its advice to trace LSTMs with batch 1, which
             # concerns exported initial states (ours are zeros built from the input's batch size); the
@@ -98,7 +98,7 @@ def check_onnx(model, path, shapes=CHECK_SHAPES, seed=0):
     for batch, tokens in shapes:
         lengths = torch.randint(1, tokens + 1, (batch,), generator=generator).tolist()
         lengths[0] = tokens  # at least one row unpadded
-        input_ids, mask = _random_batch(model.config, lengths, tokens, generator)
+        input_ids, mask = random_batch(model.config, lengths, tokens, generator)
         device = next(model.parameters()).device
         with torch.inference_mode():
             expected = model(input_ids.to(device), mask.to(device)).logits.cpu()
@@ -125,7 +125,7 @@ def export_pretrained(model_name_or_path, output_dir, *, revision=None, opset=OP
     return export_onnx(model, output_dir / ONNX_FILE, opset=opset, check=check)
 
 
-def _random_batch(config, lengths, tokens, generator=None):
+def random_batch(config, lengths, tokens, generator=None):
     """A right-padded batch of random non-special token ids with the given lengths."""
     low = min(2, config.vocab_size - 1)
     input_ids = torch.randint(low, config.vocab_size, (len(lengths), tokens), generator=generator)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from .upload import HubError, _call, check_can_push, check_repo_id
+from .upload import HubError, call_hub, check_can_push, check_repo_id
 from ..utils import atomic_path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -83,8 +83,8 @@ def push_space(space_id, model_id, *, token=None, private=False, revision=None, 
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="bilstm-space-") as tmp:
         folder = build_space_folder(Path(tmp) / "space", space_id, model_id, revision=revision, license=license)
-        space_id = _call("creating the Space", api.create_repo, space_id, repo_type="space", space_sdk="gradio",
+        space_id = call_hub("creating the Space", api.create_repo, space_id, repo_type="space", space_sdk="gradio",
                          private=private, exist_ok=True).repo_id
-        _call("uploading the Space", api.upload_folder, repo_id=space_id, repo_type="space",
+        call_hub("uploading the Space", api.upload_folder, repo_id=space_id, repo_type="space",
               folder_path=str(folder), commit_message=f"Gradio demo of {model_id}")
     return f"https://huggingface.co/spaces/{space_id}"

@@ -32,7 +32,12 @@ OPTIONAL_FILES = ("eval_results.json", "all_results.json", "metrics.json", "trai
                   "loss_curve.png", "confusion_matrix.png")
 HANDLER_FILE, REQUIREMENTS_FILE, CARD_FILE = "handler.py", "requirements.txt", "README.md"
 VENDORED_PACKAGE = "bilstm_inference"
-VENDORED_MODULES = ("config.py", "model.py", "tokenizer.py", "transformers_files.py", "utils.py", "serving.py")
+# The Endpoint's copy of the core: every flat module of modeling/ but the scripts' cli and the old
+# trainer alias. The core contract (setup.cfg [importlinter]) keeps them from importing anything else
+# of the project, so the copy is complete; _check_vendorable checks their third-party imports.
+_CORE_DIR = Path(__file__).resolve().parents[1]
+VENDORED_MODULES = tuple(sorted(p.name for p in _CORE_DIR.glob("*.py") if p.name not in ("__init__.py", "cli.py",
+                                                                                           "trainer.py")))
 # What the Inference Endpoints toolkit image provides (besides the standard library).
 ENDPOINT_IMAGE_PACKAGES = {"torch", "tokenizers", "safetensors", "huggingface_hub", "numpy"}
 # Imported by vendored code only inside functions, and only where installed (requirements.txt).
@@ -139,36 +144,30 @@ def write_vendored_package(target):
     """Copy the inference modules into ``target`` as a standalone package, checking their imports."""
     from .. import __version__
 
-    source = Path(__file__).resolve().parents[1]
     target.mkdir()
     for name in VENDORED_MODULES:
-        text = (source / name).read_text(encoding="utf-8")
+        text = (_CORE_DIR / name).read_text(encoding="utf-8")
         _check_vendorable(name, text)
         (target / name).write_text(text, encoding="utf-8")
     (target / "__init__.py").write_text(_VENDORED_INIT.format(version=__version__), encoding="utf-8")
 
 
 def _check_vendorable(name, source):
-    """Fail the build if a vendored module imports something the Endpoints image would lack."""
-    local = {Path(m).stem for m in VENDORED_MODULES}
+    """Fail the build if a vendored module imports a package the Endpoints image would lack (imports
+    of the project itself are the core contract's to check: ``lint-imports``)."""
     tree = ast.parse(source)
     lazy = {id(node) for function in ast.walk(tree) if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
             for node in ast.walk(function)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            modules = [(node.module or "").split(".")[0]] if node.module else [a.name for a in node.names]
-            bad = [m for m in modules if m not in local]
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            tops = [a.name.split(".")[0] for a in node.names] if isinstance(node, ast.Import) else [node.module.split(".")[0]]
-            allowed = ENDPOINT_IMAGE_PACKAGES | (ENDPOINT_OPTIONAL_PACKAGES if id(node) in lazy else set())
-            bad = [m for m in tops if m not in sys.stdlib_module_names and m not in allowed]
-        else:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or getattr(node, "level", 0):
             continue
+        tops = [a.name.split(".")[0] for a in node.names] if isinstance(node, ast.Import) else [node.module.split(".")[0]]
+        allowed = ENDPOINT_IMAGE_PACKAGES | (ENDPOINT_OPTIONAL_PACKAGES if id(node) in lazy else set())
+        bad = [m for m in tops if m not in sys.stdlib_module_names and m not in allowed]
         if bad:
             raise RuntimeError(f"modeling/{name} imports {', '.join(bad)}, which the vendored inference code"
-                               f" cannot carry (allowed: {', '.join(sorted(local))}, the standard library,"
-                               f" {', '.join(sorted(ENDPOINT_IMAGE_PACKAGES))}; inside functions also"
-                               f" {', '.join(sorted(ENDPOINT_OPTIONAL_PACKAGES))})")
+                               f" cannot carry (allowed: the standard library, {', '.join(sorted(ENDPOINT_IMAGE_PACKAGES))};"
+                               f" inside functions also {', '.join(sorted(ENDPOINT_OPTIONAL_PACKAGES))})")
 
 
 def check_repo_id(repo_id):
@@ -189,7 +188,7 @@ def check_can_push(repo_id, token=None):
     token = token or get_token()
     if not token:
         raise HubError("not logged in to the Hugging Face Hub: run `hf auth login`, set HF_TOKEN, or pass --token")
-    user = _call("checking the token", HfApi(token=token).whoami)
+    user = call_hub("checking the token", HfApi(token=token).whoami)
     return token, repo_id if "/" in repo_id else f"{user['name']}/{repo_id}"
 
 
@@ -216,16 +215,17 @@ def push_model_dir(model_dir, repo_id, *, private=False, revision=None, commit_m
     with tempfile.TemporaryDirectory(prefix="bilstm-upload-") as tmp:
         folder = build_upload_folder(model_dir, Path(tmp) / "upload", hub_model_id=repo_id, include_onnx=include_onnx,
                                      **card_options)
-        repo_id = _call("creating the repo", api.create_repo, repo_id, private=private, exist_ok=True).repo_id
+        repo_id = call_hub("creating the repo", api.create_repo, repo_id, private=private, exist_ok=True).repo_id
         if revision and revision != "main" and not create_pr:
-            _call(f"creating branch {revision!r}", api.create_branch, repo_id, branch=revision, exist_ok=True)
-        commit = _call("uploading", api.upload_folder, repo_id=repo_id, folder_path=str(folder),
+            call_hub(f"creating branch {revision!r}", api.create_branch, repo_id, branch=revision, exist_ok=True)
+        commit = call_hub("uploading", api.upload_folder, repo_id=repo_id, folder_path=str(folder),
                        commit_message=commit_message or "Upload BiLSTM text classifier",
                        revision=revision, create_pr=create_pr)
     return (commit.pr_url if create_pr and commit.pr_url else None) or commit.commit_url
 
 
-def _call(action, function, *args, **kwargs):
+def call_hub(action, function, *args, **kwargs):
+    """``function(*args, **kwargs)``, a Hub client call; a failure becomes a :class:`HubError` line naming ``action``."""
     # The network boundary: whatever the client raises (HTTP status, no connection, bad token)
     # becomes one line naming the step that failed.
     try:

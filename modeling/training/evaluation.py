@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from ..data.pipeline import encode_dataset, make_dataloader, prepare_file
+from ..data.batching import encode_dataset, make_dataloader
+from ..data.pipeline import prepare_file
 from .metrics import compute_classification_metrics
-from ..model import decide
+from ..inference import MIN_TEXT_CHARS, decide
 from .plots import plot_confusion_matrix
 from ..utils import atomic_write_json
 
@@ -78,7 +79,8 @@ def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_colu
         path, text_column=text_column, label_column=label_column, first_n_words=max_length, label_names=label_names,
         label_names_given="model (config.json label_names)")
     if stats.rows_dropped_short:
-        logger.info("%s: %d rows dropped (text shorter than 5 characters)", path, stats.rows_dropped_short)
+        logger.info("%s: %d rows dropped (text shorter than %d characters)", path, stats.rows_dropped_short,
+                    MIN_TEXT_CHARS)
     if len(ds) == 0:
         raise ValueError(f"{path}: no rows left to evaluate")
     return encode_dataset(ds, tokenizer, text_column), text_column

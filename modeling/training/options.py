@@ -7,7 +7,7 @@ the library call and the command line can never disagree on one.
 import argparse
 import math
 
-from ..cli import add_file_format_arguments
+from ..data.arguments import add_file_format_arguments
 from ..config import POOLING_CHOICES, BiLSTMConfig
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
 from .state import checkpointing_steps

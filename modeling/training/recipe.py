@@ -1,52 +1,53 @@
 """The library's training call: ``train(...)``, which ``scripts/train.py`` runs for its command line.
 
-    from modeling.training.recipe import train
+    from modeling.training import train
 
     results = train("data/news/train.csv", "data/news/valid.csv", "data/news/test.csv",
                     output_dir="outputs/news", num_train_epochs=3)
 
-The loop follows Accelerate's ``nlp_example.py`` and ``by_feature/checkpointing.py``: ``Accelerator``
-→ ``set_seed`` → data (under ``main_process_first``) → model → optimizer → ``prepare`` → loop,
-evaluating with ``gather_for_metrics`` → ``wait_for_everyone`` → ``save_pretrained`` on the main process.
+:func:`run_training` reads as its phases, in the order of Accelerate's ``nlp_example.py`` and
+``by_feature/checkpointing.py``: open the run (``Accelerator``, ``set_seed``, folder checks) → data
+(under ``main_process_first``) → model → ``prepare`` and the loop (``modeling.training.loop``) →
+``wait_for_everyone`` → ``save_pretrained`` on the main process → push.
 """
 
 import argparse
 import math
 import os
-import signal
-import threading
-import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import datasets
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, set_seed
-from tqdm.auto import tqdm
 
 from ..config import BiLSTMConfig
-from ..data.pipeline import encode_dataset, make_dataloader
+from ..data.batching import encode_dataset, make_dataloader
 from ..data.checks import check_batch_size, check_vocabulary
-from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, save_eval_results
-from ..model import BiLSTMForSequenceClassification
-from .optimization import create_optimizer, get_scheduler, resolve_train_precision, train_autocast
 from ..data.preparation import as_text_batches
-from .run_folder import is_demo_run, resume_hint, rotate_checkpoints, write_run_status
-from .inputs import load_base_model, load_data, write_card_data
+from ..data.splits import Splits, align_labels, load_demo_splits, load_splits
+from ..model import BiLSTMForSequenceClassification
 from ..tokenizer import PAD_TOKEN_ID, train_tokenizer
-from .options import check_options, default_options
-from .state import (
-    ALL_RESULTS_FILE, TrainingState, check_output_dir, clear_output_dir, find_checkpoint, load_checkpoint, log_banner,
-    resolve_trackers, save_checkpoint, tracker_config, write_history,
-)
 from ..utils import atomic_write_json
+from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, save_eval_results
+from .loop import Loop, TrainingInterrupted, train_loop
+from .optimization import create_optimizer, get_scheduler, resolve_train_precision
+from .options import ARCHITECTURE_OPTIONS, check_options, default_options
+from .reporting import log_banner, resolve_trackers, tracker_config, write_card_data, write_history
+from .run_folder import (
+    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir, warn_if_unfinished,
+    write_run_status,
+)
+from .state import TrainingState, load_checkpoint
 
 logger = get_logger(__name__)
 
+DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo.csv"
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; the message says where the run stopped, what was kept and how to go on."""
+__all__ = ["TrainingInterrupted", "run_training", "train"]
 
 
 def train(train_data=None, validation_data=None, test_data=None, **options):
@@ -81,16 +82,50 @@ def train(train_data=None, validation_data=None, test_data=None, **options):
     return run_training(argparse.Namespace(**args), given)
 
 
+@dataclass
+class Run:
+    """What every phase of one run reads: its options, the ``Accelerator``, and what was decided
+    before any data was read."""
+
+    args: argparse.Namespace
+    accelerator: Accelerator
+    demo: bool  # training on the shipped demo data (no data flags)
+    checkpoint: Optional[Path]  # the checkpoint to resume from
+    trackers: Optional[list]
+
+
+@dataclass
+class RunData:
+    """The run's cleaned splits, its tokenizer and the encoded splits."""
+
+    data: Splits
+    tokenizer: object
+    encoded: dict
+
+
 def run_training(args, given=None):
     """The training recipe for parsed options ``args`` (``scripts/train.py``'s namespace); ``given``:
     ``datasets.Dataset`` splits standing in for the files."""
     given = given or {}
+    run = open_run(args, given)
+    base = load_base_model(args) if args.model_name_or_path else None
+    data = load_run_data(run, given, base)
+    model, embeddings_info = build_model(run, data, base)
+    loop = prepare_loop(run, model, data)
+    train_runtime, examples_seen = train_loop(run, loop)
+    results = finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info)
+    if args.push_to_hub and run.accelerator.is_main_process:
+        push(args)
+    return results
+
+
+def open_run(args, given):
+    """Check flags and folders (before any data is read or file written), start Accelerate, seed."""
     demo = args.train_file is None and not args.dataset_name and not given
     # The demo is re-runnable as written: its output is rebuilt from the shipped data in a minute.
     replace_demo = demo and not args.overwrite_output_dir and not args.resume_from_checkpoint and is_demo_run(
         args.output_dir)
     args.overwrite_output_dir = args.overwrite_output_dir or replace_demo
-    # Flags and folders are checked before any data is read or any file written.
     check_output_dir(args.output_dir, args.overwrite_output_dir, args.resume_from_checkpoint)
     checkpoint = find_checkpoint(args.resume_from_checkpoint, args.output_dir) if args.resume_from_checkpoint else None
     trackers = resolve_trackers(args.report_to) if args.with_tracking and args.report_to != "none" else None
@@ -106,266 +141,189 @@ def run_training(args, given=None):
     if args.push_to_hub and accelerator.is_main_process:
         check_hub(args)
     set_seed(args.seed)
+    return Run(args, accelerator, demo, checkpoint, trackers)
 
-    base = load_base_model(args) if args.model_name_or_path else None
+
+def load_base_model(args):
+    """The saved model ``--model_name_or_path`` names, to continue training (tokenizer and config kept)."""
+    model = BiLSTMForSequenceClassification.from_pretrained(args.model_name_or_path)
+    warn_if_unfinished(args.model_name_or_path)  # a run stopped by Ctrl-C or a kill left its best-so-far model
+    defaults, config = default_options(), model.config.to_dict()
+    # An architecture flag is ignored when it differs from the model's value; a tokenizer flag
+    # (no config field) when it differs from its default.
+    ignored = [f"--{name}" for name in ARCHITECTURE_OPTIONS
+               if getattr(args, name) != config.get(name, defaults[name])]
+    if ignored:
+        logger.warning(f"--model_name_or_path {args.model_name_or_path}: its architecture and tokenizer are kept,"
+                       f" so {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored")
+    # Cleaning trims texts to the model's own max_length, as its tokenizer truncates.
+    args.max_length = model.config.max_length
+    logger.info(f"Continuing training of {args.model_name_or_path} (labels {model.config.label_names},"
+                f" vocabulary of {model.config.vocab_size})")
+    model.train()
+    return model
+
+
+def load_run_data(run, given, base=None):
+    """Read and clean the splits, build the vocabulary from the train split and encode every split."""
+    args, accelerator = run.args, run.accelerator
     with accelerator.main_process_first():
-        splits, text_column, label_names, test_name = load_data(args, given, base)
+        data = read_splits(args, given, run.demo)
         if base is not None:
+            data = align_labels(data, base.config.label_names, f"--model_name_or_path {args.model_name_or_path}")
             tokenizer = base.tokenizer
         else:  # sorted by count, then alphabetically: every process builds the same vocabulary
-            tokenizer = train_tokenizer(as_text_batches(splits["train"], text_column), args.min_frequency,
+            tokenizer = train_tokenizer(as_text_batches(data.splits["train"], data.text_column), args.min_frequency,
                                         args.max_length, lowercase=args.lowercase)
-        encoded = {name: encode_dataset(ds, tokenizer, text_column) for name, ds in splits.items()}
+        encoded = {name: encode_dataset(ds, tokenizer, data.text_column) for name, ds in data.splits.items()}
     if accelerator.is_main_process:
-        check_vocabulary(tokenizer, encoded["train"], text_column, args.min_frequency)
+        check_vocabulary(tokenizer, encoded["train"], data.text_column, args.min_frequency)
         check_batch_size(args.per_device_train_batch_size, len(encoded["train"]), accelerator.num_processes)
+    return RunData(data, tokenizer, encoded)
 
+
+def read_splits(args, given, demo):
+    """The run's :class:`~modeling.data.splits.Splits`: the demo CSV, or what the data flags name."""
+    limits = dict(max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples)
+    if demo:
+        if args.validation_file or args.test_file:
+            raise ValueError("--validation_file and --test_file need --train_file")
+        if not DEMO_FILE.is_file():
+            raise FileNotFoundError(f"{DEMO_FILE}: the demo data is not there (it ships with a clone of the"
+                                    " repository); pass --train_file")
+        logger.info(f"No --train_file: training on the synthetic demo data in {DEMO_FILE}")
+        return load_demo_splits(DEMO_FILE, text_column=args.text_column, label_column=args.label_column,
+                                seed=args.seed, label_names=args.label_names, **limits)
+    # Cutting texts to max_length words drops no token the tokenizer keeps (a word is >= 1 token).
+    return load_splits(args.train_file, args.validation_file, args.test_file, dataset_name=args.dataset_name,
+                       dataset_config_name=args.dataset_config_name, data=given, text_column=args.text_column,
+                       label_column=args.label_column, first_n_words=args.max_length, seed=args.seed,
+                       label_names=args.label_names, delimiter=args.delimiter, **limits)
+
+
+def build_model(run, data, base=None):
+    """A new model for the run's vocabulary and labels (or the continued ``base``), with pretrained
+    vectors when asked. Returns (model, what the vectors covered)."""
+    args = run.args
     if base is not None:
         model = base
     else:
         model = BiLSTMForSequenceClassification(BiLSTMConfig(
-            vocab_size=tokenizer.get_vocab_size(), embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
-            num_layers=args.num_layers, bidirectional=args.bidirectional, dropout=args.dropout,
-            embedding_dropout=args.embedding_dropout, pooling=args.pooling,
-            pad_token_id=PAD_TOKEN_ID, label_names=label_names, max_length=args.max_length))
-        model.tokenizer = tokenizer  # saved as tokenizer.json by save_pretrained
-    embeddings_info = {}
-    if args.pretrained_embeddings:  # the vectors go into the embedding matrix; the width of the vectors wins
-        from .vectors import apply_pretrained_embeddings, token_counts
+            vocab_size=data.tokenizer.get_vocab_size(), embedding_dim=args.embedding_dim,
+            hidden_size=args.hidden_size, num_layers=args.num_layers, bidirectional=args.bidirectional,
+            dropout=args.dropout, embedding_dropout=args.embedding_dropout, pooling=args.pooling,
+            pad_token_id=PAD_TOKEN_ID, label_names=data.data.label_names, max_length=args.max_length))
+        model.tokenizer = data.tokenizer  # saved as tokenizer.json by save_pretrained
+    if not args.pretrained_embeddings:
+        return model, {}
+    # The vectors go into the embedding matrix; the width of the vectors wins.
+    from .vectors import apply_pretrained_embeddings, token_counts
 
-        model, embeddings_info = apply_pretrained_embeddings(
-            model, args.pretrained_embeddings, token_counts(encoded["train"]["input_ids"], model.config.vocab_size),
-            freeze=args.freeze_embeddings)
+    counts = token_counts(data.encoded["train"]["input_ids"], model.config.vocab_size)
+    return apply_pretrained_embeddings(model, args.pretrained_embeddings, counts, freeze=args.freeze_embeddings)
+
+
+def prepare_loop(run, model, data):
+    """Dataloaders, optimizer and schedule through ``accelerator.prepare``; the step counts; the
+    checkpoint restored; then, and only then, ``--output_dir`` written (bad input leaves it as it was)."""
+    args, accelerator = run.args, run.accelerator
     pad_id = model.config.pad_token_id
-    train_dataloader = make_dataloader(encoded["train"], args.per_device_train_batch_size, shuffle=True,
+    train_dataloader = make_dataloader(data.encoded["train"], args.per_device_train_batch_size, shuffle=True,
                                        seed=args.seed, pad_token_id=pad_id)
     # Accelerate's DDP wrapper does not reach a custom batch sampler's set_epoch: keep a handle on it.
     train_sampler = train_dataloader.batch_sampler
-    eval_names = [name for name in ("validation", "test") if name in encoded]
-    eval_dataloaders = [make_eval_dataloader(encoded[name], args.per_device_eval_batch_size, pad_id)
+    eval_names = [name for name in ("validation", "test") if name in data.encoded]
+    eval_dataloaders = [make_eval_dataloader(data.encoded[name], args.per_device_eval_batch_size, pad_id)
                         for name in eval_names]
     optimizer = create_optimizer(model.parameters(), args.learning_rate, args.weight_decay)
-
     model, optimizer, train_dataloader, *eval_dataloaders = accelerator.prepare(
         model, optimizer, train_dataloader, *eval_dataloaders)
-    eval_dataloaders = dict(zip(eval_names, eval_dataloaders))
-    state = TrainingState()
-
     steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
     total_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
-    num_epochs = math.ceil(total_steps / steps_per_epoch)
     # The prepared scheduler steps once per process at each optimizer step (Accelerate's
     # AcceleratedScheduler), so its step counts are in units of "steps x processes".
     lr_scheduler = accelerator.prepare(get_scheduler(
         args.lr_scheduler_type, optimizer, num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
         num_training_steps=total_steps * accelerator.num_processes))
-    eval_steps = args.eval_steps or max(1, steps_per_epoch // 2)  # twice per epoch, as the tutorial
-    if checkpoint is not None:
-        load_checkpoint(accelerator, state, checkpoint)  # model, optimizer, RNG states and `state`
-        logger.info(f"Resumed from {checkpoint}: epoch {state.epoch}, step {state.global_step}, "
-                    f"{state.batches_in_epoch} batches into the epoch")
-    # Only now, with the data read, the model built and the checkpoint loaded, is --output_dir
-    # touched: bad input leaves it as it was.
-    if accelerator.is_main_process:
-        prepare_output_dir(args, checkpoint, demo)
-    accelerator.wait_for_everyone()
-    if trackers:
-        accelerator.init_trackers("bilstm", tracker_config(args))
-    total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
-    log_banner(logger, num_examples=len(encoded["train"]), num_epochs=num_epochs,
-               batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
-               accumulation=args.gradient_accumulation_steps, total_steps=total_steps, eval_steps=eval_steps,
-               num_valid=len(encoded["validation"]))
-    first_step = state.global_step
     precision = resolve_train_precision(args.train_precision, accelerator.mixed_precision)
-    precision_name = accelerator.mixed_precision if precision == "accelerate" else precision
-    if precision == "accelerate":
-        logger.info(f"Mixed precision {precision_name} from accelerate launch (training and evaluation)")
+    loop = Loop(model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, train_dataloader=train_dataloader,
+                train_sampler=train_sampler, eval_dataloaders=dict(zip(eval_names, eval_dataloaders)),
+                state=TrainingState(), steps_per_epoch=steps_per_epoch, total_steps=total_steps,
+                num_epochs=math.ceil(total_steps / steps_per_epoch),
+                eval_steps=args.eval_steps or max(1, steps_per_epoch // 2),  # twice per epoch, as the tutorial
+                precision=precision,
+                precision_name=accelerator.mixed_precision if precision == "accelerate" else precision)
+    if run.checkpoint is not None:
+        load_checkpoint(accelerator, loop.state, run.checkpoint)  # model, optimizer, RNG states and the state
+        logger.info(f"Resumed from {run.checkpoint}: epoch {loop.state.epoch}, step {loop.state.global_step}, "
+                    f"{loop.state.batches_in_epoch} batches into the epoch")
+    loop.first_step = loop.state.global_step
+    if accelerator.is_main_process:
+        prepare_output_dir(args, run.checkpoint, run.demo)
+    accelerator.wait_for_everyone()
+    if run.trackers:
+        accelerator.init_trackers("bilstm", tracker_config(args))
+    announce(run, loop, data)
+    return loop
+
+
+def announce(run, loop, data):
+    """The "Running training" banner and the precision line."""
+    args, accelerator = run.args, run.accelerator
+    total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    log_banner(logger, num_examples=len(data.encoded["train"]), num_epochs=loop.num_epochs,
+               batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
+               accumulation=args.gradient_accumulation_steps, total_steps=loop.total_steps,
+               eval_steps=loop.eval_steps, num_valid=len(data.encoded["validation"]))
+    if loop.precision == "accelerate":
+        logger.info(f"Mixed precision {loop.precision_name} from accelerate launch (training and evaluation)")
     else:
-        logger.info(f"Training steps in {precision_name} (--train_precision); evaluation in fp32")
+        logger.info(f"Training steps in {loop.precision_name} (--train_precision); evaluation in fp32")
 
-    def evaluate_and_record():
-        epochs_done = state.global_step / steps_per_epoch
-        results = evaluate_model(model, eval_dataloaders["validation"], accelerator)
-        is_best = state.record_evaluation(results, epochs_done)
-        train_loss = state.history["train_loss_list"][-1]
-        logger.info(f"Epoch [{math.ceil(epochs_done)}/{num_epochs}], Step [{state.global_step}/{total_steps}], "
-                    f"Train Loss: {train_loss:.4f}, Valid Loss: {results['loss']:.4f}, "
-                    f"Valid Accuracy: {results['accuracy']:.4f}" + (" (best)" if is_best else ""))
-        accelerator.log({"train_loss": train_loss, "eval_loss": results["loss"],
-                         "eval_accuracy": results["accuracy"], "epoch": epochs_done,
-                         "learning_rate": lr_scheduler.get_last_lr()[0]}, step=state.global_step)
-        if is_best:
-            keep_best(accelerator, model, state, args.output_dir)
-        if accelerator.is_main_process:
-            write_history(state, args.output_dir)
 
-    def checkpoint_now(name):
-        save_checkpoint(accelerator, state, args.output_dir, name)
-        if accelerator.is_main_process:
-            rotate_checkpoints(args.output_dir, args.save_total_limit)
-
-    progress_bar = tqdm(range(total_steps), initial=state.global_step,
-                        disable=not accelerator.is_local_main_process)
-    start_time, examples_seen = time.perf_counter(), 0
-    logged_loss, logged_batches = 0.0, 0  # training loss since the last --logging_steps line
-    restore_signals = catch_stop_signals()
-    try:
-        for epoch in range(state.epoch, num_epochs):
-            model.train()
-            train_sampler.set_epoch(epoch)
-            train_dataloader.set_epoch(epoch)
-            skip = state.batches_in_epoch  # non-zero only when resuming mid-epoch
-            batches = accelerator.skip_first_batches(train_dataloader, skip) if skip else train_dataloader
-            for batch in batches:
-                with accelerator.accumulate(model):
-                    with train_autocast(precision, accelerator.device):
-                        loss = model(**batch).loss
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and args.max_grad_norm > 0:
-                        accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                    optimizer.step()
-                    lr_scheduler.step()
-                    optimizer.zero_grad()
-                mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()  # the same on every rank
-                if not math.isfinite(mean_loss):
-                    progress_bar.close()  # so the error starts its own line
-                    if accelerator.is_main_process:
-                        write_run_status(args.output_dir, "diverged", global_step=state.global_step + 1,
-                                         best_global_step=state.best_global_step, demo=demo)
-                    raise ValueError(diverged_message(mean_loss, state, args))
-                state.add_train_loss(mean_loss)
-                state.batches_in_epoch += 1
-                examples_seen += batch["labels"].size(0)
-                logged_loss, logged_batches = logged_loss + mean_loss, logged_batches + 1
-                if not accelerator.sync_gradients:
-                    continue
-                state.global_step += 1
-                progress_bar.update(1)
-                if args.logging_steps and state.global_step % args.logging_steps == 0:
-                    log_step(accelerator, state, logged_loss / logged_batches, lr_scheduler.get_last_lr()[0],
-                             state.global_step / steps_per_epoch)
-                    logged_loss, logged_batches = 0.0, 0
-                if state.global_step % eval_steps == 0:
-                    evaluate_and_record()
-                if isinstance(args.checkpointing_steps, int) and state.global_step % args.checkpointing_steps == 0:
-                    checkpoint_now(f"step_{state.global_step}")
-                if state.global_step >= total_steps:
-                    break
-            if state.batches_in_epoch == len(train_dataloader):
-                state.epoch, state.batches_in_epoch = epoch + 1, 0
-                if args.checkpointing_steps == "epoch":
-                    checkpoint_now(f"epoch_{epoch}")
-            if state.global_step >= total_steps:
-                break
-        if state.last_evaluated_step != state.global_step:
-            evaluate_and_record()  # the final weights compete too
-    except KeyboardInterrupt:
-        progress_bar.close()
-        raise TrainingInterrupted(interrupted_message(accelerator, state, args, demo)) from None
-    finally:
-        restore_signals()
-    train_runtime = time.perf_counter() - start_time
-    progress_bar.close()
-
-    # Final results with the best weights (all processes hold the same copy).
+def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info):
+    """Evaluate the best weights on validation and test, save the model and the run's results."""
+    args, accelerator, state = run.args, run.accelerator, loop.state
     if state.best_weights is None:
         raise ValueError("no evaluation gave a finite validation loss: training diverged (try a lower --learning_rate)")
-    accelerator.unwrap_model(model).load_state_dict(state.best_weights)
+    accelerator.unwrap_model(loop.model).load_state_dict(state.best_weights)  # every process holds the same copy
     examples_seen = accelerator.reduce(torch.tensor(examples_seen, device=accelerator.device), reduction="sum").item()
     all_results = {
-        "epoch": state.global_step / steps_per_epoch, "global_step": state.global_step,
+        "epoch": state.global_step / loop.steps_per_epoch, "global_step": state.global_step,
         "best_global_step": state.best_global_step, "train_loss": state.mean_train_loss,
-        "train_runtime": round(train_runtime, 4), "train_samples": len(encoded["train"]),
+        "train_runtime": round(train_runtime, 4), "train_samples": len(data.encoded["train"]),
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
-        "train_steps_per_second": round((state.global_step - first_step) / train_runtime, 3),
-        "train_precision": precision_name,
+        "train_steps_per_second": round((state.global_step - loop.first_step) / train_runtime, 3),
+        "train_precision": loop.precision_name,
         **{f"pretrained_embeddings_{k}": v for k, v in embeddings_info.items()},
     }
-    all_results.update(prefixed_summary(evaluate_model(model, eval_dataloaders["validation"], accelerator), "eval"))
+    all_results.update(prefixed_summary(evaluate_model(loop.model, loop.eval_dataloaders["validation"], accelerator),
+                                        "eval"))
     test_results = None
-    if "test" in eval_dataloaders:
-        test_results = evaluate_model(model, eval_dataloaders["test"], accelerator)
+    if "test" in loop.eval_dataloaders:
+        test_results = evaluate_model(loop.model, loop.eval_dataloaders["test"], accelerator)
         all_results.update(prefixed_summary(test_results, "test"))
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(args.output_dir)
-        write_history(state, args.output_dir, plot=True)
-        atomic_write_json(Path(args.output_dir) / ALL_RESULTS_FILE, all_results)
-        if test_results is not None:
-            save_eval_results(test_results, args.output_dir, test_file=test_name)
-        write_card_data(args, splits, text_column, label_names, demo)
-        write_run_status(args.output_dir, "finished", global_step=state.global_step,
-                         best_global_step=state.best_global_step, demo=demo)
-        for key, value in all_results.items():
-            logger.info(f"  {key} = {value}")
+        save_run(run, loop, data, all_results, test_results)
     accelerator.wait_for_everyone()
-    if trackers:
+    if run.trackers:
         accelerator.end_training()
-    if args.push_to_hub and accelerator.is_main_process:
-        push(args)
     return all_results
 
 
-def catch_stop_signals():
-    """Make SIGINT and SIGTERM stop training as Ctrl-C does, once: ``accelerate launch`` answers a
-    Ctrl-C by also sending SIGTERM to the training process, which would otherwise kill it before
-    it records the interruption. Returns a function that restores the previous handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    stopping = []
-
-    def stop(signum, frame):
-        if stopping:  # already stopping: let the interruption be recorded
-            return
-        stopping.append(signum)
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
-
-
-def prepare_output_dir(args, checkpoint, demo=False):
-    """Create --output_dir (emptied of a previous run with --overwrite_output_dir, unless resuming
-    from a checkpoint inside it), record the run's flags and mark the run as running."""
-    output_dir = Path(args.output_dir)
-    if args.overwrite_output_dir and not (checkpoint and output_dir.resolve() in checkpoint.resolve().parents):
-        clear_output_dir(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(output_dir / "training_args.json", {k: v for k, v in vars(args).items() if k != "hub_token"})
-    write_run_status(output_dir, "running", demo=demo)
-
-
-def log_step(accelerator, state, loss, learning_rate, epoch):
-    """One ``--logging_steps`` line (and tracker point): mean training loss since the last one."""
-    logger.info(f"Step {state.global_step}: loss {loss:.4f}, learning_rate {learning_rate:.3g}, epoch {epoch:.2f}")
-    accelerator.log({"loss": loss, "learning_rate": learning_rate, "epoch": epoch}, step=state.global_step)
-
-
-def interrupted_message(accelerator, state, args, demo):
-    """Mark the run interrupted (main process) and say, in one line, what was kept and how to go on."""
-    if accelerator.is_main_process and Path(args.output_dir).is_dir():
-        write_run_status(args.output_dir, "interrupted", global_step=state.global_step,
-                         best_global_step=state.best_global_step, demo=demo)
-    kept = (f"the best model so far (step {state.best_global_step}) is in {args.output_dir}"
-            if state.best_global_step is not None else "no model was saved yet")
-    return f"interrupted at step {state.global_step}; {kept}; {resume_hint(args.output_dir)}"
-
-
-def diverged_message(loss, state, args):
-    """The one-line error for a NaN/inf training loss: where it happened, what was kept, the fix."""
-    kept = (f"the best model so far (step {state.best_global_step}) stays in {args.output_dir}"
-            if state.best_global_step is not None else "no model was saved")
-    return (f"non-finite training loss ({loss}) at step {state.global_step + 1} (epoch {state.epoch + 1},"
-            f" batch {state.batches_in_epoch + 1}); training stopped and {kept}. Lower --learning_rate"
-            f" (now {args.learning_rate:g}) or check the data")
-
-
-def keep_best(accelerator, model, state, output_dir):
-    """Keep the new best weights in memory (for the final evaluation and in checkpoints) and on disk."""
-    unwrapped = accelerator.unwrap_model(model)
-    state.best_weights = {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}
-    if accelerator.is_main_process:
-        unwrapped.save_pretrained(output_dir)
+def save_run(run, loop, data, all_results, test_results):
+    """The main process's files at the end of a run: model, history and plot, results, card data, status."""
+    args, state = run.args, loop.state
+    run.accelerator.unwrap_model(loop.model).save_pretrained(args.output_dir)
+    write_history(state, args.output_dir, plot=True)
+    atomic_write_json(Path(args.output_dir) / ALL_RESULTS_FILE, all_results)
+    if test_results is not None:
+        save_eval_results(test_results, args.output_dir, test_file=data.data.test_name)
+    write_card_data(args, data.data, run.demo, DEMO_FILE.name)
+    write_run_status(args.output_dir, "finished", global_step=state.global_step,
+                     best_global_step=state.best_global_step, demo=run.demo)
+    for key, value in all_results.items():
+        logger.info(f"  {key} = {value}")
 
 
 def check_hub(args):
@@ -376,6 +334,7 @@ def check_hub(args):
 
 
 def push(args):
+    """Upload the finished run folder (``--push_to_hub``)."""
     from ..hub.upload import push_model_dir
 
     repo_id = args.hub_model_id or Path(args.output_dir).resolve().name

@@ -1,4 +1,5 @@
-"""What a run folder says about its run: finished or not, a demo or not, which checkpoints to keep.
+"""A run's folder (``--output_dir``): the files it holds, whether its run finished, its checkpoints
+(listing, rotation, ``latest``), and the checks before a run writes to it.
 
 ``run_status.json`` is written when training starts (``"state": "running"``) and replaced when it
 ends: ``"finished"``, ``"interrupted"`` (Ctrl-C) or ``"diverged"``. A run killed outright stays
@@ -8,15 +9,25 @@ ends: ``"finished"``, ``"interrupted"`` (Ctrl-C) or ``"diverged"``. A run killed
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
-from .state import CHECKPOINT_NAME, TRAINER_STATE_FILE
+from ..transformers_files import TRANSFORMERS_FILES
 from ..utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
 RUN_STATUS_FILE = "run_status.json"
+METRICS_FILE = "metrics.json"
+LOSS_CURVE_FILE = "loss_curve.png"
+ALL_RESULTS_FILE = "all_results.json"
+CARD_DATA_FILE = "card_data.json"
+TRAINER_STATE_FILE = "trainer_state.json"
+# What a finished run leaves in --output_dir besides checkpoints (--overwrite_output_dir removes them).
+RUN_FILES = ("config.json", "model.safetensors", "tokenizer.json", METRICS_FILE, LOSS_CURVE_FILE,
+             ALL_RESULTS_FILE, "eval_results.json", "confusion_matrix.png", "training_args.json", *TRANSFORMERS_FILES)
+CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
 
 
 def write_run_status(output_dir, state, *, global_step=None, best_global_step=None, demo=False):
@@ -100,3 +111,59 @@ def resume_hint(output_dir):
     if complete_checkpoints(output_dir):
         return "resume with --resume_from_checkpoint latest (same flags)"
     return "no checkpoint was saved, so it cannot be resumed (--checkpointing_steps epoch makes a run resumable)"
+
+
+def find_checkpoint(spec, output_dir):
+    """Resolve ``--resume_from_checkpoint``: a checkpoint folder, or ``latest`` (the complete
+    checkpoint with the most steps in ``output_dir``)."""
+    if spec != "latest":
+        path = Path(spec)
+        if not (path / TRAINER_STATE_FILE).is_file():
+            raise FileNotFoundError(f"{path}: not a complete checkpoint (no {TRAINER_STATE_FILE})")
+        return path
+    found = complete_checkpoints(output_dir)
+    if not found:
+        raise FileNotFoundError(f"--resume_from_checkpoint latest: no complete checkpoint in {output_dir}")
+    return found[-1]
+
+
+def check_output_dir(output_dir, overwrite=False, resume_from_checkpoint=None):
+    """Refuse to train into a folder that already holds a model, unless told to overwrite it or
+    to resume a checkpoint inside it. Called before anything is loaded or written."""
+    output_dir = Path(output_dir)
+    if overwrite or not any((output_dir / name).is_file() for name in ("config.json", "model.safetensors")):
+        return
+    if resume_from_checkpoint == "latest" or (
+            resume_from_checkpoint and output_dir.resolve() in Path(resume_from_checkpoint).resolve().parents):
+        return
+    try:  # suggest resuming only where there is a checkpoint to resume from
+        resume = (f", --resume_from_checkpoint latest to continue its run (from"
+                  f" {find_checkpoint('latest', output_dir).name})")
+    except FileNotFoundError:
+        resume = ""
+    raise ValueError(f"{output_dir} already holds a model (config.json, model.safetensors): pass"
+                     f" --overwrite_output_dir to replace it{resume}, or choose another --output_dir")
+
+
+def clear_output_dir(output_dir):
+    """Remove a previous run's model, results and checkpoints (``--overwrite_output_dir``), so that
+    ``--resume_from_checkpoint latest`` can never pick a checkpoint of the replaced model."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return
+    for name in RUN_FILES:
+        (output_dir / name).unlink(missing_ok=True)
+    for path in output_dir.iterdir():
+        if CHECKPOINT_NAME.match(path.name) and path.is_dir():
+            shutil.rmtree(path)
+
+
+def prepare_output_dir(args, checkpoint, demo=False):
+    """Create --output_dir (emptied of a previous run with --overwrite_output_dir, unless resuming
+    from a checkpoint inside it), record the run's flags and mark the run as running."""
+    output_dir = Path(args.output_dir)
+    if args.overwrite_output_dir and not (checkpoint and output_dir.resolve() in checkpoint.resolve().parents):
+        clear_output_dir(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(output_dir / "training_args.json", {k: v for k, v in vars(args).items() if k != "hub_token"})
+    write_run_status(output_dir, "running", demo=demo)

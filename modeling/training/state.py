@@ -1,55 +1,27 @@
-"""Pieces of the training loop that would clutter ``scripts/train.py``: run state, checkpoints, trackers.
-
-The loop itself stays in the script, in the order of Accelerate's ``nlp_example.py`` and
-``by_feature/checkpointing.py``.
+"""The state of a training run and its checkpoints: counters, loss history and best weights
+(:class:`TrainingState`), written and restored with Accelerate's ``save_state``/``load_state`` as
+safetensors and JSON, and checked to hold nothing that runs code (no pickle).
 """
 
 import argparse
 import codecs
-import importlib.util
 import inspect
 import json
-import logging
 import math
-import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..data.pipeline import prepare_dataset, split_dataset
-from ..data.files import read_dataset, read_table, tables_from_datasets
-from .plots import plot_loss_curve
-from ..transformers_files import TRANSFORMERS_FILES
 from ..utils import atomic_write_json
+from .run_folder import TRAINER_STATE_FILE
 
-logger = logging.getLogger(__name__)
-
-METRICS_FILE = "metrics.json"
-LOSS_CURVE_FILE = "loss_curve.png"
-ALL_RESULTS_FILE = "all_results.json"
-TRAINER_STATE_FILE = "trainer_state.json"
 BEST_WEIGHTS_FILE = "best_model.safetensors"
-# What a finished run leaves in --output_dir besides checkpoints (--overwrite_output_dir removes them).
-RUN_FILES = ("config.json", "model.safetensors", "tokenizer.json", METRICS_FILE, LOSS_CURVE_FILE,
-             ALL_RESULTS_FILE, "eval_results.json", "confusion_matrix.png", "training_args.json", *TRANSFORMERS_FILES)
-CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
-# Trackers Accelerate can log to, detected by their import name (accelerate's own ``is_*_available``
-# helpers are not public API: a minor release removed one of their neighbours).
-TRACKERS = ("tensorboard", "trackio", "wandb")
 # What Accelerate's RNG-state files hold besides tensors: numpy arrays and dtypes, and the bytes
 # codec of numpy's pickled state. Nothing here runs code.
 _PLAIN_DATA_GLOBALS = [np.ndarray, np.dtype, codecs.encode, np.dtypes.UInt32DType,
                        getattr(np, "_core", None) and np._core.multiarray._reconstruct]
-
-
-def tracker_available(name):
-    """Whether the tracker package ``name`` can be imported (``tensorboard`` may also come as
-    ``tensorboardX``, which Accelerate accepts too)."""
-    names = ("tensorboard", "tensorboardX") if name == "tensorboard" else (name,)
-    return any(importlib.util.find_spec(n) is not None for n in names)
 
 
 def load_plain_data(file):
@@ -120,17 +92,6 @@ class TrainingState:
                 "global_step": self.global_step, "epoch": self.epoch, "batches_in_epoch": self.batches_in_epoch}
 
 
-def write_history(state, output_dir, plot=False):
-    """Write ``metrics.json`` (the tutorial's three lists and more), and ``loss_curve.png`` if ``plot``."""
-    summary = state.summary()
-    atomic_write_json(Path(output_dir) / METRICS_FILE, summary)
-    if plot and summary["global_steps_list"]:
-        steps = summary["global_steps_list"]
-        plot_loss_curve(steps, summary["train_loss_list"], steps, summary["valid_loss_list"],
-                        Path(output_dir) / LOSS_CURVE_FILE)
-
-
-# ----------------------------------------------------------------------------- checkpoints
 def checkpointing_steps(value):
     """``argparse`` type for ``--checkpointing_steps``: ``"epoch"`` or a positive number of steps."""
     if value == "epoch":
@@ -196,126 +157,3 @@ def load_checkpoint(accelerator, state, path):
 def _first_line(err):
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
-
-
-def find_checkpoint(spec, output_dir):
-    """Resolve ``--resume_from_checkpoint``: a checkpoint folder, or ``latest`` (the complete
-    checkpoint with the most steps in ``output_dir``)."""
-    if spec != "latest":
-        path = Path(spec)
-        if not (path / TRAINER_STATE_FILE).is_file():
-            raise FileNotFoundError(f"{path}: not a complete checkpoint (no {TRAINER_STATE_FILE})")
-        return path
-    found = [p for p in Path(output_dir).glob("*_*") if CHECKPOINT_NAME.match(p.name)
-             and (p / TRAINER_STATE_FILE).is_file()]
-    if not found:
-        raise FileNotFoundError(f"--resume_from_checkpoint latest: no complete checkpoint in {output_dir}")
-    return max(found, key=_checkpoint_step)
-
-
-def _checkpoint_step(path):
-    return json.loads((path / TRAINER_STATE_FILE).read_text())["global_step"]
-
-
-def check_output_dir(output_dir, overwrite=False, resume_from_checkpoint=None):
-    """Refuse to train into a folder that already holds a model, unless told to overwrite it or
-    to resume a checkpoint inside it. Called before anything is loaded or written."""
-    output_dir = Path(output_dir)
-    if overwrite or not any((output_dir / name).is_file() for name in ("config.json", "model.safetensors")):
-        return
-    if resume_from_checkpoint == "latest" or (
-            resume_from_checkpoint and output_dir.resolve() in Path(resume_from_checkpoint).resolve().parents):
-        return
-    try:  # suggest resuming only where there is a checkpoint to resume from
-        resume = (f", --resume_from_checkpoint latest to continue its run (from"
-                  f" {find_checkpoint('latest', output_dir).name})")
-    except FileNotFoundError:
-        resume = ""
-    raise ValueError(f"{output_dir} already holds a model (config.json, model.safetensors): pass"
-                     f" --overwrite_output_dir to replace it{resume}, or choose another --output_dir")
-
-
-def clear_output_dir(output_dir):
-    """Remove a previous run's model, results and checkpoints (``--overwrite_output_dir``), so that
-    ``--resume_from_checkpoint latest`` can never pick a checkpoint of the replaced model."""
-    output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        return
-    for name in RUN_FILES:
-        (output_dir / name).unlink(missing_ok=True)
-    for path in output_dir.iterdir():
-        if CHECKPOINT_NAME.match(path.name) and path.is_dir():
-            shutil.rmtree(path)
-
-
-# ----------------------------------------------------------------------------- data, logs, trackers
-def load_training_files(train_file, validation_file=None, test_file=None, *, text_column=None,
-                        label_column="label", first_n_words=200, seed=42, label_names=None, delimiter=None,
-                        dataset_name=None, dataset_config_name=None, data=None):
-    """Clean the given data files, the splits of ``datasets.load_dataset(dataset_name,
-    dataset_config_name)``, or ``data`` (``{"train": datasets.Dataset, ...}``), with the train
-    split's label names (or ``label_names``, in id order; a data set's ``ClassLabel`` names
-    otherwise). Without a validation split, 10% of the train split is held out (stratified, seeded).
-
-    Returns:
-        (``{"train", "validation"[, "test"]}`` datasets, text column, label names)
-    """
-    given = "--label_names" if label_names else "train split"
-    hint = "use more rows or pass validation data"
-    if data:
-        tables, declared = tables_from_datasets(data, label_column=label_column)
-    elif dataset_name:
-        tables, declared = read_dataset(dataset_name, dataset_config_name, label_column=label_column)
-    else:
-        files = {"train": train_file, "validation": validation_file, "test": test_file}
-        tables = {name: read_table(path, required_columns=[label_column], delimiter=delimiter)
-                  for name, path in files.items() if path is not None}
-        declared, hint = None, "use more rows or pass --validation_file"
-    if declared and not label_names:
-        label_names, given = declared, "ClassLabel names of the train split"
-    options = dict(text_column=text_column, label_column=label_column, first_n_words=first_n_words)
-    train_table = tables.pop("train")
-    train, text_column, label_names, _ = prepare_dataset(
-        train_table.dataset, **options, label_names=label_names, label_names_given=given,
-        source=str(train_table.path), first_row=train_table.first_row)
-    options["text_column"] = text_column
-    splits = {"train": train}
-    if "validation" not in tables:
-        logger.info("no validation split: 10%% of %s is held out for validation", train_table.path)
-        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed, source=str(train_table.path),
-                                    hint=hint))
-    for name, table in tables.items():
-        splits[name], *_ = prepare_dataset(table.dataset, **options, label_names=label_names, label_names_given=given,
-                                           source=str(table.path), first_row=table.first_row)
-    return splits, text_column, label_names
-
-
-def log_banner(log, *, num_examples, num_epochs, batch_size, total_batch_size, accumulation, total_steps,
-               eval_steps, num_valid):
-    """The "Running training" banner of the HF example scripts."""
-    log.info("***** Running training *****")
-    log.info(f"  Num examples = {num_examples}")
-    log.info(f"  Num epochs = {num_epochs}")
-    log.info(f"  Instantaneous batch size per device = {batch_size}")
-    log.info(f"  Total train batch size (w. parallel, distributed & accumulation) = {total_batch_size}")
-    log.info(f"  Gradient accumulation steps = {accumulation}")
-    log.info(f"  Total optimization steps = {total_steps}")
-    log.info(f"  Evaluation every {eval_steps} steps on {num_valid} validation examples")
-
-
-def resolve_trackers(report_to):
-    """Tracker names for ``Accelerator(log_with=...)``; raise ``ValueError`` when one is not installed
-    (Accelerate would otherwise silently log nowhere)."""
-    if report_to == "all":
-        found = [name for name in TRACKERS if tracker_available(name)]
-        if not found:
-            raise ValueError("--report_to all: no tracker is installed (pip install tensorboard, trackio or wandb)")
-        return found
-    if not tracker_available(report_to):
-        raise ValueError(f"--report_to {report_to}: the {report_to} package is not installed (pip install {report_to})")
-    return [report_to]
-
-
-def tracker_config(args):
-    """Run settings as flat scalars, which every tracker accepts (TensorBoard's hparams reject None)."""
-    return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in vars(args).items()}

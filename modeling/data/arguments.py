@@ -1,0 +1,33 @@
+"""The flags that say how to read a labelled file (``--delimiter``, ``--label_names``), shared by
+``train.py``'s options and the scripts that read such files."""
+
+import argparse
+
+
+def label_names_arg(value):
+    """``argparse`` type for ``--label_names``: comma-separated class names in id order."""
+    names = [name.strip() for name in value.split(",")]
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected two or more distinct comma-separated names, got {value!r}")
+    return names
+
+
+DELIMITERS = {",": ",", "comma": ",", ";": ";", "semicolon": ";", "tab": "\t", "\\t": "\t", "\t": "\t",
+              "|": "|", "pipe": "|"}
+
+
+def delimiter_arg(value):
+    """``argparse`` type for ``--delimiter``: one character, or its name (``tab``, ``semicolon``...)."""
+    if value.lower() not in DELIMITERS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(map(repr, DELIMITERS))}, got {value!r}")
+    return DELIMITERS[value.lower()]
+
+
+def add_file_format_arguments(parser):
+    """``--delimiter`` and ``--label_names``, shared by the scripts that read labelled files."""
+    parser.add_argument("--delimiter", type=delimiter_arg,
+                        help="CSV delimiter: ',', ';', 'tab' or '|' (default: tab for .tsv, else sniffed from the"
+                             " header row).")
+    parser.add_argument("--label_names", type=label_names_arg,
+                        help="Class names in id order, e.g. REAL,FAKE (default: from the train labels; REAL/FAKE"
+                             " as REAL=0, FAKE=1). Integer labels 0, 1, ... are read as ids into these names.")

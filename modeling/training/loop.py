@@ -1,0 +1,203 @@
+"""The training loop of a run: epochs of ``accelerator.accumulate`` steps, evaluation on a schedule
+(the best validation loss kept), checkpoints, and Ctrl-C / SIGTERM / a non-finite loss turned into
+one line that says what was kept."""
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from accelerate.logging import get_logger
+from tqdm.auto import tqdm
+
+from .evaluation import evaluate_model
+from .optimization import train_autocast
+from .reporting import log_step, write_history
+from .run_folder import resume_hint, rotate_checkpoints, write_run_status
+from .state import TrainingState, save_checkpoint
+
+logger = get_logger(__name__)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says where the run stopped, what was kept and how to go on."""
+
+
+@dataclass
+class Loop:
+    """The prepared objects and the schedule of a run's loop."""
+
+    model: object
+    optimizer: object
+    lr_scheduler: object
+    train_dataloader: object
+    train_sampler: object  # the length-grouped batch sampler, whose epoch the loop sets
+    eval_dataloaders: dict
+    state: TrainingState
+    steps_per_epoch: int
+    total_steps: int
+    num_epochs: int
+    eval_steps: int
+    precision: str
+    precision_name: str
+    first_step: int = 0  # the step a resumed run started from
+
+
+def train_loop(run, loop):
+    """Train until ``loop.total_steps``; returns (seconds, examples seen by this process)."""
+    state = loop.state
+    progress_bar = tqdm(range(loop.total_steps), initial=state.global_step,
+                        disable=not run.accelerator.is_local_main_process)
+    start_time, counts = time.perf_counter(), {"examples": 0, "loss": 0.0, "batches": 0}
+    restore_signals = catch_stop_signals()
+    try:
+        for epoch in range(state.epoch, loop.num_epochs):
+            train_epoch(run, loop, epoch, progress_bar, counts)
+            if state.global_step >= loop.total_steps:
+                break
+        if state.last_evaluated_step != state.global_step:
+            evaluate_and_record(run, loop)  # the final weights compete too
+    except KeyboardInterrupt:
+        progress_bar.close()
+        raise TrainingInterrupted(interrupted_message(run, state)) from None
+    finally:
+        restore_signals()
+    progress_bar.close()
+    return time.perf_counter() - start_time, counts["examples"]
+
+
+def train_epoch(run, loop, epoch, progress_bar, counts):
+    """One epoch (or what is left of it after a mid-epoch resume); ``counts`` accumulates the
+    examples seen and the loss since the last ``--logging_steps`` line."""
+    args, accelerator, state = run.args, run.accelerator, loop.state
+    loop.model.train()
+    loop.train_sampler.set_epoch(epoch)
+    loop.train_dataloader.set_epoch(epoch)
+    skip = state.batches_in_epoch  # non-zero only when resuming mid-epoch
+    batches = accelerator.skip_first_batches(loop.train_dataloader, skip) if skip else loop.train_dataloader
+    for batch in batches:
+        mean_loss = training_step(run, loop, batch)
+        stop_if_diverged(run, state, mean_loss, progress_bar)
+        state.add_train_loss(mean_loss)
+        state.batches_in_epoch += 1
+        counts["examples"] += batch["labels"].size(0)
+        counts["loss"], counts["batches"] = counts["loss"] + mean_loss, counts["batches"] + 1
+        if not accelerator.sync_gradients:
+            continue
+        state.global_step += 1
+        progress_bar.update(1)
+        if args.logging_steps and state.global_step % args.logging_steps == 0:
+            log_step(accelerator, state, counts["loss"] / counts["batches"], loop.lr_scheduler.get_last_lr()[0],
+                     state.global_step / loop.steps_per_epoch)
+            counts["loss"], counts["batches"] = 0.0, 0
+        if state.global_step % loop.eval_steps == 0:
+            evaluate_and_record(run, loop)
+        if isinstance(args.checkpointing_steps, int) and state.global_step % args.checkpointing_steps == 0:
+            checkpoint_now(run, loop, f"step_{state.global_step}")
+        if state.global_step >= loop.total_steps:
+            break
+    if state.batches_in_epoch == len(loop.train_dataloader):
+        state.epoch, state.batches_in_epoch = epoch + 1, 0
+        if args.checkpointing_steps == "epoch":
+            checkpoint_now(run, loop, f"epoch_{epoch}")
+
+
+def training_step(run, loop, batch):
+    """Forward, backward and (at the end of an accumulation) an optimizer step; returns the batch's
+    loss averaged over processes."""
+    args, accelerator = run.args, run.accelerator
+    with accelerator.accumulate(loop.model):
+        with train_autocast(loop.precision, accelerator.device):
+            loss = loop.model(**batch).loss
+        accelerator.backward(loss)
+        if accelerator.sync_gradients and args.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(loop.model.parameters(), args.max_grad_norm)
+        loop.optimizer.step()
+        loop.lr_scheduler.step()
+        loop.optimizer.zero_grad()
+    return accelerator.reduce(loss.detach(), reduction="mean").item()  # the same on every rank
+
+
+def stop_if_diverged(run, state, mean_loss, progress_bar):
+    """Record a non-finite training loss as the run's end and raise its one-line error."""
+    if math.isfinite(mean_loss):
+        return
+    progress_bar.close()  # so that the error starts its own line
+    if run.accelerator.is_main_process:
+        write_run_status(run.args.output_dir, "diverged", global_step=state.global_step + 1,
+                         best_global_step=state.best_global_step, demo=run.demo)
+    raise ValueError(diverged_message(mean_loss, state, run.args))
+
+
+def evaluate_and_record(run, loop):
+    """Evaluate on the validation split, log it, keep the weights if they are the best so far."""
+    accelerator, state = run.accelerator, loop.state
+    epochs_done = state.global_step / loop.steps_per_epoch
+    results = evaluate_model(loop.model, loop.eval_dataloaders["validation"], accelerator)
+    is_best = state.record_evaluation(results, epochs_done)
+    train_loss = state.history["train_loss_list"][-1]
+    logger.info(f"Epoch [{math.ceil(epochs_done)}/{loop.num_epochs}], Step [{state.global_step}/{loop.total_steps}], "
+                f"Train Loss: {train_loss:.4f}, Valid Loss: {results['loss']:.4f}, "
+                f"Valid Accuracy: {results['accuracy']:.4f}" + (" (best)" if is_best else ""))
+    accelerator.log({"train_loss": train_loss, "eval_loss": results["loss"], "eval_accuracy": results["accuracy"],
+                     "epoch": epochs_done, "learning_rate": loop.lr_scheduler.get_last_lr()[0]},
+                    step=state.global_step)
+    if is_best:
+        keep_best(accelerator, loop.model, state, run.args.output_dir)
+    if accelerator.is_main_process:
+        write_history(state, run.args.output_dir)
+
+
+def keep_best(accelerator, model, state, output_dir):
+    """Keep the new best weights in memory (for the final evaluation and in checkpoints) and on disk."""
+    unwrapped = accelerator.unwrap_model(model)
+    state.best_weights = {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}
+    if accelerator.is_main_process:
+        unwrapped.save_pretrained(output_dir)
+
+
+def checkpoint_now(run, loop, name):
+    """A resumable checkpoint ``output_dir/name``, then ``--save_total_limit`` applied."""
+    save_checkpoint(run.accelerator, loop.state, run.args.output_dir, name)
+    if run.accelerator.is_main_process:
+        rotate_checkpoints(run.args.output_dir, run.args.save_total_limit)
+
+
+def catch_stop_signals():
+    """Make SIGINT and SIGTERM stop training as Ctrl-C does, once: ``accelerate launch`` answers a
+    Ctrl-C by also sending SIGTERM to the training process, which would otherwise kill it before
+    it records the interruption. Returns a function that restores the previous handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    stopping = []
+
+    def stop(signum, frame):
+        if stopping:  # already stopping: let the interruption be recorded
+            return
+        stopping.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+
+
+def interrupted_message(run, state):
+    """Mark the run interrupted (main process) and say, in one line, what was kept and how to go on."""
+    args = run.args
+    if run.accelerator.is_main_process and Path(args.output_dir).is_dir():
+        write_run_status(args.output_dir, "interrupted", global_step=state.global_step,
+                         best_global_step=state.best_global_step, demo=run.demo)
+    kept = (f"the best model so far (step {state.best_global_step}) is in {args.output_dir}"
+            if state.best_global_step is not None else "no model was saved yet")
+    return f"interrupted at step {state.global_step}; {kept}; {resume_hint(args.output_dir)}"
+
+
+def diverged_message(loss, state, args):
+    """The one-line error for a NaN/inf training loss: where it happened, what was kept, the fix."""
+    kept = (f"the best model so far (step {state.best_global_step}) stays in {args.output_dir}"
+            if state.best_global_step is not None else "no model was saved")
+    return (f"non-finite training loss ({loss}) at step {state.global_step + 1} (epoch {state.epoch + 1},"
+            f" batch {state.batches_in_epoch + 1}); training stopped and {kept}. Lower --learning_rate"
+            f" (now {args.learning_rate:g}) or check the data")
