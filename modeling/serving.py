@@ -4,7 +4,7 @@
 folder or repo holds the ONNX graph written by ``modeling.hub.onnx_export`` and onnxruntime is installed
 (``pip install "bilstm-text-classifier[onnx]"``), else the torch model. Tokenizing, length-sorted
 batching, padding and the probabilities are ``modeling.inference``'s, as for the torch model, so both backends give
-the same results (logits within 1e-5, tests/test_onnx.py).
+the same results (logits within 1e-5, tests/hub/test_onnx.py).
 
 The graph records a fingerprint of the weights it was exported from; a graph that no longer matches
 ``model.safetensors`` (the folder was trained again) is never used: ``auto`` warns and falls back to

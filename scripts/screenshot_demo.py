@@ -4,7 +4,7 @@
 
 starts the app of ``scripts/demo.py`` on localhost, lets Chromium load the page (it opens with the
 first example classified), writes the PNG and stops the app. ``take_screenshot`` is also used by
-``tests/test_demo.py``.
+``tests/hub/test_demo.py``.
 """
 
 import argparse

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from modeling import BiLSTMForSequenceClassification
-from tests.test_hub import TEXTS, tiny_model
+from tests.hub.test_upload import TEXTS, tiny_model
 from tests.test_scripts import load_script
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hub import populate_cache, tiny_model, write_run
+from tests.hub.test_upload import populate_cache, tiny_model, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCKS = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S | re.M)

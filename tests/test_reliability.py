@@ -2,10 +2,10 @@
 
 Each bad input must end in one ``error: ...`` line naming the file (and row and column where there is
 one), exit status 1, and leave ``--output_dir`` as it was. Library-level checks live next to their
-modules and are not repeated here: tests/test_data.py (messy CSVs: UTF-8, header-less, TSV, quotes and
+modules and are not repeated here: tests/data/test_pipeline.py (messy CSVs: UTF-8, header-less, TSV, quotes and
 newlines, million-character texts, labels), tests/test_model.py (config bounds checked before any
 allocation, strict safetensors loading, tokenizer/config mismatch, no pickle fallback),
-tests/test_hub.py (the Endpoint handler's limits on texts per request and characters per text) and
+tests/hub/test_upload.py (the Endpoint handler's limits on texts per request and characters per text) and
 tests/test_scripts.py (2-process DDP counts each example once and matches a 1-process evaluation).
 """
 
@@ -31,7 +31,7 @@ from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokeni
 from modeling.training.run_folder import TRAINER_STATE_FILE, find_checkpoint
 from modeling.training.state import load_plain_data
 
-from .conftest import write_news_csv
+from tests.conftest import write_news_csv
 from .test_scripts import TIMING_KEYS, TINY, load_script, read_json
 
 ROOT = Path(__file__).resolve().parents[1]

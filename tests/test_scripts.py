@@ -146,7 +146,7 @@ def test_readme_real_run_on_the_kaggle_file_shape(scripts, fake_news_dir, tmp_pa
     """The README's real run, verbatim in its flags, on a CSV shaped like Kaggle's fake_or_real_news.csv
     (header ",title,text,label": pandas' index first) of real articles: prepare -> train (1 epoch) ->
     evaluate -> predict."""
-    from .conftest import real_articles
+    from tests.conftest import real_articles
 
     raw = tmp_path / "fake_or_real_news.csv"
     real_articles(fake_news_dir, n_rows=400).to_csv(raw)

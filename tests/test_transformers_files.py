@@ -11,7 +11,7 @@ from pathlib import Path
 
 from modeling.hub import upload as hub
 from modeling.transformers_files import CODE_FILES, MODEL_TYPE, TRANSFORMERS_FILES, transformers_config_keys
-from tests.test_hub import TEXTS, tiny_model
+from tests.hub.test_upload import TEXTS, tiny_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def test_without_transformers_save_and_load_still_work(tmp_path):
         sys.modules["transformers"] = None  # import transformers now raises ImportError
         sys.modules["gradio"] = None
         import modeling
-        from tests.test_hub import tiny_model, TEXTS
+        from tests.hub.test_upload import tiny_model, TEXTS
         model = tiny_model()
         model.save_pretrained({str(tmp_path)!r})
         again = modeling.BiLSTMForSequenceClassification.from_pretrained({str(tmp_path)!r})

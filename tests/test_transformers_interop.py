@@ -151,7 +151,7 @@ def test_remote_code_forward_equals_ours(tmp_path, pooling, num_layers, bidirect
 
 def populate_cache(cache, repo_id, folder, commit="c" * 40):
     """``folder`` laid out as the HF cache holds a downloaded repo (blobs, snapshot links, refs/main)."""
-    from tests.test_hub import populate_cache as populate_model_files
+    from tests.hub.test_upload import populate_cache as populate_model_files
 
     populate_model_files(cache, repo_id, folder, commit, "main")
     snapshot = Path(cache) / f"models--{repo_id.replace('/', '--')}" / "snapshots" / commit

@@ -19,7 +19,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 APP_TEMPLATE = _PACKAGE_DIR / "templates" / "space_app.py.tmpl"
 DEMO_MODULE = _PACKAGE_DIR / "demo.py"
 SPACE_FILES = ("README.md", "app.py", "demo.py", "requirements.txt")
-# The gradio the app was tested with (tests/test_demo.py); the Space image installs this version.
+# The gradio the app was tested with (tests/hub/test_demo.py); the Space image installs this version.
 GRADIO_VERSION = "6.31.0"
 # gradio and huggingface_hub come with the Space image; the CPU build of torch is enough (and small).
 REQUIREMENTS = """\

@@ -24,7 +24,15 @@ ARCHITECTURE_OPTIONS = ("embedding_dim", "hidden_size", "num_layers", "dropout",
 def build_parser(description=None):
     """The ``argparse`` parser of ``scripts/train.py``; ``--help`` shows every default."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    data = parser.add_argument_group("data (none given: the synthetic demo CSV, split 80/10/10)")
+    add_data_arguments(parser.add_argument_group("data (none given: the synthetic demo CSV, split 80/10/10)"))
+    add_model_arguments(parser.add_argument_group("model"))
+    add_training_arguments(parser.add_argument_group("training"))
+    add_tracking_arguments(parser.add_argument_group("tracking and sharing"))
+    return parser
+
+
+def add_data_arguments(data):
+    """Which data, how to read it, and the vocabulary."""
     data.add_argument("--train_file", help="CSV/TSV, JSON lines or Parquet file with a label column and a text column"
                                            " (or title and text).")
     data.add_argument("--validation_file", help="Validation file; None: 10%% of the train split held out.")
@@ -45,7 +53,10 @@ def build_parser(description=None):
                       help="Words seen fewer times in the train split become [UNK].")
     data.add_argument("--lowercase", action="store_true",
                       help="Lower-case texts before building the vocabulary (default: keep case).")
-    model = parser.add_argument_group("model")
+
+
+def add_model_arguments(model):
+    """The architecture (or the saved model to continue) and the word vectors."""
     model.add_argument("--model_name_or_path",
                        help="Continue training a saved model (a train.py output folder or a Hub repo id): its"
                             " tokenizer and architecture are kept and the model flags below are ignored.")
@@ -67,7 +78,10 @@ def build_parser(description=None):
                             "Its width replaces --embedding_dim.")
     model.add_argument("--freeze_embeddings", action="store_true",
                        help="Do not train the word vectors found in --pretrained_embeddings (the others train).")
-    train = parser.add_argument_group("training")
+
+
+def add_training_arguments(train):
+    """The run: output folder, length, optimizer, precision, evaluation and checkpoints."""
     train.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR,
                        help="Where the model and results go. A folder holding an earlier run is refused,"
                             " except an earlier demo run (no --train_file), which a demo run replaces.")
@@ -99,7 +113,10 @@ def build_parser(description=None):
     train.add_argument("--save_total_limit", type=int,
                        help="Keep at most this many checkpoints, deleting the oldest (None: keep all).")
     train.add_argument("--resume_from_checkpoint", help="A checkpoint folder, or 'latest' in --output_dir.")
-    track = parser.add_argument_group("tracking and sharing")
+
+
+def add_tracking_arguments(track):
+    """Experiment trackers and the Hub push at the end."""
     track.add_argument("--with_tracking", action="store_true", help="Log losses to an experiment tracker.")
     track.add_argument("--report_to", default="all", choices=REPORT_TO_CHOICES,
                        help="Tracker for --with_tracking ('all': every installed one; 'none': no tracker).")
@@ -107,7 +124,6 @@ def build_parser(description=None):
     track.add_argument("--hub_model_id", help="Hub repo, 'user/name' (None: the --output_dir folder name).")
     track.add_argument("--hub_token", help="Hub token (None: HF_TOKEN or the one saved by `hf auth login`).")
     track.add_argument("--hub_private_repo", action="store_true", help="Create the Hub repo private.")
-    return parser
 
 
 def check_options(options):

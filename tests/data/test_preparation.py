@@ -10,7 +10,7 @@ from modeling.data.preparation import (
     write_splits,
 )
 
-from .conftest import write_csv
+from tests.conftest import write_csv
 
 
 

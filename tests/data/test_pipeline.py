@@ -6,7 +6,7 @@ from modeling.data.pipeline import DataError, load_csv, prepare_dataset, split_d
 from modeling.data.labels import infer_label_names
 from modeling.tokenizer import train_tokenizer
 
-from .conftest import write_csv, write_news_csv
+from tests.conftest import write_csv, write_news_csv
 
 def test_titletext_drop_trim_and_labels(tmp_path):
     path = write_csv(

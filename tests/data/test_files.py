@@ -14,9 +14,9 @@ from modeling.data.files import read_table
 from modeling.data.preparation import prepare_splits
 from modeling.tokenizer import train_tokenizer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
-from .conftest import write_csv
+from tests.conftest import write_csv
 
 
 def _prepared(path, **options):

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from modeling.hub import space
-from tests.test_hub import REPO_ID, front_matter, push_to_hub, read_tree, run_dir, fake_hub  # noqa: F401
+from tests.hub.test_upload import REPO_ID, front_matter, push_to_hub, read_tree, run_dir, fake_hub  # noqa: F401
 
 SPACE_ID = "alice/bilstm-fake-news-demo"
 

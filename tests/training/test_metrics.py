@@ -15,7 +15,7 @@ from modeling.training.metrics import (
 )
 from modeling.training.plots import plot_confusion_matrix, plot_loss_curve
 
-METRICS_FILE = Path(__file__).resolve().parents[1] / "modeling" / "training" / "metrics.py"
+METRICS_FILE = Path(__file__).resolve().parents[2] / "modeling" / "training" / "metrics.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

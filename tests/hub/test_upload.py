@@ -26,7 +26,7 @@ from modeling.hub.card import DEFAULT_WIDGET_TEXTS, MODEL_INDEX_METRICS
 from modeling.inference import pad_sequences
 from modeling.training.plots import plot_confusion_matrix, plot_loss_curve
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("push_to_hub", REPO_ROOT / "scripts" / "push_to_hub.py")
 push_to_hub = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(push_to_hub)

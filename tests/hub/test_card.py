@@ -13,7 +13,7 @@ from modeling.hub.card import project_url
 from modeling.training.recipe import train
 from tests.conftest import write_csv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOOD = "great excellent love perfect comfortable sturdy recommend happy fast works".split()
 BAD = "broken refund terrible awful cheap returned disappointed slow useless waste".split()
 FILLER = "the a this it and was my of to for with is product item".split()

@@ -25,7 +25,7 @@ from modeling.hub.card import DEFAULT_WIDGET_TEXTS, handler_limits  # noqa: E402
 from modeling.hub.space import build_space_folder  # noqa: E402
 from tests.interop_models import binary_model, eval_texts  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_ID, SPACE_ID = "alice/bilstm-fake-news", "alice/bilstm-fake-news-demo"
 
 

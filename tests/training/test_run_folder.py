@@ -17,7 +17,7 @@ from modeling.training.run_folder import read_run_status, resume_hint, unfinishe
 from tests.conftest import write_news_csv
 from tests.test_scripts import TINY, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = [*TINY, "--max_train_steps", "2"]
 
 

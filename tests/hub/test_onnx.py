@@ -25,9 +25,9 @@ from modeling.hub import upload as hub  # noqa: E402
 from modeling.inference import pad_sequences  # noqa: E402
 from modeling.hub.onnx_export import check_onnx, export_onnx  # noqa: E402
 from modeling.serving import OnnxBiLSTMClassifier, load_for_inference  # noqa: E402
-from tests.test_hub import REPO_ID, TEXTS, populate_cache, tiny_model, write_run  # noqa: E402
+from tests.hub.test_upload import REPO_ID, TEXTS, populate_cache, tiny_model, write_run  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NEWS = ROOT.parent / "shared" / "data" / "fake_or_real_news"
 FULLTEXT, TRUNCATED = NEWS / "fulltext_valid_test", NEWS / "truncated128"
 csv.field_size_limit(sys.maxsize)
