@@ -26,6 +26,7 @@ from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
 from modeling.inference import MIN_TEXT_CHARS
+from modeling.data.files import read_lines
 from modeling.data.preparation import texts_from_csv
 from modeling.utils import atomic_path
 
@@ -69,26 +70,10 @@ def read_inputs(args):
         ds, column = texts_from_csv(args.input_file, text_column=args.text_column)
         return list(ds[column]), ds.to_list()
     elif args.input_file:
-        path = Path(args.input_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: file not found")
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            line = raw[:err.start].count(b"\n") + 1
-            raise ValueError(f"{path}: line {line} is not valid UTF-8 (byte {raw[err.start]:#04x});"
-                             " re-save the file as UTF-8") from None
-        texts = [line.strip() for line in _lines(text)]
+        texts = [line.strip() for line in read_lines(args.input_file)]
     else:
-        texts = [line.strip() for line in _lines(sys.stdin.read())]
+        texts = [line.strip() for line in sys.stdin.read().splitlines()]
     return texts, [{"text": t} for t in texts]
-
-
-def _lines(text):
-    """The lines of a text file, blank ones kept (one output per line), without the empty string
-    after a final newline."""
-    return text.splitlines()
 
 
 def classify(model, texts, batch_size, threshold):

@@ -177,7 +177,7 @@ BAD_INPUTS = [
     case("missing_input_file", "predict", "--model_name_or_path {models}/good --input_file {data}/nope.txt",
          r"nope\.txt: file not found"),
     case("invalid_utf8", "predict", "--model_name_or_path {models}/good --input_file {data}/latin1.txt",
-         r"latin1\.txt: line 3 is not valid UTF-8 \(byte 0xe9\); re-save the file as UTF-8"),
+         r"latin1\.txt: line 3 is not valid UTF-8 \(byte 0xe9 at column \d+\); re-save the file as UTF-8"),
     case("no_text_column", "predict", "--model_name_or_path {models}/good --input_file {data}/no_label.csv",
          r"no_label\.csv: no text column \('titletext', 'text', or 'title' and 'text'\); the file has columns"),
 ]

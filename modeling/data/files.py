@@ -186,6 +186,18 @@ def _check_utf8(path):
                 ) from None
 
 
+def read_lines(path):
+    """The lines of a UTF-8 text file, one text each (blank lines kept, no empty string after a final
+    newline); a folder, a missing file or bytes that are not UTF-8 raise one :class:`DataError` line."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file; pass the path of one text file")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    _check_utf8(path)
+    return path.read_text(encoding="utf-8").splitlines()
+
+
 # ----------------------------------------------------------------------------- JSON lines, Parquet
 def _read_arrow_table(path, kind):
     try:

@@ -79,16 +79,8 @@ def prepare_dataset(
     if label_column not in cols:
         raise DataError(f"{source}: no label column {label_column!r}; the file has columns {_show(cols)}"
                         " (set --label_column)")
-    build_titletext = title_column in cols and "text" in cols and text_column in (None, TITLETEXT)
-    if build_titletext:
-        text_column, body_column = TITLETEXT, "text"
-    else:
-        text_column = text_column or next((c for c in (TITLETEXT, "text") if c in cols), None)
-        if text_column not in cols:
-            wanted = repr(text_column) if text_column else f"('{TITLETEXT}', 'text', or 'title' and 'text')"
-            raise DataError(f"{source}: no text column {wanted}; the file has columns {_show(cols)}"
-                            " (set --text_column)")
-        body_column = text_column
+    text_column, build_titletext = choose_text_column(cols, text_column, title_column, source)
+    body_column = "text" if build_titletext else text_column
     # Labels are checked before any row is dropped, so an error names the row of the file.
     row_of = functools.partial(_first_row, ds, first_row=first_row)
     label_names = list(label_names) if label_names else _label_names_from(ds, label_column, source, row_of)
@@ -107,6 +99,24 @@ def prepare_dataset(
                 desc=f"Keeping the first {first_n_words} words")
     stats.label_counts = label_counts(ds, label_names)
     return ds, text_column, label_names, stats
+
+
+def choose_text_column(columns, text_column=None, title_column="title", source="data"):
+    """The text of a row, for training and prediction alike: with ``title`` and ``text`` columns (and
+    ``text_column`` unset or ``"titletext"``), ``titletext`` built as title + ". " + text; else
+    ``text_column``, or else a ``titletext`` or ``text`` column.
+
+    Returns:
+        (text column, whether ``titletext`` is to be built with :func:`add_titletext`)
+    """
+    if title_column in columns and "text" in columns and text_column in (None, TITLETEXT):
+        return TITLETEXT, True
+    text_column = text_column or next((c for c in (TITLETEXT, "text") if c in columns), None)
+    if text_column not in columns:
+        wanted = repr(text_column) if text_column else f"('{TITLETEXT}', 'text', or '{title_column}' and 'text')"
+        raise DataError(f"{source}: no text column {wanted}; the file has columns {_show(columns)}"
+                        " (set --text_column)")
+    return text_column, False
 
 
 def prepare_file(path, *, label_column="label", delimiter=None, **options):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..inference import MIN_TEXT_CHARS
 from ..utils import atomic_path
-from .pipeline import TITLETEXT, add_titletext, label_counts, load_csv, prepare_file, split_dataset
+from .pipeline import TITLETEXT, add_titletext, choose_text_column, label_counts, load_csv, prepare_file, split_dataset
 
 SPLIT_FILES = {"train": "train.csv", "validation": "valid.csv", "test": "test.csv"}
 
@@ -119,20 +119,15 @@ def write_splits(splits, output_dir, text_column, label_names):
 
 
 def texts_from_csv(path, text_column=None, title_column="title"):
-    """Texts to classify from a CSV: ``text_column`` if given, else ``titletext``, built as in
-    training (title + ". " + text) when the file has title and text columns, else ``text``.
+    """Texts to classify from a CSV, chosen by training's rule (:func:`~modeling.data.pipeline.choose_text_column`).
 
     Returns:
         (dataset, name of the text column)
     """
     ds = load_csv(path)
-    cols = ds.column_names
-    if text_column in (None, TITLETEXT) and TITLETEXT not in cols and {title_column, "text"} <= set(cols):
-        return ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column}), TITLETEXT
-    text_column = text_column or next((c for c in (TITLETEXT, "text") if c in cols), None)
-    if text_column not in cols:
-        wanted = repr(text_column) if text_column else f"('{TITLETEXT}', 'text', or '{title_column}' and 'text')"
-        raise ValueError(f"{path}: no text column {wanted}; the file has columns {cols} (set --text_column)")
+    text_column, build_titletext = choose_text_column(ds.column_names, text_column, title_column, str(path))
+    if build_titletext:
+        ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column})
     return ds, text_column
 
 
