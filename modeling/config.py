@@ -16,6 +16,13 @@ MAX_HIDDEN_SIZE = 4096
 MAX_NUM_LAYERS = 16
 MAX_PARAMETERS = 2_000_000_000
 MAX_MAX_LENGTH = 100_000
+MAX_MIN_TEXT_CHARS = 100_000
+# The short-text rule of the tutorial's news recipe (scripts/prepare_data.py keeps it): texts shorter
+# than this, stripped, are left out. It is also what a config.json without ``min_text_chars`` means:
+# every model saved before the field existed was trained and predicts with it.
+MIN_TEXT_CHARS = 5
+# train.py's rule for any other data: only empty (or whitespace-only) texts are left out.
+NON_EMPTY = 1
 
 
 @dataclass
@@ -43,6 +50,11 @@ class BiLSTMConfig:
         label_names: class names in id order, e.g. ``["REAL", "FAKE"]``. Two labels give one
             logit and a sigmoid (probability of ``label_names[1]``), more give a softmax.
         max_length: inputs are truncated to this many tokens.
+        min_text_chars: the data's short-text rule: texts shorter than this many characters
+            (whitespace stripped) were left out of training, and predict, the Endpoint handler, the
+            transformers pipeline and the demo give them no label. ``train.py`` records its
+            ``--min_text_chars`` here (default 1: only empty texts). The default, 5, is the rule of
+            every model saved before the field existed, whose ``config.json`` lacks it.
     """
 
     # Vocabulary and embeddings
@@ -59,6 +71,8 @@ class BiLSTMConfig:
     pad_token_id: int = 0
     label_names: List[str] = field(default_factory=lambda: ["REAL", "FAKE"])
     max_length: int = 200
+    # The data's short-text rule
+    min_text_chars: int = MIN_TEXT_CHARS
 
     def __post_init__(self):
         self.label_names = list(self.label_names)
@@ -68,6 +82,7 @@ class BiLSTMConfig:
         _check_int("num_layers", self.num_layers, 1, MAX_NUM_LAYERS)
         _check_int("max_length", self.max_length, 1, MAX_MAX_LENGTH)
         _check_int("pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
+        _check_int("min_text_chars", self.min_text_chars, NON_EMPTY, MAX_MIN_TEXT_CHARS)
         if not isinstance(self.bidirectional, bool):
             raise ValueError(f"bidirectional must be true or false, got {self.bidirectional!r}")
         for name in ("dropout", "embedding_dropout"):

@@ -1,13 +1,27 @@
 """Raw texts to labels, for every backend: tokenize, pad length-sorted batches, turn logits into
 probabilities and probabilities into labels; the short-text rule. The torch model
 (``modeling.model``) and the onnxruntime session (``modeling.serving``) both call these, so they batch,
-pad and decide identically. Imports only torch.
+pad and decide identically. Imports only torch (and the rule's numbers from ``modeling.config``).
 """
 
 import torch
 
-# Texts shorter than this (stripped) are skipped by training and get no label from predict.
-MIN_TEXT_CHARS = 5
+# The short-text rule: each model carries its own (config.min_text_chars); MIN_TEXT_CHARS (5) is the
+# tutorial's, and that of models saved before the field existed.
+from .config import MIN_TEXT_CHARS, NON_EMPTY
+
+__all__ = ["MIN_TEXT_CHARS", "NON_EMPTY", "batched_probabilities", "classify_texts", "decide", "is_long_enough",
+           "label_results", "pad_sequences", "probabilities", "short_text_reason"]
+
+
+def is_long_enough(text, min_chars):
+    """The short-text rule: whether ``text`` has at least ``min_chars`` characters, whitespace stripped."""
+    return len(text.strip()) >= min_chars
+
+
+def short_text_reason(min_chars):
+    """Why a text under the rule gets no label: ``"empty text"`` or ``"text shorter than N characters"``."""
+    return "empty text" if min_chars <= NON_EMPTY else f"text shorter than {min_chars} characters"
 
 
 def probabilities(logits, num_labels):
@@ -34,15 +48,15 @@ def batched_probabilities(tokenizer, texts, batch_size, config, logits_fn):
     return probs
 
 
-def classify_texts(predict_proba, texts, label_names, *, batch_size=64, threshold=0.5, min_chars=MIN_TEXT_CHARS):
+def classify_texts(predict_proba, texts, label_names, *, batch_size=64, threshold=0.5, min_chars):
     """``predict``'s results for both backends: ``predict_proba`` on the texts of at least
-    ``min_chars`` characters, a ``skipped`` dict for the others, one per text in input order (a
-    single string gives a single dict)."""
+    ``min_chars`` characters (the model's ``config.min_text_chars``, or 0 for every text), a
+    ``skipped`` dict for the others, one per text in input order (a single string gives a single dict)."""
     single = isinstance(texts, str)
     texts = [texts] if single else list(texts)
-    kept = [i for i, text in enumerate(texts) if len(text.strip()) >= min_chars]
+    kept = [i for i, text in enumerate(texts) if is_long_enough(text, min_chars)]
     skipped = {"label": None, "score": None, "scores": None,
-               "skipped": f"text shorter than {min_chars} characters (training skips such texts)"}
+               "skipped": f"{short_text_reason(min_chars)} (training skips such texts)"}
     results = [dict(skipped) for _ in texts]
     if kept:
         probs = predict_proba([texts[i] for i in kept], batch_size=batch_size)

@@ -20,7 +20,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from .config import BiLSTMConfig
-from .inference import MIN_TEXT_CHARS, batched_probabilities, classify_texts, probabilities
+from .inference import batched_probabilities, classify_texts, probabilities
 from .tokenizer import TOKENIZER_FILE, load_tokenizer, save_tokenizer
 from .transformers_files import TRANSFORMERS_FILES, write_transformers_files
 
@@ -157,16 +157,18 @@ class BiLSTMForSequenceClassification(
         finally:
             self.train(was_training)
 
-    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=MIN_TEXT_CHARS):
+    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=None):
         """Classify raw texts.
 
         Returns one dict per text, in input order: ``{"label": "FAKE", "score": 0.97, "scores":
         {"REAL": 0.03, "FAKE": 0.97}}``. With two labels the second is predicted when its
         probability is above ``threshold`` (the tutorial's 0.5); with more, the most probable label.
-        A text shorter than ``min_chars`` characters (stripped; empty, blank) gets no label, as
-        training skips such texts: ``{"label": None, "score": None, "scores": None, "skipped":
-        "<reason>"}``; ``min_chars=0`` classifies every text. A single string gives a single dict.
+        A text shorter than ``min_chars`` characters (stripped; default: the rule the model was
+        trained with, ``config.min_text_chars``) gets no label: ``{"label": None, "score": None,
+        "scores": None, "skipped": "<reason>"}``; ``min_chars=0`` classifies every text. A single
+        string gives a single dict.
         """
+        min_chars = self.config.min_text_chars if min_chars is None else min_chars
         return classify_texts(self.predict_proba, texts, self.config.label_names, batch_size=batch_size,
                               threshold=threshold, min_chars=min_chars)
 

@@ -26,7 +26,7 @@ from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 from safetensors.torch import load_file
 
 from .config import BiLSTMConfig
-from .inference import MIN_TEXT_CHARS, batched_probabilities, classify_texts
+from .inference import batched_probabilities, classify_texts
 from .model import CONFIG_FILE, WEIGHTS_FILE, BiLSTMForSequenceClassification
 from .tokenizer import load_tokenizer
 
@@ -102,9 +102,11 @@ class OnnxBiLSTMClassifier:
         """(len(texts), num_labels) probabilities for raw texts."""
         return batched_probabilities(self.tokenizer, texts, batch_size, self.config, self.logits)
 
-    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=MIN_TEXT_CHARS):
+    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=None):
         """Classify raw texts; the same dicts as ``BiLSTMForSequenceClassification.predict``
-        (texts under ``min_chars`` characters are skipped the same way)."""
+        (texts under ``min_chars`` characters, default the model's ``config.min_text_chars``, are
+        skipped the same way)."""
+        min_chars = self.config.min_text_chars if min_chars is None else min_chars
         return classify_texts(self.predict_proba, texts, self.config.label_names, batch_size=batch_size,
                               threshold=threshold, min_chars=min_chars)
 

@@ -6,11 +6,12 @@
 - ``tokenizer_config.json``, hand-written: ``AutoTokenizer`` / ``PreTrainedTokenizerFast`` then load
   ``tokenizer.json`` with no custom code, pad with ``[PAD]`` and truncate at ``max_length`` (a config
   that transformers 5.x saves names ``TokenizersBackend``, which 4.x cannot load);
-- ``configuration_bilstm.py`` and ``modeling_bilstm.py`` (from ``modeling/hf_interop/``), the remote
-  code that ``trust_remote_code=True`` runs;
+- ``configuration_bilstm.py``, ``modeling_bilstm.py`` and ``pipeline_bilstm.py`` (from
+  ``modeling/hf_interop/``), the remote code that ``trust_remote_code=True`` runs (the pipeline
+  applies the model's short-text rule);
 - keys in ``config.json`` that transformers reads (``model_type``, ``architectures``, ``auto_map``,
-  ``id2label``/``label2id``, ``tokenizer_class``). The project's own ``from_pretrained`` ignores
-  them: the config dataclass keeps only its own fields.
+  ``custom_pipelines``, ``id2label``/``label2id``, ``tokenizer_class``). The project's own
+  ``from_pretrained`` ignores them: the config dataclass keeps only its own fields.
 
 One ``model.safetensors`` serves both loaders.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from .tokenizer import PAD_TOKEN, UNK_TOKEN
 
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
-CODE_FILES = ("configuration_bilstm.py", "modeling_bilstm.py")
+CODE_FILES = ("configuration_bilstm.py", "modeling_bilstm.py", "pipeline_bilstm.py")
 TRANSFORMERS_FILES = (TOKENIZER_CONFIG_FILE, *CODE_FILES)
 MODEL_TYPE = "bilstm_text_classifier"  # the same string as configuration_bilstm.MODEL_TYPE
 ARCHITECTURE = "BiLSTMForSequenceClassification"
@@ -50,6 +51,11 @@ def transformers_config_keys(config, with_code=True):
             "AutoModel": f"modeling_bilstm.{ARCHITECTURE}",
             "AutoModelForSequenceClassification": f"modeling_bilstm.{ARCHITECTURE}",
         }
+        # pipeline("text-classification", trust_remote_code=True) builds this class (the model's
+        # short-text rule); "pt" names the transformers auto class that loads the model.
+        keys["custom_pipelines"] = {"text-classification": {
+            "impl": "pipeline_bilstm.BiLSTMTextClassificationPipeline",
+            "pt": ["AutoModelForSequenceClassification"], "tf": [], "type": "text"}}
     return keys
 
 

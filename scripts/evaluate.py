@@ -3,8 +3,10 @@
     python scripts/evaluate.py --model_name_or_path outputs/news --test_file data/news/test.csv \\
         --output_dir outputs/news/eval
 
-The file is cleaned as train.py cleans it (titletext from title and text, short rows dropped) and
-scored by the same function train.py uses, so the numbers match train.py's test_* results.
+The file is cleaned as train.py cleans it (titletext from title and text) and scored by the same
+function train.py uses, so the numbers match train.py's test_* results. Rows under the model's
+short-text rule (min_text_chars in its config.json), which it gives no label, are not scored: their
+count is printed, logged and saved as num_unscored.
 Runs under `accelerate launch` too (the examples are shared between processes).
 """
 
@@ -21,7 +23,9 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 
 from modeling.cli import exit_on_error, load_model, setup_logging
-from modeling.training.evaluation import evaluate_model, load_eval_dataset, make_eval_dataloader, save_eval_results
+from modeling.training.evaluation import (
+    evaluate_model, load_eval_dataset, make_eval_dataloader, record_unscored, save_eval_results,
+)
 from modeling.training.metrics import format_classification_report
 
 logger = get_logger(__name__)
@@ -58,14 +62,18 @@ def main(argv=None):
     if model.config.num_labels > 2 and args.threshold != 0.5:
         logger.warning("--threshold applies to binary models only: this one predicts the most probable label")
     with accelerator.main_process_first():
-        encoded, _ = load_eval_dataset(args.test_file, model.tokenizer, model.config.label_names,
-                                       text_column=args.text_column, label_column=args.label_column,
-                                       max_length=model.config.max_length)
+        # Rows under the model's short-text rule get no label from it: they are counted, not scored.
+        encoded, _, unscored = load_eval_dataset(args.test_file, model.tokenizer, model.config.label_names,
+                                                 text_column=args.text_column, label_column=args.label_column,
+                                                 max_length=model.config.max_length,
+                                                 min_text_chars=model.config.min_text_chars)
     dataloader = make_eval_dataloader(encoded, args.per_device_eval_batch_size, model.config.pad_token_id)
     model, dataloader = accelerator.prepare(model, dataloader)
     results = evaluate_model(model, dataloader, accelerator, threshold=args.threshold)
     if accelerator.is_main_process:
-        print(f"{args.test_file}: {results['num_examples']} examples, loss {results['loss']:.4f},"
+        record_unscored(results, unscored, accelerator.unwrap_model(model).config.min_text_chars, args.test_file)
+        not_scored = f" ({unscored} labelled rows not scored)" if unscored else ""
+        print(f"{args.test_file}: {results['num_examples']} examples{not_scored}, loss {results['loss']:.4f},"
               f" threshold {args.threshold}\n")
         print(format_classification_report(results))
         if args.output_dir:

@@ -8,8 +8,9 @@
 Texts come from the arguments, else --input_file (a CSV/TSV with a text column, or a text file
 with one text per line), else standard input (one text per line). There is one output per input,
 in input order, blank lines included: each printed line is {"index": i, "label": ..., "score": ...,
-"scores": {label: probability, ...}} (with "text" under --include_text). A text shorter than 5
-characters (empty, blank), which training would skip, gets "label": null and a "skipped" reason.
+"scores": {label: probability, ...}} (with "text" under --include_text). A text under the model's
+short-text rule (min_text_chars in its config.json: empty texts, or under 5 characters for models of
+the tutorial's recipe), which training skipped, gets "label": null and a "skipped" reason.
 --output_file writes .csv (index, the input columns, label, score, skipped and one prob_<label> column per
 label) or .jsonl (the printed lines, with the text) instead.
 --backend auto (the default) runs onnxruntime when the model has a model.onnx (scripts/export_onnx.py)
@@ -25,8 +26,8 @@ from pathlib import Path
 from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
-from modeling.inference import MIN_TEXT_CHARS
 from modeling.data.files import read_lines
+from modeling.inference import short_text_reason
 from modeling.data.preparation import texts_from_csv
 from modeling.utils import atomic_path
 
@@ -126,8 +127,9 @@ def main(argv=None):
             print(json.dumps(record, ensure_ascii=False))
     skipped = sum(pred["label"] is None for pred in predictions)
     if skipped:
-        print(f"warning: {skipped} of {len(predictions)} texts are shorter than {MIN_TEXT_CHARS} characters and got no label"
-              " (training skips such texts)", file=sys.stderr)
+        rule = model.config.min_text_chars
+        print(f"warning: {skipped} of {len(predictions)} texts got no label: {short_text_reason(rule)}, which the"
+              f" model was trained without (min_text_chars {rule} in its config.json)", file=sys.stderr)
     return predictions
 
 

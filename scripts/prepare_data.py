@@ -3,7 +3,7 @@
     python scripts/prepare_data.py --input_file fake_or_real_news.csv --output_dir data/news
 
 With title and text columns it builds titletext = title + ". " + text; rows whose text is shorter
-than 5 characters are dropped; texts are cut to their first --first_n_words words; the split is
+than 5 characters are dropped (the tutorial's rule; --min_text_chars 1 drops only empty texts); texts are cut to their first --first_n_words words; the split is
 stratified and seeded. It reports exact-duplicate texts that fall in more than one split (test
 leakage); --dedup keeps only the first copy of each text before splitting.
 """
@@ -12,7 +12,8 @@ import argparse
 import logging
 
 from modeling.cli import exit_on_error, setup_logging
-from modeling.data.arguments import add_file_format_arguments
+from modeling.data.arguments import add_file_format_arguments, add_min_text_chars_argument
+from modeling.inference import MIN_TEXT_CHARS
 from modeling.data.preparation import prepare_splits, write_splits
 
 
@@ -27,6 +28,8 @@ def parse_args(argv=None):
     parser.add_argument("--label_column", default="label", help="Label column (default: %(default)s).")
     add_file_format_arguments(parser)
     parser.add_argument("--first_n_words", type=int, default=200, help="Words kept per text (default: %(default)s).")
+    add_min_text_chars_argument(parser, MIN_TEXT_CHARS, "Drop rows whose text (stripped) is shorter than this"
+                                " (default: %(default)s, the tutorial's; 1 drops only empty texts).")
     parser.add_argument("--train_ratio", type=float, default=0.8, help="Share of rows for train (default: %(default)s).")
     parser.add_argument("--valid_ratio", type=float, default=0.1,
                         help="Share for validation (default: %(default)s); test gets the rest.")
@@ -46,9 +49,9 @@ def main(argv=None):
     logging.getLogger().setLevel(logging.WARNING)  # the report below says what happened
     splits, text_column, label_names, report = prepare_splits(
         args.input_file, text_column=args.text_column, title_column=args.title_column,
-        label_column=args.label_column, first_n_words=args.first_n_words, train_ratio=args.train_ratio,
-        valid_ratio=args.valid_ratio, seed=args.seed, dedup=args.dedup, label_names=args.label_names,
-        delimiter=args.delimiter,
+        label_column=args.label_column, first_n_words=args.first_n_words, min_text_chars=args.min_text_chars,
+        train_ratio=args.train_ratio, valid_ratio=args.valid_ratio, seed=args.seed, dedup=args.dedup,
+        label_names=args.label_names, delimiter=args.delimiter,
     )
     paths = write_splits(splits, args.output_dir, text_column, label_names)
     print(f"{args.input_file}: text column {text_column!r}, labels {label_names}")

@@ -13,6 +13,13 @@ def test_defaults_are_the_tutorials_binary_setup():
     assert config.label2id == {"REAL": 0, "FAKE": 1}
 
 
+def test_min_text_chars_defaults_to_the_rule_of_older_configs():
+    # A config.json written before the field existed loads with the rule its model was trained with.
+    assert BiLSTMConfig().min_text_chars == 5
+    assert BiLSTMConfig.from_dict({"vocab_size": 100}).min_text_chars == 5
+    assert BiLSTMConfig.from_dict({"vocab_size": 100, "min_text_chars": 1}).min_text_chars == 1
+
+
 def test_round_trips_through_json():
     config = BiLSTMConfig(vocab_size=1234, label_names=["a", "b", "c"], pooling="max", num_layers=2)
     again = BiLSTMConfig(**json.loads(json.dumps(config.to_dict())))
@@ -38,6 +45,8 @@ def test_round_trips_through_json():
         ("label_names", ["A", "A"]),
         ("label_names", ["A", ""]),
         ("max_length", 0),
+        ("min_text_chars", 0),
+        ("min_text_chars", "5"),
         ("pad_token_id", 99),
     ],
 )

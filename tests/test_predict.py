@@ -3,6 +3,7 @@
 import io
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,8 @@ def test_text_file_blank_lines_are_kept_in_order_with_an_index(predict, run, tmp
     out = [json.loads(line) for line in captured.out.splitlines()]
     assert [(o["index"], o["text"]) for o in out] == [(i, t.strip()) for i, t in enumerate(lines)]
     assert [o["label"] is None for o in out] == [False, True, False, True, False]
-    assert "warning: 2 of 5 texts are shorter than 5 characters and got no label" in captured.err
+    assert ("warning: 2 of 5 texts got no label: text shorter than 5 characters, which the model was trained without"
+            " (min_text_chars 5 in its config.json)") in captured.err
     reference = BiLSTMForSequenceClassification.from_pretrained(run).predict([TEXTS[0], TEXTS[1], TEXTS[2]])
     assert [o["scores"] for o in out if o["label"]] == [r["scores"] for r in reference]
 
@@ -72,3 +74,30 @@ def test_csv_output_keeps_every_row_with_its_index(predict, run, tmp_path, capsy
     assert rows[0] == "index,id,text,label,score,skipped,prob_REAL,prob_FAKE"
     assert [r.split(",")[:2] for r in rows[1:]] == [["0", "7"], ["1", "8"], ["2", "9"]]
     assert rows[2] == "1,8,,,,text shorter than 5 characters (training skips such texts),,"
+
+
+@pytest.mark.parametrize("rule, labelled", [(1, [True, False, True, True]), (5, [False, False, False, True])])
+def test_predict_applies_the_short_text_rule_saved_in_config_json(predict, tmp_path, capsys, rule, labelled):
+    """The rule a model was trained with travels in config.json (issue 22): 1 labels 'abc', 5 does not."""
+    model = tiny_model()
+    model.config.min_text_chars = rule
+    model.save_pretrained(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["min_text_chars"] == rule
+    texts = ["abc", "   ", "ok!", TEXTS[0]]
+    loaded = BiLSTMForSequenceClassification.from_pretrained(tmp_path / "run")
+    assert loaded.config.min_text_chars == rule
+    assert [r["label"] is not None for r in loaded.predict(texts)] == labelled
+    assert all(r["label"] for r in loaded.predict(texts, min_chars=0))  # the explicit override still works
+    predict(["--model_name_or_path", str(tmp_path / "run"), *texts])
+    captured = capsys.readouterr()
+    assert [json.loads(line)["label"] is not None for line in captured.out.splitlines()] == labelled
+    reason = "empty text" if rule == 1 else "text shorter than 5 characters"
+    assert f"texts got no label: {reason}, which the model was trained without (min_text_chars {rule}" in captured.err
+
+
+def test_a_model_saved_before_min_text_chars_keeps_the_5_character_rule():
+    folder = Path(__file__).resolve().parent / "fixtures" / "model_ec690d9"
+    assert "min_text_chars" not in json.loads((folder / "config.json").read_text())
+    model = BiLSTMForSequenceClassification.from_pretrained(folder)
+    assert model.config.min_text_chars == 5
+    assert [r["label"] is None for r in model.predict(["abcd", " abcd ", "abcde"])] == [True, True, False]

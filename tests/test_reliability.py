@@ -87,7 +87,7 @@ def data(tmp_path_factory):
         "valid_satire.csv": good + "3,C title,officials said on monday,REAL\n4,D title,a long enough text,SATIRE\n",
         "single_class.csv": "text,label\nsenate budget vote,REAL\nminister policy report,REAL\n",
         "empty_label.csv": "text,label\nsenate budget vote,REAL\nshocking hoax exposed, \n",
-        "blank_texts.csv": 'text,label\n"",REAL\n"   ",FAKE\nNaN,REAL\nnull,FAKE\n',
+        "blank_texts.csv": 'text,label\n"",REAL\n"   ",FAKE\n"\t",REAL\n"",FAKE\n',
         "headerless.tsv": "2635.json\tfalse\tSays the group supports abortions.\n10540.json\thalf-true\tWhen?\n",
         "ragged.csv": "text,label\nhello world,REAL\nthis,row,has,too,many,FAKE\n",
         "small.csv": "text,label\n" + "".join(f"text number {i} here,{['FAKE', 'REAL'][i % 2]}\n" for i in range(6)),
@@ -149,7 +149,8 @@ BAD_INPUTS = [
     case("empty_label", "train", "--train_file {data}/empty_label.csv",
          r"empty_label\.csv: row 3, column 'label': empty label"),
     case("only_blank_texts", "train", "--train_file {data}/blank_texts.csv",
-         r"blank_texts\.csv: column 'text': every row's text is shorter than 5 characters .* check --text_column"),
+         r"blank_texts\.csv: column 'text': every row's text is empty or whitespace-only, so no row is left;"
+         r" check --text_column"),
     case("invalid_utf8", "train", "--train_file {data}/latin1.csv",
          r"latin1\.csv: line 3 is not valid UTF-8 \(byte 0xe9 at column 4\); re-save the file as UTF-8"),
     case("headerless_tsv", "train", "--train_file {data}/headerless.tsv",
@@ -238,12 +239,13 @@ def test_overwrite_output_dir_replaces_model_and_stale_checkpoints(scripts, data
 
 def test_messy_but_valid_input_trains(scripts, data, tmp_path, caplog):
     """A TSV with a byte-order mark, numeric labels, quotes and newlines inside fields, a
-    1,000,000-character text, and empty, whitespace-only and "NaN" texts (skipped with a warning)."""
+    1,000,000-character text, and empty and whitespace-only texts (skipped with a warning; "NaN" is a
+    three-letter text, kept: only --min_text_chars 5 would drop it, as the tutorial's rule did)."""
     with open(data / "train.csv", newline="", encoding="utf-8") as f:
         rows = [["0" if row["label"] == "REAL" else "1", row["text"]] for row in csv.DictReader(f)][:60]
     rows += [["1", 'He said "no"\tand left,\nthen wrote: "hoax exposed"'],  # row 62 of the file
              ["0", "budget " * 142_857 + "x"],  # 1,000,000 characters
-             ["1", ""], ["0", "   "], ["1", "NaN"]]  # rows 64-66: skipped
+             ["1", ""], ["0", "   "], ["1", "NaN"]]  # rows 64-65: skipped; row 66: kept
     assert len(rows[61][1]) == 1_000_000
     train = tmp_path / "train.tsv"
     with open(train, "w", newline="", encoding="utf-8") as f:
@@ -255,8 +257,8 @@ def test_messy_but_valid_input_trains(scripts, data, tmp_path, caplog):
     with caplog.at_level("WARNING"):
         results = scripts["train"].main(["--train_file", str(train), "--output_dir", str(out), "--max_train_steps", "2",
                                          *TINY])
-    assert results["train_samples"] + results["eval_samples"] == 62  # 65 rows, 3 without a usable text
-    assert f"{train}: 3 of 65 rows skipped: the text in column 'text' is shorter than 5 characters" in caplog.text
+    assert results["train_samples"] + results["eval_samples"] == 63  # 65 rows, 2 without a text
+    assert f"{train}: 2 of 65 rows skipped: the text in column 'text' is empty or whitespace-only" in caplog.text
     assert "(first: row 64)" in caplog.text
     model = BiLSTMForSequenceClassification.from_pretrained(out)
     assert model.config.label_names == ["0", "1"]

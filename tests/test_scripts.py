@@ -25,7 +25,7 @@ N_ROWS, N_SHORT, N_DUPLICATES = 300, 3, 12
 TINY = ["--embedding_dim", "16", "--hidden_size", "16", "--dropout", "0.1", "--learning_rate", "0.01",
         "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "16", "--min_frequency", "2"]
 # Keys that measure time, not results.
-TIMING_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second"}
+TIMING_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "baseline_runtime"}
 
 
 def load_script(name):
@@ -189,6 +189,8 @@ def test_train_writes_the_run_folder(trained):
             "train_runtime", "train_samples_per_second", "train_samples", "epoch"} <= set(results)
     assert results["train_samples"] == 247 and results["epoch"] == 2.0
     assert results["eval_samples"] == results["test_samples"] == 31
+    assert results["eval_unscored_samples"] == results["test_unscored_samples"] == 0  # every labelled row scored
+    assert 0.7 < results["baseline_test_accuracy"] <= 1 and results["baseline_runtime"] > 0  # the yardstick ran
     assert results["eval_loss"] == metrics["best_valid_loss"]
     assert results["test_accuracy"] > 0.7  # chance is 0.5: the model learned the cue words
     assert "hub_token" not in read_json(out / "training_args.json")
@@ -216,11 +218,29 @@ def test_evaluate_agrees_with_train(scripts, trained, prepared, tmp_path, capsys
     from_evaluate = read_json(tmp_path / "eval_results.json")
     assert from_evaluate["test_file"] == from_train["test_file"] == "test.csv"
     assert from_evaluate["loss"] == pytest.approx(from_train["loss"], abs=1e-6)
-    for key in ("accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix", "num_examples"):
+    for key in ("accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix", "num_examples", "num_unscored"):
         assert from_evaluate[key] == from_train[key], key
     assert results["accuracy"] == train_results["test_accuracy"]
     assert results["macro_f1"] == train_results["test_macro_f1"]
     assert (tmp_path / "confusion_matrix.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_evaluate_counts_the_rows_it_cannot_score(scripts, trained, prepared, tmp_path, capsys, caplog):
+    """A labelled row under the model's short-text rule (here an empty text) is counted, never silently dropped."""
+    run, _ = trained
+    data, _ = prepared
+    rows = read_csv(data / "test.csv")
+    with open(tmp_path / "test.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["label", "text"])
+        writer.writeheader()
+        writer.writerows([{"label": r["label"], "text": r["titletext"]} for r in rows] + [{"label": "REAL", "text": " "}])
+    with caplog.at_level("WARNING"):
+        results = scripts["evaluate"].main(["--model_name_or_path", str(run), "--test_file", str(tmp_path / "test.csv"),
+                                            "--output_dir", str(tmp_path / "eval")])
+    assert results["num_examples"] == len(rows) and results["num_unscored"] == 1
+    assert read_json(tmp_path / "eval" / "eval_results.json")["num_unscored"] == 1
+    assert f"{len(rows)} examples (1 labelled rows not scored)" in capsys.readouterr().out
+    assert f"1 of {len(rows) + 1} labelled rows are not scored: they are empty texts (min_text_chars 1)" in caplog.text
 
 
 def test_evaluate_threshold_moves_decisions(scripts, trained, prepared, capsys):
@@ -253,7 +273,7 @@ def test_predict_texts_files_and_stdin(scripts, trained, prepared, tmp_path, cap
     written = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
     # One output per input line, in order, the blank line included (as an empty text with no label).
     assert [(w["index"], w["text"]) for w in written] == [(0, "first text"), (1, ""), (2, "second text")]
-    assert written[1]["label"] is None and "shorter than 5 characters" in written[1]["skipped"]
+    assert written[1]["label"] is None and written[1]["skipped"] == "empty text (training skips such texts)"
     assert all(w["label"] in ("REAL", "FAKE") for w in (written[0], written[2]))
 
 

@@ -193,3 +193,29 @@ def test_pipeline_and_auto_tokenizer_from_a_repo_id_offline(upload, tmp_path):
         assert out[kind]["ids"] == [e.ids for e in model.tokenizer.encode_batch(texts[kind][:3])]
     ran = sorted(p.name for p in (tmp_path / "modules").rglob("*_bilstm.py"))  # the remote code came from the cache
     assert ran == sorted(CODE_FILES * len(KINDS))
+
+
+@pytest.mark.parametrize("rule", [5, 1])
+def test_pipeline_applies_the_short_text_rule_of_config_json(tmp_path, rule):
+    """pipeline() refuses what predict leaves unlabelled: the rule the model was trained with
+    (config.json min_text_chars), not a constant (issue 23 item 4). Needs no shared data."""
+    from tests.hub.test_upload import TEXTS, tiny_model
+
+    model = tiny_model()
+    model.config.min_text_chars = rule
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["min_text_chars"] == rule
+    classifier = transformers.pipeline("text-classification", model=str(tmp_path), trust_remote_code=True)
+    assert classifier.model.config.min_text_chars == rule
+    texts = ["abcde", "abc", TEXTS[0]] if rule == 1 else ["abcde", TEXTS[0]]
+    predictions = BiLSTMForSequenceClassification.from_pretrained(tmp_path).predict(texts)
+    assert all(p["label"] for p in predictions)
+    assert_same_predictions(classifier(texts, top_k=None), predictions, model.config.label_names)
+    refused = ["", "   "] + (["abcd", "abc"] if rule == 5 else [])
+    assert all(p["label"] is None for p in model.predict(refused))
+    what = "shorter than 5 characters" if rule == 5 else "empty"
+    for text in refused:
+        with pytest.raises(ValueError, match=f"is {what}; this model was trained without such texts"):
+            classifier(text)
+        with pytest.raises(ValueError, match=f"min_text_chars {rule} in its config.json"):
+            classifier([TEXTS[0], text])

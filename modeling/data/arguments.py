@@ -1,5 +1,5 @@
-"""The flags that say how to read a labelled file (``--delimiter``, ``--label_names``), shared by
-``train.py``'s options and the scripts that read such files."""
+"""The flags that say how to read a labelled file (``--delimiter``, ``--label_names``,
+``--min_text_chars``), shared by ``train.py``'s options and the scripts that read such files."""
 
 import argparse
 
@@ -31,3 +31,15 @@ def add_file_format_arguments(parser):
     parser.add_argument("--label_names", type=label_names_arg,
                         help="Class names in id order, e.g. REAL,FAKE (default: from the train labels; REAL/FAKE"
                              " as REAL=0, FAKE=1). Integer labels 0, 1, ... are read as ids into these names.")
+
+
+def min_text_chars_arg(value):
+    """``argparse`` type for ``--min_text_chars``: a whole number of characters, at least 1."""
+    if not value.strip().isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (1: drop only empty texts), got {value!r}")
+    return int(value)
+
+
+def add_min_text_chars_argument(parser, default, help):
+    """``--min_text_chars``: the short-text rule (rows whose stripped text is shorter are dropped)."""
+    parser.add_argument("--min_text_chars", type=min_text_chars_arg, default=default, help=help)

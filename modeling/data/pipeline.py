@@ -14,7 +14,7 @@ import datasets
 
 from .files import DataError, read_table, show_columns as _show
 from .labels import encode_labels, label_names_from, value_counts
-from ..inference import MIN_TEXT_CHARS
+from ..inference import NON_EMPTY, is_long_enough
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ class PrepareStats:
     """What :func:`prepare_dataset` did, for the logs."""
 
     rows_read: int = 0
-    rows_dropped_short: int = 0
+    rows_dropped_short: int = 0  # rows under the short-text rule (min_text_chars)
+    min_text_chars: int = NON_EMPTY
     label_counts: dict = field(default_factory=dict)
 
 
@@ -57,6 +58,7 @@ def prepare_dataset(
     title_column="title",
     label_column="label",
     first_n_words=200,
+    min_text_chars=NON_EMPTY,
     label_names=None,
     source="data",
     first_row=2,
@@ -65,8 +67,9 @@ def prepare_dataset(
     """Clean one dataset as the tutorial does, on Arrow.
 
     With ``title`` and ``text`` columns present (and ``text_column`` unset or ``"titletext"``)
-    it builds ``titletext`` = title + ". " + text. Rows whose text is shorter than 5 characters
-    are dropped, ``text``/``titletext`` are trimmed to the first ``first_n_words`` words, and
+    it builds ``titletext`` = title + ". " + text. Rows whose text is shorter than
+    ``min_text_chars`` characters, whitespace stripped, are dropped (the default, 1, drops only empty
+    texts; the tutorial's news recipe uses 5), ``text``/``titletext`` are trimmed to the first ``first_n_words`` words, and
     the label column becomes a ``ClassLabel`` named ``label`` (see :mod:`modeling.data.labels`).
     ``first_row`` is the row number of the first example in ``source`` (2 below a CSV header),
     for messages.
@@ -74,7 +77,7 @@ def prepare_dataset(
     Returns:
         (dataset, text column name, label names, :class:`PrepareStats`)
     """
-    stats = PrepareStats(rows_read=len(ds))
+    stats = PrepareStats(rows_read=len(ds), min_text_chars=min_text_chars)
     cols = ds.column_names
     if label_column not in cols:
         raise DataError(f"{source}: no label column {label_column!r}; the file has columns {_show(cols)}"
@@ -88,8 +91,8 @@ def prepare_dataset(
                        row_of=lambda predicate: row_of(label_column, predicate))
     if build_titletext:
         ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column}, desc="Building titletext")
-    kept = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column},
-                     desc=f"Dropping texts under {MIN_TEXT_CHARS} characters")
+    kept = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column, "min_chars": min_text_chars},
+                     desc=f"Dropping {short_texts(min_text_chars)}")
     stats.rows_dropped_short = stats.rows_read - len(kept)
     if stats.rows_dropped_short:
         _report_short_texts(ds, body_column, stats, source, row_of)
@@ -142,8 +145,9 @@ def _label_names_from(ds, label_column, source, row_of):
 
 def _report_short_texts(ds, column, stats, source, row_of):
     """Warn about the dropped rows (empty, whitespace-only, "NaN"...), or refuse a file that keeps none."""
-    first = row_of(column, lambda v: len(v.strip()) < MIN_TEXT_CHARS)
-    what = f"shorter than {MIN_TEXT_CHARS} characters (empty, whitespace-only or a placeholder such as 'NaN')"
+    first = row_of(column, lambda v: not is_long_enough(v, stats.min_text_chars))
+    what = ("empty or whitespace-only" if stats.min_text_chars <= NON_EMPTY else
+            f"shorter than {stats.min_text_chars} characters (empty, whitespace-only or a placeholder such as 'NaN')")
     if stats.rows_dropped_short == stats.rows_read:
         raise DataError(f"{source}: column {column!r}: every row's text is {what}, so no row is left;"
                         " check --text_column")
@@ -156,8 +160,13 @@ def add_titletext(batch, title_column):
     return {TITLETEXT: [f"{t}. {x}" for t, x in zip(batch[title_column], batch["text"])]}
 
 
-def _is_long_enough(batch, column):
-    return [len(t.strip()) >= MIN_TEXT_CHARS for t in batch[column]]
+def short_texts(min_text_chars):
+    """The rows a short-text rule drops, in words: ``"empty texts"`` or ``"texts under N characters"``."""
+    return "empty texts" if min_text_chars <= NON_EMPTY else f"texts under {min_text_chars} characters"
+
+
+def _is_long_enough(batch, column, min_chars):
+    return [is_long_enough(t, min_chars) for t in batch[column]]
 
 
 def _trim(batch, columns, n):

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from ..inference import MIN_TEXT_CHARS
 from ..utils import atomic_path
-from .pipeline import TITLETEXT, add_titletext, choose_text_column, label_counts, load_csv, prepare_file, split_dataset
+from .pipeline import (
+    TITLETEXT, add_titletext, choose_text_column, label_counts, load_csv, prepare_file, short_texts, split_dataset,
+)
 
 SPLIT_FILES = {"train": "train.csv", "validation": "valid.csv", "test": "test.csv"}
 
@@ -21,6 +23,7 @@ class PrepareReport:
     rows_read: int = 0
     dedup: bool = False
     rows_dropped_short: int = 0
+    min_text_chars: int = MIN_TEXT_CHARS
     rows_dropped_duplicate: int = 0
     duplicate_label_conflicts: int = 0
     cross_split_duplicates: int = 0
@@ -29,7 +32,7 @@ class PrepareReport:
     def lines(self):
         """Human-readable summary, one line per fact."""
         kept = self.rows_read - self.rows_dropped_short - self.rows_dropped_duplicate
-        dropped = f"rows dropped: {self.rows_dropped_short} with text shorter than {MIN_TEXT_CHARS} characters"
+        dropped = f"rows dropped: {self.rows_dropped_short} {short_texts(self.min_text_chars)} (--min_text_chars)"
         if self.dedup:
             dropped += f", {self.rows_dropped_duplicate} exact duplicates of an earlier text (--dedup)"
         out = [f"rows read: {self.rows_read}", dropped, f"rows kept: {kept}"]
@@ -46,9 +49,12 @@ class PrepareReport:
 
 
 def prepare_splits(input_file, *, text_column=None, title_column="title", label_column="label",
-                   first_n_words=200, train_ratio=0.8, valid_ratio=0.1, seed=42, dedup=False, label_names=None,
-                   delimiter=None):
+                   first_n_words=200, min_text_chars=MIN_TEXT_CHARS, train_ratio=0.8, valid_ratio=0.1, seed=42,
+                   dedup=False, label_names=None, delimiter=None):
     """Load a raw data file, clean it as the tutorial does, optionally drop duplicates, and split it.
+
+    ``min_text_chars`` is the short-text rule: the tutorial's 5 by default (its news recipe drops
+    texts under 5 characters); 1 drops only empty texts.
 
     ``label_names`` fixes the class names in id order (integer labels are read as ids into them);
     ``delimiter`` overrides the sniffed CSV delimiter.
@@ -58,9 +64,10 @@ def prepare_splits(input_file, *, text_column=None, title_column="title", label_
     """
     ds, text_column, label_names, stats = prepare_file(
         input_file, text_column=text_column, title_column=title_column, label_column=label_column,
-        first_n_words=first_n_words, label_names=label_names, label_names_given="--label_names",
-        delimiter=delimiter)
-    report = PrepareReport(rows_read=stats.rows_read, rows_dropped_short=stats.rows_dropped_short, dedup=dedup)
+        first_n_words=first_n_words, min_text_chars=min_text_chars, label_names=label_names,
+        label_names_given="--label_names", delimiter=delimiter)
+    report = PrepareReport(rows_read=stats.rows_read, rows_dropped_short=stats.rows_dropped_short,
+                           min_text_chars=min_text_chars, dedup=dedup)
     report.duplicate_label_conflicts = count_label_conflicts(ds, text_column)
     if dedup:
         before = len(ds)

@@ -4,12 +4,13 @@ with the train split's label names.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import datasets
 
+from ..inference import NON_EMPTY
 from .checks import take_first
 from .files import DataError, read_dataset, read_table, tables_from_datasets
 from .pipeline import prepare_dataset, split_dataset
@@ -21,17 +22,21 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Splits:
     """A run's cleaned data: ``splits`` (``train``, ``validation`` and maybe ``test``), the text
-    column, the class names in id order, and the name the test results are reported under."""
+    column, the class names in id order, the name the test results are reported under, and
+    ``unscored``: for the validation and test splits, the labelled rows that the short-text rule
+    dropped, which no score covers (0 for a split held out of the train split)."""
 
     splits: dict
     text_column: str
     label_names: list
     test_name: Optional[str] = None
+    unscored: dict = field(default_factory=dict)
 
 
 def load_splits(train_file=None, validation_file=None, test_file=None, *, dataset_name=None,
                 dataset_config_name=None, data=None, text_column=None, label_column="label", first_n_words=200,
-                seed=42, label_names=None, delimiter=None, max_train_samples=None, max_eval_samples=None):
+                min_text_chars=NON_EMPTY, seed=42, label_names=None, delimiter=None, max_train_samples=None,
+                max_eval_samples=None):
     """Read and clean a run's splits.
 
     Args:
@@ -39,6 +44,8 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
         dataset_name, dataset_config_name: instead of files, a ``datasets.load_dataset`` source.
         data: instead of both, ``{"train": datasets.Dataset, ...}``.
         label_names: class names in id order (default: the train split's, or its ``ClassLabel`` names).
+        min_text_chars: the short-text rule: rows whose stripped text is shorter are dropped from
+            every split (1: only empty texts); those of validation and test count as unscored.
         max_train_samples, max_eval_samples: keep only the first N train / validation examples.
 
     Without a validation split, 10% of the train split is held out (stratified, seeded).
@@ -62,34 +69,41 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
         test_name = test_file and Path(test_file).name
     if declared and not label_names:
         label_names, given = declared, "ClassLabel names of the train split"
-    options = dict(text_column=text_column, label_column=label_column, first_n_words=first_n_words)
+    options = dict(text_column=text_column, label_column=label_column, first_n_words=first_n_words,
+                   min_text_chars=min_text_chars)
     train_table = tables.pop("train")
     train, text_column, label_names, _ = prepare_dataset(
         train_table.dataset, **options, label_names=label_names, label_names_given=given,
         source=str(train_table.path), first_row=train_table.first_row)
     options["text_column"] = text_column
-    splits = {"train": train}
+    splits, unscored = {"train": train}, {}
     if "validation" not in tables:
         logger.info("no validation split: 10%% of %s is held out for validation", train_table.path)
         splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed, source=str(train_table.path),
                                     hint=hint))
+        unscored["validation"] = 0
     for name, table in tables.items():
-        splits[name], *_ = prepare_dataset(table.dataset, **options, label_names=label_names, label_names_given=given,
-                                           source=str(table.path), first_row=table.first_row)
+        splits[name], _, _, stats = prepare_dataset(table.dataset, **options, label_names=label_names,
+                                                    label_names_given=given, source=str(table.path),
+                                                    first_row=table.first_row)
+        unscored[name] = stats.rows_dropped_short
     splits["train"] = take_first(splits["train"], max_train_samples, "train")
     splits["validation"] = take_first(splits["validation"], max_eval_samples, "validation")
-    return Splits(splits, text_column, label_names, test_name if "test" in splits else None)
+    return Splits(splits, text_column, label_names, test_name if "test" in splits else None, unscored)
 
 
-def load_demo_splits(path, *, text_column=None, label_column="label", seed=42, label_names=None,
-                     max_train_samples=None, max_eval_samples=None):
-    """The splits of one raw file cut 80/10/10 as ``prepare_data.py`` cuts it (the demo data)."""
+def load_demo_splits(path, *, text_column=None, label_column="label", min_text_chars=NON_EMPTY, seed=42,
+                     label_names=None, max_train_samples=None, max_eval_samples=None):
+    """The splits of one raw file cut 80/10/10 as ``prepare_data.py`` cuts it (the demo data); rows
+    under ``min_text_chars`` are dropped before the cut, so no split has unscored rows."""
     splits, text_column, label_names, _ = prepare_splits(path, text_column=text_column, label_column=label_column,
-                                                         seed=seed, label_names=label_names)
+                                                         min_text_chars=min_text_chars, seed=seed,
+                                                         label_names=label_names)
     splits = dict(splits)
     splits["train"] = take_first(splits["train"], max_train_samples, "train")
     splits["validation"] = take_first(splits["validation"], max_eval_samples, "validation")
-    return Splits(splits, text_column, label_names, f"{Path(path).name} (test split)")
+    return Splits(splits, text_column, label_names, f"{Path(path).name} (test split)",
+                  {"validation": 0, "test": 0})
 
 
 def align_labels(data, model_labels, source):
@@ -109,4 +123,4 @@ def align_labels(data, model_labels, source):
         features["label"] = feature
         aligned[name] = ds.map(lambda b: {"label": [new_ids[i] for i in b["label"]]}, batched=True,
                                features=features)
-    return Splits(aligned, data.text_column, list(model_labels), data.test_name)
+    return Splits(aligned, data.text_column, list(model_labels), data.test_name, data.unscored)

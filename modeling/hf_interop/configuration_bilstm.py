@@ -14,13 +14,15 @@ MODEL_TYPE = "bilstm_text_classifier"
 
 class BiLSTMConfig(PretrainedConfig):
     """Architecture of the BiLSTM classifier. ``label_names`` (class names in id order) is the source
-    of ``id2label``/``label2id``: two labels give one logit (sigmoid of ``label_names[1]``)."""
+    of ``id2label``/``label2id``: two labels give one logit (sigmoid of ``label_names[1]``).
+    ``min_text_chars`` is the data's short-text rule, which the pipeline (``pipeline_bilstm.py``)
+    applies; 5 is the rule of models saved before config.json recorded it."""
 
     model_type = MODEL_TYPE
 
     def __init__(self, vocab_size=30_000, embedding_dim=128, hidden_size=64, num_layers=1, bidirectional=True,
                  dropout=0.5, embedding_dropout=0.3, pooling="max", pad_token_id=0, label_names=None,
-                 max_length=200, **kwargs):
+                 max_length=200, min_text_chars=5, **kwargs):
         if label_names is None:
             id2label = kwargs.get("id2label")
             label_names = [id2label[i] for i in sorted(id2label, key=int)] if id2label else ["REAL", "FAKE"]
@@ -40,3 +42,4 @@ class BiLSTMConfig(PretrainedConfig):
         self.pooling = pooling
         self.label_names = label_names
         self.max_length = max_length
+        self.min_text_chars = min_text_chars

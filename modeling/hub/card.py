@@ -219,13 +219,22 @@ def _results_context(metrics, run_files, model_dir):
         if matrix and len(matrix) == len(names) else None,
         threshold=metrics.get("threshold") if len(names) == 2 else None,
         test_file=Path(metrics["test_file"]).name if isinstance(metrics.get("test_file"), str) else None,
-        num_examples=metrics.get("num_examples"),
+        num_examples=metrics.get("num_examples"), num_unscored=metrics.get("num_unscored"),
+        baseline=_baseline(all_results),
         run_table=_table(["key", "value"], [(k, _fmt(v)) for k, v in all_results.items()
                                            if isinstance(v, (int, float, str))]) if all_results else None,
         best_valid=_best_validation(metrics_json),
         loss_curve=(Path(model_dir) / "loss_curve.png").is_file(),
         confusion_png=(Path(model_dir) / "confusion_matrix.png").is_file(),
     )
+
+
+def _baseline(all_results):
+    """What the run's TF-IDF + LogisticRegression baseline scored (``all_results.json``), in words."""
+    scores = [f"{what} accuracy {_fmt(all_results[key])}" for key, what in (
+        ("baseline_test_accuracy", "test"), ("baseline_eval_accuracy", "validation"))
+        if isinstance(all_results.get(key), (int, float))]
+    return " and ".join(scores) or None
 
 
 def _best_validation(metrics_json):

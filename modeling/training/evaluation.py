@@ -1,13 +1,15 @@
 """Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate.py``: one function, one file format.
 
 ``eval_results.json`` (read by the Hub model card) holds the :class:`~modeling.training.metrics.ClassificationReport`
-result plus the loss, the decision threshold and the name of the evaluated file::
+result plus the loss, the decision threshold, the name of the evaluated file and ``num_unscored``, the
+labelled rows of the file that no score covers (texts under the model's short-text rule)::
 
     {"test_file": "test.csv", "threshold": 0.5, "loss": 0.21, "accuracy": 0.93,
      "macro_precision": ..., "macro_recall": ..., "macro_f1": ...,
      "weighted_precision": ..., "weighted_recall": ..., "weighted_f1": ...,
      "per_class": {"REAL": {"precision": ..., "recall": ..., "f1": ..., "support": 295}, ...},
-     "confusion_matrix": [[...], [...]], "label_names": ["REAL", "FAKE"], "num_examples": 634}
+     "confusion_matrix": [[...], [...]], "label_names": ["REAL", "FAKE"], "num_examples": 634,
+     "num_unscored": 0}
 """
 
 import logging
@@ -16,9 +18,9 @@ from pathlib import Path
 import torch
 
 from ..data.batching import encode_dataset, make_dataloader
-from ..data.pipeline import prepare_file
+from ..data.pipeline import prepare_file, short_texts
 from .metrics import compute_classification_metrics
-from ..inference import MIN_TEXT_CHARS, decide
+from ..inference import NON_EMPTY, decide
 from .plots import plot_confusion_matrix
 from ..utils import atomic_write_json
 
@@ -66,24 +68,35 @@ def evaluate_model(model, dataloader, accelerator=None, threshold=0.5):
     return {"loss": float(core.loss(logits, labels)), "threshold": threshold, **report}
 
 
-def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_column="label", max_length=200):
+def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_column="label", max_length=200,
+                      min_text_chars=NON_EMPTY):
     """Read and clean a labelled file as training does, then encode it with ``tokenizer``.
 
     Labels must be among ``label_names`` (the model's). Texts are cut to ``max_length`` words,
-    which keeps every token the tokenizer would keep: each word gives at least one token.
+    which keeps every token the tokenizer would keep: each word gives at least one token. Rows
+    under ``min_text_chars`` (the model's short-text rule) cannot be scored: they are counted.
 
     Returns:
-        (encoded dataset, text column name)
+        (encoded dataset, text column name, number of labelled rows left unscored)
     """
     ds, text_column, _, stats = prepare_file(
-        path, text_column=text_column, label_column=label_column, first_n_words=max_length, label_names=label_names,
-        label_names_given="model (config.json label_names)")
-    if stats.rows_dropped_short:
-        logger.info("%s: %d rows dropped (text shorter than %d characters)", path, stats.rows_dropped_short,
-                    MIN_TEXT_CHARS)
+        path, text_column=text_column, label_column=label_column, first_n_words=max_length,
+        min_text_chars=min_text_chars, label_names=label_names, label_names_given="model (config.json label_names)")
     if len(ds) == 0:
         raise ValueError(f"{path}: no rows left to evaluate")
-    return encode_dataset(ds, tokenizer, text_column), text_column
+    return encode_dataset(ds, tokenizer, text_column), text_column, stats.rows_dropped_short
+
+
+def record_unscored(results, unscored, min_text_chars, source, log=logger):
+    """Add ``num_unscored`` to an :func:`evaluate_model` result; when rows were left out, say so in a
+    warning on ``log`` that names ``source`` (the split or file) and the rule. Returns ``results``."""
+    results["num_unscored"] = unscored
+    if unscored:
+        scored = results["num_examples"]
+        log.warning(f"{source}: {unscored} of {scored + unscored} labelled rows are not scored: they are"
+                       f" {short_texts(min_text_chars)} (min_text_chars {min_text_chars}), which the model gives no"
+                       f" label; the scores cover the other {scored}")
+    return results
 
 
 def make_eval_dataloader(encoded, batch_size, pad_token_id=0):
@@ -103,7 +116,10 @@ def save_eval_results(results, output_dir, test_file=None):
 
 def prefixed_summary(results, prefix):
     """``{"<prefix>_loss", "<prefix>_accuracy", "<prefix>_macro_f1", "<prefix>_weighted_f1",
-    "<prefix>_samples"}`` from an :func:`evaluate_model` result, for ``all_results.json``."""
+    "<prefix>_samples"}`` from an :func:`evaluate_model` result, for ``all_results.json``, and
+    ``"<prefix>_unscored_samples"`` when the result counts its unscored rows (:func:`record_unscored`)."""
     summary = {f"{prefix}_{key}": results[key] for key in SUMMARY_KEYS}
     summary[f"{prefix}_samples"] = results["num_examples"]
+    if "num_unscored" in results:
+        summary[f"{prefix}_unscored_samples"] = results["num_unscored"]
     return summary

@@ -32,7 +32,8 @@ from ..data.splits import Splits, align_labels, load_demo_splits, load_splits
 from ..model import BiLSTMForSequenceClassification
 from ..tokenizer import PAD_TOKEN_ID, train_tokenizer
 from ..utils import atomic_write_json
-from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, save_eval_results
+from .baseline import baseline_scores, baseline_warning
+from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, record_unscored, save_eval_results
 from .loop import Loop, TrainingInterrupted, train_loop
 from .optimization import create_optimizer, get_scheduler, resolve_train_precision
 from .options import ARCHITECTURE_OPTIONS, check_options, default_options
@@ -156,8 +157,9 @@ def load_base_model(args):
     if ignored:
         logger.warning(f"--model_name_or_path {args.model_name_or_path}: its architecture and tokenizer are kept,"
                        f" so {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored")
-    # Cleaning trims texts to the model's own max_length, as its tokenizer truncates.
-    args.max_length = model.config.max_length
+    # Cleaning trims texts to the model's own max_length, as its tokenizer truncates, and keeps its
+    # short-text rule, which predict applies.
+    args.max_length, args.min_text_chars = model.config.max_length, model.config.min_text_chars
     logger.info(f"Continuing training of {args.model_name_or_path} (labels {model.config.label_names},"
                 f" vocabulary of {model.config.vocab_size})")
     model.train()
@@ -184,7 +186,8 @@ def load_run_data(run, given, base=None):
 
 def read_splits(args, given, demo):
     """The run's :class:`~modeling.data.splits.Splits`: the demo CSV, or what the data flags name."""
-    limits = dict(max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples)
+    limits = dict(max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
+                  min_text_chars=args.min_text_chars)
     if demo:
         if args.validation_file or args.test_file:
             raise ValueError("--validation_file and --test_file need --train_file")
@@ -212,7 +215,8 @@ def build_model(run, data, base=None):
             vocab_size=data.tokenizer.get_vocab_size(), embedding_dim=args.embedding_dim,
             hidden_size=args.hidden_size, num_layers=args.num_layers, bidirectional=args.bidirectional,
             dropout=args.dropout, embedding_dropout=args.embedding_dropout, pooling=args.pooling,
-            pad_token_id=PAD_TOKEN_ID, label_names=data.data.label_names, max_length=args.max_length))
+            pad_token_id=PAD_TOKEN_ID, label_names=data.data.label_names, max_length=args.max_length,
+            min_text_chars=args.min_text_chars))
         model.tokenizer = data.tokenizer  # saved as tokenizer.json by save_pretrained
     if not args.pretrained_embeddings:
         return model, {}
@@ -297,18 +301,31 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info):
         "train_precision": loop.precision_name,
         **{f"pretrained_embeddings_{k}": v for k, v in embeddings_info.items()},
     }
-    all_results.update(prefixed_summary(evaluate_model(loop.model, loop.eval_dataloaders["validation"], accelerator),
-                                        "eval"))
-    test_results = None
-    if "test" in loop.eval_dataloaders:
-        test_results = evaluate_model(loop.model, loop.eval_dataloaders["test"], accelerator)
+    results = {name: score_split(run, loop, data, name) for name in loop.eval_dataloaders}
+    all_results.update(prefixed_summary(results["validation"], "eval"))
+    test_results = results.get("test")
+    if test_results is not None:
         all_results.update(prefixed_summary(test_results, "test"))
     if accelerator.is_main_process:
+        if not args.no_baseline:  # on the same train split, scored on the same rows
+            all_results.update(baseline_scores(data.data))
         save_run(run, loop, data, all_results, test_results)
+        warning = baseline_warning(all_results)
+        if warning:
+            logger.warning(warning)
     accelerator.wait_for_everyone()
     if run.trackers:
         accelerator.end_training()
     return all_results
+
+
+def score_split(run, loop, data, name):
+    """The best model's scores on the ``validation`` or ``test`` split, with the count of its labelled
+    rows that the short-text rule left unscored (warned about when there are any)."""
+    results = evaluate_model(loop.model, loop.eval_dataloaders[name], run.accelerator)
+    validation_file = run.args.validation_file and Path(run.args.validation_file).name
+    source = data.data.test_name if name == "test" else (validation_file or "validation split")
+    return record_unscored(results, data.data.unscored.get(name, 0), run.args.min_text_chars, source, log=logger)
 
 
 def save_run(run, loop, data, all_results, test_results):

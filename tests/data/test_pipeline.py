@@ -14,12 +14,12 @@ def test_titletext_drop_trim_and_labels(tmp_path):
         ["id", "title", "text", "label"],
         [
             [1, "Big News", "one two three four five six", "FAKE"],
-            [2, "Short", "abc", "REAL"],  # dropped: text under 5 characters
+            [2, "Short", "abc", "REAL"],  # dropped: text under 5 characters (the tutorial's rule)
             [3, "Blank", "    ", "FAKE"],  # dropped: whitespace only
             [4, "NA", "NA is kept as text, not missing", "REAL"],
         ],
     )
-    ds, text_column, names, stats = prepare_dataset(load_csv(path), first_n_words=4)
+    ds, text_column, names, stats = prepare_dataset(load_csv(path), first_n_words=4, min_text_chars=5)
     assert text_column == "titletext" and names == ["REAL", "FAKE"]
     assert stats.rows_read == 4 and stats.rows_dropped_short == 2
     assert ds["titletext"] == ["Big News. one two", "NA. NA is kept"]
@@ -152,8 +152,26 @@ def test_million_character_text_is_trimmed(tmp_path):
 
 def test_numeric_labels_and_na_strings(tmp_path):
     path = write_csv(tmp_path / "n.csv", ["text", "label"], [["NA", "1"], ["null text here", "0"], ["more text here", "1"]])
-    ds, _, names, stats = prepare_dataset(load_csv(path))
-    assert names == ["0", "1"] and ds["label"] == [0, 1] and stats.rows_dropped_short == 1
+    ds, column, names, stats = prepare_dataset(load_csv(path))
+    assert names == ["0", "1"] and ds["label"] == [1, 0, 1] and stats.rows_dropped_short == 0
+    assert ds[column][0] == "NA"  # a word, not a missing value
+    ds, _, _, stats = prepare_dataset(load_csv(path), min_text_chars=5)
+    assert ds["label"] == [0, 1] and stats.rows_dropped_short == 1
+
+
+def test_a_short_text_file_keeps_its_short_rows(tmp_path, caplog):
+    """Phrase-level data: by default only empty texts are dropped (issue 22); the rule is a setting."""
+    rows = [["bad", "negative"], ["fun", "positive"], ["hope", "positive"], ["a dull , lifeless film", "negative"],
+            ["", "negative"], ["   ", "positive"], ["ok", "positive"]]
+    path = write_csv(tmp_path / "phrases.csv", ["text", "label"], rows)
+    with caplog.at_level("WARNING"):
+        ds, column, _, stats = prepare_dataset(load_csv(path), source=str(path))
+    assert ds[column] == ["bad", "fun", "hope", "a dull , lifeless film", "ok"]
+    assert stats.rows_dropped_short == 2 and stats.min_text_chars == 1
+    assert f"{path}: 2 of 7 rows skipped: the text in column 'text' is empty or whitespace-only (first: row 6)" \
+        in caplog.text
+    ds, column, _, stats = prepare_dataset(load_csv(path), min_text_chars=4)
+    assert ds[column] == ["hope", "a dull , lifeless film"] and stats.rows_dropped_short == 5
 
 def test_single_class_and_empty_labels_are_refused(tmp_path):
     one = write_csv(tmp_path / "one.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "REAL"]])

@@ -130,7 +130,7 @@ def test_dry_run_folder_holds_every_file(dry_run, run_dir):
     expected = {"config.json", "model.safetensors", "tokenizer.json", "README.md", "handler.py", "requirements.txt",
                 "eval_results.json", "all_results.json", "metrics.json", "training_args.json",
                 "loss_curve.png", "confusion_matrix.png", "tokenizer_config.json", "configuration_bilstm.py",
-                "modeling_bilstm.py"}
+                "modeling_bilstm.py", "pipeline_bilstm.py"}
     expected |= {f"bilstm_inference/{m}" for m in ("__init__.py", *hub.VENDORED_MODULES)}
     assert files == expected
     for name in ("config.json", "model.safetensors", "tokenizer.json", "eval_results.json", "loss_curve.png"):
@@ -394,6 +394,18 @@ HANDLER_DRIVER = textwrap.dedent("""
 """)
 
 
+def run_handler(python, folder, requests, tmp_path):
+    """The handler's answers (``{"ok": ...}`` or ``{"error": ...}``) to ``requests``, loaded from
+    ``folder`` as the toolkit loads it, in a fresh ``python`` without the project."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(HANDLER_DRIVER)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([python, "-I", "-B", str(driver), str(folder), json.dumps(requests)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("python", HANDLER_PYTHONS)
 def test_handler_runs_as_the_endpoints_toolkit_loads_it(python, dry_run, run_dir, tmp_path):
     requests = [
@@ -409,13 +421,7 @@ def test_handler_runs_as_the_endpoints_toolkit_loads_it(python, dry_run, run_dir
         {"inputs": "x", "parameters": {"top_k": "2"}},
         {"inputs": "x", "parameters": {"temperature": 2}},
     ]
-    driver = tmp_path / "driver.py"
-    driver.write_text(HANDLER_DRIVER)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([python, "-I", "-B", str(driver), str(dry_run), json.dumps(requests)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    answers = json.loads(proc.stdout.strip().splitlines()[-1])
+    answers = run_handler(python, dry_run, requests, tmp_path)
 
     expected = BiLSTMForSequenceClassification.from_pretrained(run_dir).predict(TEXTS)
     batch = answers[0]["ok"]
@@ -434,6 +440,35 @@ def test_handler_runs_as_the_endpoints_toolkit_loads_it(python, dry_run, run_dir
                                       "65 texts", "100,001 characters", '"top_k" must be a positive integer',
                                       'unknown "parameters": temperature']):
         assert needle in error and "\n" not in error
+
+
+@pytest.mark.parametrize("rule", [5, 1])
+def test_handler_applies_the_short_text_rule_of_config_json(rule, dry_run, tmp_path):
+    """The rule the model was trained with (min_text_chars; 5 when config.json predates the field)
+    decides which texts the handler refuses, as predict leaves them unlabelled (issue 23 item 4)."""
+    folder = tmp_path / "upload"
+    shutil.copytree(dry_run, folder)
+    config = json.loads((folder / "config.json").read_text())
+    if rule == 5:
+        del config["min_text_chars"]  # as a model saved before the field existed
+    else:
+        config["min_text_chars"] = rule
+    (folder / "config.json").write_text(json.dumps(config))
+    requests = [{"inputs": "abcde"}, {"inputs": [TEXTS[0], "abcd"]}, {"inputs": ""}, {"inputs": ["abc", "   "]}]
+    answers = run_handler(sys.executable, folder, requests, tmp_path)
+    model = BiLSTMForSequenceClassification.from_pretrained(folder)
+    assert model.config.min_text_chars == rule
+    for request, answer in zip(requests, answers):
+        texts = [request["inputs"]] if isinstance(request["inputs"], str) else request["inputs"]
+        predictions = model.predict(texts)
+        refused = [i for i, p in enumerate(predictions) if p["label"] is None]
+        if refused:  # the first text predict leaves unlabelled is the one the handler names
+            reason = "empty text" if rule == 1 else "text shorter than 5 characters"
+            assert answer == {"error": f'"inputs"[{refused[0]}]: {reason}; this model was trained without such texts'
+                                       f" (min_text_chars {rule} in its config.json)"}
+        else:
+            assert [r[0]["label"] for r in answer["ok"]] == [p["label"] for p in predictions]
+    assert ["error" in a for a in answers] == ([False, True, True, True] if rule == 5 else [False, False, True, True])
 
 
 # ----------------------------------------------------------------- from_pretrained(repo_id)

@@ -160,3 +160,47 @@ def test_card_data_helpers():
     assert dataset_name_from_path("product_reviews.csv") == "product_reviews"
     assert guess_language(["The cat sat on the mat and it was happy."]) == "en"
     assert guess_language(["Der Hund und die Katze"]) is None
+
+
+GOOD, BAD = ["good", "fun", "cool", "nice", "best", "warm"], ["bad", "dull", "poor", "sad", "mess", "ugly"]
+
+
+def phrase_rows(n, seed):
+    """Phrase-level sentiment rows: half single words (under 5 characters), half short phrases."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label, words = ("positive", GOOD) if i % 2 else ("negative", BAD)
+        word = rng.choice(words)
+        rows.append([label, word if i % 4 < 2 else f"a {word} film , {rng.choice(FILLER)} {word}"])
+    return rows
+
+
+def test_a_short_text_file_keeps_its_short_rows_and_every_test_row_is_scored(tmp_path, caplog):
+    """Issue 22: train.py drops only empty texts by default, records its rule in config.json, and a
+    labelled row that cannot be scored is counted in the results and the log, never silently."""
+    files = {name: write_csv(tmp_path / f"{name}.csv", ["label", "text"], phrase_rows(n, seed))
+             for name, n, seed in (("train", 64, 0), ("valid", 16, 1), ("test", 16, 2))}
+    with open(files["test"], "a", encoding="utf-8") as f:
+        f.write("positive,\n")  # a labelled row with an empty text: no model can score it
+    out = tmp_path / "run"
+    with caplog.at_level(logging.WARNING):
+        results = train(files["train"], files["valid"], files["test"], output_dir=str(out), no_baseline=True, **TINY)
+    assert results["train_samples"] == 64 and results["eval_samples"] == 16 and results["eval_unscored_samples"] == 0
+    assert results["test_samples"] == 16 and results["test_unscored_samples"] == 1
+    assert read_json(out / "config.json")["min_text_chars"] == 1
+    assert read_json(out / "eval_results.json")["num_unscored"] == 1
+    assert read_json(out / "all_results.json")["test_unscored_samples"] == 1
+    assert ("test.csv: 1 of 17 labelled rows are not scored: they are empty texts (min_text_chars 1), which the model"
+            " gives no label; the scores cover the other 16") in caplog.text
+    model = BiLSTMForSequenceClassification.from_pretrained(out)
+    assert all(p["label"] for p in model.predict(["bad", "fun"])) and model.predict("  ")["label"] is None
+
+    # The tutorial's rule, asked for: the single words leave every split, and the results say so.
+    out5 = tmp_path / "run5"
+    results = train(files["train"], files["valid"], files["test"], output_dir=str(out5), no_baseline=True,
+                    min_text_chars=5, **TINY)
+    assert results["train_samples"] == 32 and results["eval_samples"] == 8 and results["eval_unscored_samples"] == 8
+    assert results["test_samples"] == 8 and results["test_unscored_samples"] == 9
+    assert read_json(out5 / "config.json")["min_text_chars"] == 5
+    assert BiLSTMForSequenceClassification.from_pretrained(out5).predict("fun")["label"] is None

@@ -9,7 +9,10 @@ one list per input of ``{"label", "score"}``, highest score first, also for a si
     [[{"label": "FAKE", "score": 0.97}, {"label": "REAL", "score": 0.03}]]
 
 A malformed request raises ``ValueError`` with a one-line message; the toolkit answers it with
-HTTP 400 and ``{"error": "<message>"}`` (a returned dict would go out as a 200 success).
+HTTP 400 and ``{"error": "<message>"}`` (a returned dict would go out as a 200 success). So does a
+text under the short-text rule the model was trained with (``min_text_chars`` in ``config.json``:
+empty texts, or for models of the tutorial's recipe texts under 5 characters), which predict leaves
+unlabelled and the demo refuses.
 
 The model code comes from ``bilstm_inference/`` next to this file: a copy of the project's
 inference modules, so the toolkit image (torch, tokenizers, safetensors, huggingface_hub) needs
@@ -28,6 +31,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from bilstm_inference import load_for_inference  # noqa: E402
+from bilstm_inference.inference import is_long_enough, short_text_reason  # noqa: E402
 
 MAX_BATCH_SIZE = 64  # texts per request
 MAX_TEXT_CHARS = 100_000  # characters per text; the model reads only its first max_length tokens anyway
@@ -41,11 +45,13 @@ class EndpointHandler:
         self.model = load_for_inference(path or _HERE, backend="auto")
         self.backend = getattr(self.model, "backend", "torch")
         self.label_names = list(self.model.config.label_names)
+        self.min_text_chars = self.model.config.min_text_chars  # the rule the model was trained with
 
     def __call__(self, data):
         """Return ``[[{"label", "score"}, ...], ...]``: one list per input, sorted by score."""
         texts = _read_inputs(data)
         top_k = _read_top_k(data.get("parameters"), len(self.label_names))
+        _check_lengths(texts, self.min_text_chars)
         probabilities = self.model.predict_proba(texts, batch_size=MAX_BATCH_SIZE)
         results = []
         for row in probabilities.tolist():
@@ -73,6 +79,14 @@ def _read_inputs(data):
         if len(text) > MAX_TEXT_CHARS:
             raise ValueError(f'"inputs"[{i}] has {len(text):,} characters; the limit is {MAX_TEXT_CHARS:,}')
     return texts
+
+
+def _check_lengths(texts, min_chars):
+    """Refuse a text under the model's short-text rule, as predict (no label) and the demo do."""
+    for i, text in enumerate(texts):
+        if not is_long_enough(text, min_chars):
+            raise ValueError(f'"inputs"[{i}]: {short_text_reason(min_chars)}; this model was trained without such'
+                             f" texts (min_text_chars {min_chars} in its config.json)")
 
 
 def _read_top_k(parameters, num_labels):

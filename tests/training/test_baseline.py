@@ -1,0 +1,94 @@
+"""The TF-IDF + LogisticRegression baseline every run reports (issue 22): fitted on the run's own
+train split, scored on the rows the BiLSTM is scored on, and a warning when it wins."""
+
+import json
+import logging
+import random
+
+import datasets
+import pytest
+
+from modeling.data.splits import Splits
+from modeling.training import baseline
+from modeling.training.recipe import train
+from tests.conftest import FILLER, write_csv
+
+TINY = dict(embedding_dim=8, hidden_size=8, dropout=0.0, per_device_train_batch_size=8, per_device_eval_batch_size=16,
+            min_frequency=1)
+
+
+def keyword_rows(n, seed):
+    """The label is whichever of two cue words the text holds: trivial for TF-IDF."""
+    rng = random.Random(seed)
+    return [[label, " ".join(rng.sample(FILLER, 6) + [cue])]
+            for label, cue in (("yes", "alpha"), ("no", "omega")) * (n // 2)]
+
+
+def splits_of(rows_by_split):
+    features = datasets.Features({"label": datasets.ClassLabel(names=["no", "yes"]), "text": datasets.Value("string")})
+    return Splits({name: datasets.Dataset.from_dict({"label": [r[0] for r in rows], "text": [r[1] for r in rows]},
+                                                    features=features)
+                   for name, rows in rows_by_split.items()}, "text", ["no", "yes"])
+
+
+def test_baseline_scores_the_validation_and_test_rows():
+    pytest.importorskip("sklearn")
+    data = splits_of({"train": keyword_rows(40, 0), "validation": keyword_rows(10, 1), "test": keyword_rows(12, 2)})
+    scores = baseline.baseline_scores(data)
+    assert scores["baseline_eval_accuracy"] == 1.0 and scores["baseline_test_accuracy"] == 1.0
+    assert 0 < scores["baseline_runtime"] < 60
+    flipped = splits_of({"train": keyword_rows(40, 0),
+                         "validation": [["no" if label == "yes" else "yes", text] for label, text in keyword_rows(10, 1)]})
+    assert baseline.baseline_scores(flipped)["baseline_eval_accuracy"] == 0.0  # scored against the labels given
+    assert "baseline_test_accuracy" not in baseline.baseline_scores(flipped)
+
+
+def test_a_train_split_without_repeated_words_gets_no_baseline(caplog):
+    pytest.importorskip("sklearn")
+    data = splits_of({"train": [["yes", "alpha"], ["no", "omega"]], "validation": [["yes", "beta"]]})
+    with caplog.at_level(logging.WARNING):
+        assert baseline.baseline_scores(data) == {}
+    assert "No baseline: the TF-IDF word 1-2-grams + LogisticRegression baseline cannot be fitted" in caplog.text
+
+
+@pytest.mark.parametrize("ours, theirs, warns", [(0.80, 0.81, False), (0.80, 0.8101, True), (0.9, 0.5, False)])
+def test_the_warning_needs_more_than_a_point(ours, theirs, warns):
+    warning = baseline.baseline_warning({"eval_accuracy": ours, "baseline_eval_accuracy": theirs})
+    assert (warning is not None) == warns
+    assert baseline.baseline_warning({"eval_accuracy": ours}) is None  # no baseline, no warning
+
+
+def test_a_run_where_the_baseline_wins_warns(tmp_path, caplog):
+    pytest.importorskip("sklearn")
+    files = {name: write_csv(tmp_path / f"{name}.csv", ["label", "text"], keyword_rows(n, seed))
+             for name, n, seed in (("train", 64, 0), ("valid", 16, 1), ("test", 16, 2))}
+    out = tmp_path / "run"
+    with caplog.at_level(logging.INFO):  # one step at a tiny learning rate: the BiLSTM has learnt nothing
+        results = train(files["train"], files["valid"], files["test"], output_dir=str(out), max_train_steps=1,
+                        learning_rate=1e-6, **TINY)
+    assert results["baseline_eval_accuracy"] == 1.0 and results["baseline_test_accuracy"] == 1.0
+    assert results["eval_accuracy"] <= 0.75
+    saved = json.loads((out / "all_results.json").read_text())
+    assert saved["baseline_eval_accuracy"] == 1.0 and saved["baseline_runtime"] == results["baseline_runtime"]
+    assert "  baseline_test_accuracy = 1.0" in caplog.text  # among the final log lines
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "baseline beats" in r.getMessage()]
+    assert len(warnings) == 1
+    points = 100 * (1.0 - results["eval_accuracy"])
+    assert f"baseline beats this BiLSTM by {points:.1f} points of validation accuracy" in warnings[0]
+    assert "--num_train_epochs" in warnings[0] and "--pretrained_embeddings" in warnings[0]
+
+    from modeling.hub import render_model_card
+
+    card = str(render_model_card(out))
+    assert "fitted on the same training\nsplit, scores test accuracy 1.0000 and validation accuracy 1.0000." in card
+
+
+def test_no_baseline_and_no_scikit_learn_skip_it(tmp_path, caplog, monkeypatch):
+    path = write_csv(tmp_path / "train.csv", ["label", "text"], keyword_rows(40, 0))
+    results = train(path, output_dir=str(tmp_path / "a"), max_train_steps=1, no_baseline=True, **TINY)
+    assert not [key for key in results if key.startswith("baseline")]
+    monkeypatch.setattr(baseline, "sklearn_available", lambda: False)
+    with caplog.at_level(logging.INFO):
+        results = train(path, output_dir=str(tmp_path / "b"), max_train_steps=1, **TINY)
+    assert not [key for key in results if key.startswith("baseline")]
+    assert "No baseline: scikit-learn is not installed" in caplog.text
