@@ -72,7 +72,7 @@ def main(argv=None):
     results = evaluate_model(model, dataloader, accelerator, threshold=args.threshold)
     if accelerator.is_main_process:
         record_unscored(results, unscored, accelerator.unwrap_model(model).config.min_text_chars, args.test_file)
-        not_scored = f" ({unscored} labelled rows not scored)" if unscored else ""
+        not_scored = f" ({unscored} labelled {'row' if unscored == 1 else 'rows'} not scored)" if unscored else ""
         print(f"{args.test_file}: {results['num_examples']} examples{not_scored}, loss {results['loss']:.4f},"
               f" threshold {args.threshold}\n")
         print(format_classification_report(results))

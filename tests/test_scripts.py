@@ -239,7 +239,7 @@ def test_evaluate_counts_the_rows_it_cannot_score(scripts, trained, prepared, tm
                                             "--output_dir", str(tmp_path / "eval")])
     assert results["num_examples"] == len(rows) and results["num_unscored"] == 1
     assert read_json(tmp_path / "eval" / "eval_results.json")["num_unscored"] == 1
-    assert f"{len(rows)} examples (1 labelled rows not scored)" in capsys.readouterr().out
+    assert f"{len(rows)} examples (1 labelled row not scored)" in capsys.readouterr().out
     assert f"1 of {len(rows) + 1} labelled rows are not scored: they are empty texts (min_text_chars 1)" in caplog.text
 
 
