@@ -111,10 +111,11 @@ def run_training(args, given=None):
     run = open_run(args, given)
     base = load_base_model(args) if args.model_name_or_path else None
     data = load_run_data(run, given, base)
+    baseline = measure_baseline(run, data)
     model, embeddings_info = build_model(run, data, base)
     loop = prepare_loop(run, model, data)
     train_runtime, examples_seen = train_loop(run, loop)
-    results = finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info)
+    results = finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, baseline)
     if args.push_to_hub and run.accelerator.is_main_process:
         push(args)
     return results
@@ -204,6 +205,20 @@ def read_splits(args, given, demo):
                        label_names=args.label_names, delimiter=args.delimiter, **limits)
 
 
+def measure_baseline(run, data):
+    """The TF-IDF + LogisticRegression baseline's scores on the run's splits (main process, unless
+    ``--no_baseline``), reported with the model's at the end. It is fitted before training, so a
+    baseline that does not fit in memory shows at the start of the run, not after it."""
+    if run.args.no_baseline or not run.accelerator.is_main_process:
+        return {}
+    scores = baseline_scores(data.data)
+    if scores:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if k.endswith("accuracy"))
+        logger.info(f"Baseline (TF-IDF + LogisticRegression, same train split): {shown}"
+                    f" ({scores['baseline_runtime']:.1f} s)")
+    return scores
+
+
 def build_model(run, data, base=None):
     """A new model for the run's vocabulary and labels (or the continued ``base``), with pretrained
     vectors when asked. Returns (model, what the vectors covered)."""
@@ -285,8 +300,9 @@ def announce(run, loop, data):
         logger.info(f"Training steps in {loop.precision_name} (--train_precision); evaluation in fp32")
 
 
-def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info):
-    """Evaluate the best weights on validation and test, save the model and the run's results."""
+def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, baseline=None):
+    """Evaluate the best weights on validation and test, save the model and the run's results (with
+    the ``baseline``'s scores, :func:`measure_baseline`)."""
     args, accelerator, state = run.args, run.accelerator, loop.state
     if state.best_weights is None:
         raise ValueError("no evaluation gave a finite validation loss: training diverged (try a lower --learning_rate)")
@@ -307,8 +323,7 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info):
     if test_results is not None:
         all_results.update(prefixed_summary(test_results, "test"))
     if accelerator.is_main_process:
-        if not args.no_baseline:  # on the same train split, scored on the same rows
-            all_results.update(baseline_scores(data.data))
+        all_results.update(baseline or {})  # the same train split, scored on the same rows
         save_run(run, loop, data, all_results, test_results)
         warning = baseline_warning(all_results)
         if warning:

@@ -51,6 +51,18 @@ def test_a_train_split_without_repeated_words_gets_no_baseline(caplog):
     assert "No baseline: the TF-IDF word 1-2-grams + LogisticRegression baseline cannot be fitted" in caplog.text
 
 
+def test_a_baseline_out_of_memory_is_skipped_with_a_warning(monkeypatch, caplog):
+    pytest.importorskip("sklearn")
+
+    def no_memory(texts, labels):
+        raise MemoryError
+
+    monkeypatch.setattr(baseline, "fit_baseline", no_memory)
+    with caplog.at_level(logging.WARNING):
+        assert baseline.baseline_scores(splits_of({"train": keyword_rows(10, 0), "validation": keyword_rows(4, 1)})) == {}
+    assert "baseline ran out of memory on this train split (--no_baseline skips it)" in caplog.text
+
+
 @pytest.mark.parametrize("ours, theirs, warns", [(0.80, 0.81, False), (0.80, 0.8101, True), (0.9, 0.5, False)])
 def test_the_warning_needs_more_than_a_point(ours, theirs, warns):
     warning = baseline.baseline_warning({"eval_accuracy": ours, "baseline_eval_accuracy": theirs})
@@ -71,6 +83,7 @@ def test_a_run_where_the_baseline_wins_warns(tmp_path, caplog):
     saved = json.loads((out / "all_results.json").read_text())
     assert saved["baseline_eval_accuracy"] == 1.0 and saved["baseline_runtime"] == results["baseline_runtime"]
     assert "  baseline_test_accuracy = 1.0" in caplog.text  # among the final log lines
+    assert "Baseline (TF-IDF + LogisticRegression, same train split): baseline_eval_accuracy 1.0000" in caplog.text
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "baseline beats" in r.getMessage()]
     assert len(warnings) == 1
     points = 100 * (1.0 - results["eval_accuracy"])
