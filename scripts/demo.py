@@ -11,6 +11,7 @@ Hugging Face Space (``push_to_hub.py --space_id``).
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,9 +25,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
-    parser.add_argument("--server_name", default="127.0.0.1",
-                        help="Address to listen on (default: %(default)s; 0.0.0.0 to serve the network).")
-    parser.add_argument("--server_port", type=int, default=7860, help="Port (default: %(default)s).")
+    # Gradio's own variables (how containers and Spaces set the address) are the defaults, as in
+    # gr.Blocks.launch(); the flags override them.
+    parser.add_argument("--server_name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="Address to listen on (default: $GRADIO_SERVER_NAME, else 127.0.0.1; 0.0.0.0 to"
+                             " serve the network).")
+    parser.add_argument("--server_port", type=int, default=os.environ.get("GRADIO_SERVER_PORT", "7860"),
+                        help="Port (default: $GRADIO_SERVER_PORT, else 7860).")
     parser.add_argument("--share", action="store_true", help="Also open a temporary public gradio.live link.")
     return parser.parse_args(argv)
 
