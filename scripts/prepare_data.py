@@ -10,11 +10,14 @@ leakage); --dedup keeps only the first copy of each text before splitting.
 
 import argparse
 import logging
+from pathlib import Path
+
+import datasets
 
 from modeling.cli import exit_on_error, setup_logging
 from modeling.data.arguments import add_file_format_arguments, add_min_text_chars_argument
 from modeling.inference import MIN_TEXT_CHARS
-from modeling.data.preparation import prepare_splits, write_splits
+from modeling.data.preparation import SPLIT_FILES, prepare_splits, write_splits
 
 
 def parse_args(argv=None):
@@ -36,17 +39,30 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=42, help="Seed of the stratified split (default: %(default)s).")
     parser.add_argument("--dedup", action="store_true",
                         help="Drop exact-duplicate texts (first copy kept) before splitting.")
+    parser.add_argument("--overwrite_output_dir", action="store_true",
+                        help="Replace the train/valid/test files an earlier run wrote to --output_dir.")
     args = parser.parse_args(argv)
     if args.first_n_words < 1:
         parser.error("--first_n_words must be at least 1")
     return args
 
 
+def check_output_dir(output_dir, overwrite):
+    """Refuse to replace the splits of an earlier run without --overwrite_output_dir."""
+    found = [name for name in SPLIT_FILES.values() if (Path(output_dir) / name).exists()]
+    if found and not overwrite:
+        raise ValueError(f"{output_dir}: already holds {', '.join(found)} from an earlier run; pass"
+                         " --overwrite_output_dir to replace them, or choose another --output_dir")
+
+
 @exit_on_error
 def main(argv=None):
     args = parse_args(argv)
+    check_output_dir(args.output_dir, args.overwrite_output_dir)
     setup_logging()
-    logging.getLogger().setLevel(logging.WARNING)  # the report below says what happened
+    datasets.disable_progress_bars()  # reading a CSV takes seconds; the report below says what happened
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("modeling.data.files").setLevel(logging.INFO)  # e.g. "ignoring the first column ..."
     splits, text_column, label_names, report = prepare_splits(
         args.input_file, text_column=args.text_column, title_column=args.title_column,
         label_column=args.label_column, first_n_words=args.first_n_words, min_text_chars=args.min_text_chars,
