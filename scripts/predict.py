@@ -12,7 +12,8 @@ in input order, blank lines included: each printed line is {"index": i, "label":
 short-text rule (min_text_chars in its config.json: empty texts, or under 5 characters for models of
 the tutorial's recipe), which training skipped, gets "label": null and a "skipped" reason.
 --output_file writes .csv (index, the input columns, label, score, skipped and one prob_<label> column per
-label) or .jsonl (the printed lines, with the text) instead.
+label; the prediction's column is predicted_label, and index input_index, where the input has a column
+of that name, e.g. the true label of a test file) or .jsonl (the printed lines, with the text) instead.
 --backend auto (the default) runs onnxruntime when the model has a model.onnx (scripts/export_onnx.py)
 and onnxruntime is installed, else torch; the results are the same.
 """
@@ -23,6 +24,7 @@ import json
 import sys
 from pathlib import Path
 
+import datasets
 from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
@@ -110,6 +112,7 @@ def write_output(path, rows, predictions, label_names):
 @exit_on_error
 def main(argv=None):
     args = parse_args(argv)
+    datasets.disable_progress_bars()  # reading --input_file: one line per text is the output, nothing else
     # auto prefers torch where Accelerate found an accelerator (onnxruntime runs here on the CPU).
     backend = "torch" if args.backend == "auto" and PartialState().device.type != "cpu" else args.backend
     model = load_model(args.model_name_or_path, revision=args.revision, backend=backend)
