@@ -28,6 +28,7 @@ from modeling.training.run_folder import check_finished
 from modeling.hub.space import build_space_folder, push_space
 
 logger = logging.getLogger(__name__)
+SPACE_LICENSE = "apache-2.0"  # a Space holds this project's app code (setup.cfg), not the weights
 
 
 def parse_args(argv=None):
@@ -43,7 +44,11 @@ def parse_args(argv=None):
                         help="Also upload model.onnx from --model_dir (as model_graph.pb; the Endpoint handler uses it with onnxruntime).")
     parser.add_argument("--dry_run", metavar="DIR", help="Write the folder that would be uploaded to DIR and upload nothing.")
     parser.add_argument("--dataset_id", help="Hub id of the data set the model was trained on, for the card's metadata.")
-    parser.add_argument("--license", default="apache-2.0", help="License id for the model card (default: apache-2.0).")
+    parser.add_argument("--license", default="unknown",
+                        help="License of the model weights for the card, a Hub license id (apache-2.0, mit,"
+                             " cc-by-4.0, other, ...). Default: unknown, because the terms of the training data"
+                             " decide it and only you know them (fake_or_real_news states none). A Space gets"
+                             " the project code's apache-2.0.")
     parser.add_argument("--language", help="Language code of the texts, for the model card (default: train.py's"
                                            " guess from the data, else none).")
     parser.add_argument("--text_kind", help="What the texts are, for the card's first sentence, e.g. 'product reviews'"
@@ -78,7 +83,7 @@ def main(argv=None):
         model_out = Path(args.dry_run) / "model" if args.space_id else args.dry_run
         if args.space_id:
             space = build_space_folder(Path(args.dry_run) / "space", args.space_id, args.hub_model_id,
-                                       revision=args.revision, license=args.license)
+                                       revision=args.revision, license=SPACE_LICENSE)
             logger.info("Dry run: wrote the Space folder to %s", space)
         folder = build_upload_folder(args.model_dir, model_out, args.hub_model_id, **card_options)
         logger.info("Dry run: wrote the upload folder to %s (nothing was uploaded)", folder)
@@ -91,7 +96,7 @@ def main(argv=None):
     print(url)
     if args.space_id:
         print(push_space(args.space_id, args.hub_model_id, token=args.token, private=args.private,
-                         revision=args.revision, license=args.license))
+                         revision=args.revision, license=SPACE_LICENSE))
     return 0
 
 
