@@ -7,6 +7,8 @@ from pathlib import Path
 
 import datasets
 
+from modeling.utils import model_source
+
 
 def user_errors():
     """Exception types that mean bad input (a file, a column, a flag, the Hub), not a bug."""
@@ -54,8 +56,8 @@ def load_model(name_or_path, revision=None, backend="torch"):
     may return the onnxruntime classifier (``modeling.serving.load_for_inference``)."""
     from modeling import BiLSTMForSequenceClassification
 
-    folder = Path(name_or_path)
-    if folder.is_dir() and not (folder / "config.json").is_file():
+    folder = model_source(name_or_path)  # local first: a typo'd path fails here, before any Hub request
+    if isinstance(folder, Path) and not (folder / "config.json").is_file():
         raise ValueError(f"{folder}: no config.json in this folder; --model_name_or_path must be a train.py"
                          " output folder or a Hub repo id")
     try:

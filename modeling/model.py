@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub import PyTorchModelHubMixin
 from safetensors.torch import load_model, save_model
 from torch import nn
 
@@ -23,6 +23,7 @@ from .config import BiLSTMConfig
 from .inference import batched_probabilities, classify_texts, probabilities
 from .tokenizer import TOKENIZER_FILE, load_tokenizer, save_tokenizer
 from .transformers_files import TRANSFORMERS_FILES, write_transformers_files
+from .utils import give_default_mode, model_file, model_source, nearest_listing
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -197,6 +198,7 @@ class BiLSTMForSequenceClassification(
     def _save_pretrained(self, save_directory):
         save_directory = Path(save_directory)
         save_model(self, str(save_directory / WEIGHTS_FILE))
+        give_default_mode(save_directory / WEIGHTS_FILE)
         # config.json also carries the keys transformers reads (model_type, auto_map, id2label, ...).
         write_transformers_files(save_directory, self.config, with_tokenizer=self.tokenizer is not None)
         if self.tokenizer is not None:
@@ -208,21 +210,15 @@ class BiLSTMForSequenceClassification(
         ``local_files_only``, ``force_download`` go to the HF cache). Weights load from
         safetensors only, strictly; the tokenizer must match the config's vocabulary."""
         name = str(pretrained_model_name_or_path)
-        local = os.path.isdir(name)
-        # A repo id is "name" or "user/name"; anything path-like that is not a folder is a typo,
-        # which the Hub client would report as a malformed repo id. So is "outputs/run" when
-        # outputs/ is a local folder: say so at once instead of after the Hub client's retries.
-        first = name.split("/")[0]
-        if not local and (name.startswith((".", "/", "~")) or name.count("/") > 1
-                          or (name.count("/") == 1 and os.path.isdir(first))):
-            raise FileNotFoundError(f"{name}: no such local folder ({_nearest_listing(name)})")
+        source = model_source(name)  # a typo'd local path fails here, before any Hub request
+        local = isinstance(source, Path)
         try:
-            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+            return super().from_pretrained(str(source), **kwargs)
         except OSError as err:  # the Hub client: no connection, offline mode, no such repo
             if local:
                 raise
             reason = " ".join(str(err).split())
-            raise FileNotFoundError(f"{name}: no such local folder ({_nearest_listing(name)}), and no Hub repo"
+            raise FileNotFoundError(f"{name}: no such local folder ({nearest_listing(name)}), and no Hub repo"
                                     f" {name!r} could be fetched: {reason[:300]}") from None
         except ValueError as err:
             message = str(err)
@@ -240,7 +236,7 @@ class BiLSTMForSequenceClassification(
                            local_files_only=local_files_only, token=token)
         if config is None:
             raise FileNotFoundError(f"{model_id}: no {CONFIG_FILE} found; is this a saved BiLSTM model?")
-        weights = _resolve(model_id, WEIGHTS_FILE, hub_options)
+        weights = model_file(model_id, WEIGHTS_FILE, hub_options)
         model = cls(config, **model_kwargs)  # the config was validated before this allocation
         try:
             load_model(model, weights, strict=strict, device=map_location)
@@ -255,26 +251,3 @@ class BiLSTMForSequenceClassification(
         model.tokenizer = tokenizer
         model.eval()
         return model
-
-
-def _nearest_listing(name, limit=8):
-    """What the nearest existing folder above ``name`` holds, for a "no such folder" message."""
-    parent = os.path.dirname(os.path.expanduser(name).rstrip("/"))
-    while parent and not os.path.isdir(parent):
-        parent = os.path.dirname(parent.rstrip("/"))
-    folder = parent or "."
-    names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
-    shown = ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-    where = "the current folder" if folder == "." else f"{folder}/"
-    return f"{where} holds: {shown or 'nothing'}"
-
-
-def _resolve(model_id, filename, hub_options):
-    folder = Path(model_id)
-    if folder.is_dir():
-        path = folder / filename
-        if not path.is_file():
-            listing = ", ".join(sorted(os.listdir(folder))) or "nothing"
-            raise FileNotFoundError(f"{folder}: no {filename} in this folder (it holds: {listing})")
-        return str(path)
-    return hf_hub_download(repo_id=model_id, filename=filename, **hub_options)

@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 
 import torch
-from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 from safetensors.torch import load_file
 
@@ -29,6 +28,7 @@ from .config import BiLSTMConfig
 from .inference import batched_probabilities, classify_texts
 from .model import CONFIG_FILE, WEIGHTS_FILE, BiLSTMForSequenceClassification
 from .tokenizer import load_tokenizer
+from .utils import model_file, model_source
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class OnnxBiLSTMClassifier:
         model's). ``num_threads`` sets onnxruntime's intra-op threads (default: its own choice)."""
         hub = dict(revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
                    force_download=force_download)
+        name_or_path = model_source(name_or_path)  # a typo'd local path fails here, before any Hub request
         graph = find_onnx(name_or_path, **hub)
         if graph is None:
             raise FileNotFoundError(f"{name_or_path}: no {ONNX_FILE} found; write one with"
@@ -86,11 +87,11 @@ class OnnxBiLSTMClassifier:
                                     f" --output_dir {name_or_path}`")
         session = _session(graph, num_threads)
         expected = session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
-        actual = weights_fingerprint(load_file(_fetch(name_or_path, WEIGHTS_FILE, hub)))
+        actual = weights_fingerprint(load_file(model_file(name_or_path, WEIGHTS_FILE, hub)))
         if expected != actual:
             raise ValueError(f"{graph} was exported from other weights than {WEIGHTS_FILE} next to it"
                              " (was the model trained again?): export it again with scripts/export_onnx.py")
-        config = BiLSTMConfig.from_dict(json.loads(Path(_fetch(name_or_path, CONFIG_FILE, hub)).read_text(encoding="utf-8")))
+        config = BiLSTMConfig.from_dict(json.loads(Path(model_file(name_or_path, CONFIG_FILE, hub)).read_text(encoding="utf-8")))
         return cls(session, config, load_tokenizer(name_or_path, **hub))
 
     def logits(self, input_ids, attention_mask):
@@ -124,6 +125,7 @@ def load_for_inference(name_or_path, backend="auto", *, num_threads=None, **hub_
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    name_or_path = model_source(name_or_path)  # local first: a typo'd path must not wait on Hub retries
     if backend == "onnx" and not onnxruntime_available():
         raise ModuleNotFoundError(f"the onnx backend needs onnxruntime: {INSTALL_HINT}", name="onnxruntime")
     if backend == "onnx":
@@ -138,24 +140,15 @@ def load_for_inference(name_or_path, backend="auto", *, num_threads=None, **hub_
 
 def find_onnx(name_or_path, **hub_options):
     """Path of the ONNX graph of a folder or Hub repo (``model.onnx``, else ``model_graph.pb``), or None."""
-    folder = Path(name_or_path)
-    if folder.is_dir():
-        return next((str(folder / name) for name in ONNX_FILES if (folder / name).is_file()), None)
+    source = model_source(name_or_path)
+    if isinstance(source, Path):
+        return next((str(source / name) for name in ONNX_FILES if (source / name).is_file()), None)
     for name in ONNX_FILES:
         try:
-            return _fetch(name_or_path, name, hub_options)
+            return model_file(source, name, hub_options)
         except (EntryNotFoundError, LocalEntryNotFoundError):
             continue
     return None
-
-
-def _fetch(name_or_path, filename, hub_options):
-    folder = Path(name_or_path)
-    if folder.is_dir():
-        if not (folder / filename).is_file():
-            raise FileNotFoundError(f"{folder}: no {filename} in this folder")
-        return str(folder / filename)
-    return hf_hub_download(repo_id=str(name_or_path), filename=filename, **hub_options)
 
 
 def _session(path, num_threads):

@@ -1,14 +1,12 @@
 """The WordLevel tokenizer: trained on the train split only, saved as ``tokenizer.json``."""
 
-import os
 from pathlib import Path
 
-from huggingface_hub import hf_hub_download
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 
-from .utils import atomic_path
+from .utils import atomic_path, model_file
 
 TOKENIZER_FILE = "tokenizer.json"
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
@@ -76,28 +74,14 @@ def load_tokenizer(
     path = Path(name_or_path)
     if path.is_file():
         file = path
-    elif path.is_dir():
-        file = path / TOKENIZER_FILE
-        if not file.is_file():
-            raise FileNotFoundError(f"{path}: no {TOKENIZER_FILE} in this folder (it holds: {_listing(path)})")
     else:
-        # Tokenizer.from_pretrained has no cache_dir/local_files_only: go through
-        # hf_hub_download so the model and its tokenizer resolve with the same options.
-        file = hf_hub_download(
-            repo_id=str(name_or_path),
-            filename=TOKENIZER_FILE,
-            revision=revision,
-            cache_dir=cache_dir,
-            token=token,
-            local_files_only=local_files_only,
-            force_download=force_download,
-        )
+        # A folder or a Hub repo, local first (a typo'd path fails at once). A repo goes through
+        # hf_hub_download, as the model's files do, so both resolve with the same options
+        # (Tokenizer.from_pretrained has no cache_dir/local_files_only).
+        file = model_file(name_or_path, TOKENIZER_FILE, dict(
+            revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
+            force_download=force_download))
     try:
         return Tokenizer.from_file(str(file))
     except Exception as err:  # tokenizers raises a bare Exception on malformed JSON
         raise ValueError(f"{file}: not a valid tokenizer file ({err})") from None
-
-
-def _listing(path):
-    names = sorted(os.listdir(path))
-    return ", ".join(names) if names else "nothing"

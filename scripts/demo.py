@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from modeling.cli import exit_on_error, load_model, setup_logging
+from modeling.utils import model_source
 
 logger = logging.getLogger(__name__)
 INFO_FILES = ["config.json", "README.md", "eval_results.json", "all_results.json"]
@@ -41,8 +42,8 @@ def model_info(name_or_path, revision=None):
     from modeling.hub.card import DEFAULT_WIDGET_TEXTS
     from modeling.hub.demo import read_model_info
 
-    folder = Path(name_or_path)
-    if folder.is_dir():
+    folder = model_source(name_or_path)  # local first, as load_model
+    if isinstance(folder, Path):
         return read_model_info(folder, default_examples=DEFAULT_WIDGET_TEXTS)
     from huggingface_hub import snapshot_download
 

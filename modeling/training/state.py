@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..utils import atomic_write_json
+from ..utils import atomic_write_json, give_default_mode
 from .run_folder import TRAINER_STATE_FILE
 
 BEST_WEIGHTS_FILE = "best_model.safetensors"
@@ -113,6 +113,9 @@ def save_checkpoint(accelerator, state, output_dir, name):
     accelerator.save_state(str(path), safe_serialization=True)
     if accelerator.is_main_process and state.best_weights is not None:
         save_file(state.best_weights, str(path / BEST_WEIGHTS_FILE))
+    if accelerator.is_main_process:
+        for weights in path.glob("*.safetensors"):  # safetensors writes mode 600, every other file is 644
+            give_default_mode(weights)
     accelerator.wait_for_everyone()  # every rank has written its RNG state
     if accelerator.is_main_process:
         atomic_write_json(marker, {**state.summary(), "state": state.counters()})
