@@ -23,9 +23,12 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 
 from modeling.cli import exit_on_error, load_model, setup_logging
+from modeling.data.arguments import delimiter_arg, label_names_arg
 from modeling.training.evaluation import (
-    evaluate_model, load_eval_dataset, make_eval_dataloader, record_unscored, save_eval_results,
+    evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
+    save_eval_results,
 )
+from modeling.training.reporting import describe_accelerator
 from modeling.training.metrics import format_classification_report
 
 logger = get_logger(__name__)
@@ -37,6 +40,13 @@ def parse_args(argv=None):
     parser.add_argument("--test_file", required=True, help="Labelled CSV/TSV to evaluate on.")
     parser.add_argument("--text_column", help="Text column; default: titletext (built from title and text), else text.")
     parser.add_argument("--label_column", default="label", help="Label column (default: %(default)s).")
+    parser.add_argument("--delimiter", type=delimiter_arg,
+                        help="CSV delimiter: ',', ';', 'tab' or '|' (default: tab for .tsv, else sniffed from the"
+                             " header row).")
+    parser.add_argument("--label_names", type=label_names_arg,
+                        help="The file's class names in its id order, e.g. FAKE,REAL for a file with 0=FAKE,"
+                             " 1=REAL: integer labels are read as ids into these names, then matched with the"
+                             " model's classes by name (default: the model's own order, config.json label_names).")
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="Binary models predict the second label when its probability is above this"
                              " (default: %(default)s).")
@@ -57,7 +67,7 @@ def main(argv=None):
     args = parse_args(argv)
     accelerator = Accelerator()
     setup_logging(accelerator.is_local_main_process)
-    logger.info(accelerator.state)
+    logger.info(describe_accelerator(accelerator))
     model = load_model(args.model_name_or_path, revision=args.revision)
     if model.config.num_labels > 2 and args.threshold != 0.5:
         logger.warning("--threshold applies to binary models only: this one predicts the most probable label")
@@ -66,7 +76,8 @@ def main(argv=None):
         encoded, _, unscored = load_eval_dataset(args.test_file, model.tokenizer, model.config.label_names,
                                                  text_column=args.text_column, label_column=args.label_column,
                                                  max_length=model.config.max_length,
-                                                 min_text_chars=model.config.min_text_chars)
+                                                 min_text_chars=model.config.min_text_chars,
+                                                 file_label_names=args.label_names, delimiter=args.delimiter)
     dataloader = make_eval_dataloader(encoded, args.per_device_eval_batch_size, model.config.pad_token_id)
     model, dataloader = accelerator.prepare(model, dataloader)
     results = evaluate_model(model, dataloader, accelerator, threshold=args.threshold)
@@ -76,6 +87,9 @@ def main(argv=None):
         print(f"{args.test_file}: {results['num_examples']} examples{not_scored}, loss {results['loss']:.4f},"
               f" threshold {args.threshold}\n")
         print(format_classification_report(results))
+        warning = label_order_warning(results)
+        if warning:  # loud: on stderr, after the report it explains
+            print(f"warning: {warning}", file=sys.stderr)
         if args.output_dir:
             save_eval_results(results, args.output_dir, test_file=Path(args.test_file).name)
             print(f"wrote {Path(args.output_dir) / 'eval_results.json'} and confusion_matrix.png")

@@ -15,10 +15,13 @@ labelled rows of the file that no score covers (texts under the model's short-te
 import logging
 from pathlib import Path
 
+import datasets
 import torch
 
 from ..data.batching import encode_dataset, make_dataloader
-from ..data.pipeline import prepare_file, short_texts
+from ..data.files import read_table
+from ..data.labels import label_mapping, value_counts
+from ..data.pipeline import prepare_dataset, short_texts
 from .metrics import compute_classification_metrics
 from ..inference import NON_EMPTY, decide
 from .plots import plot_confusion_matrix
@@ -69,19 +72,40 @@ def evaluate_model(model, dataloader, accelerator=None, threshold=0.5):
 
 
 def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_column="label", max_length=200,
-                      min_text_chars=NON_EMPTY):
+                      min_text_chars=NON_EMPTY, file_label_names=None, delimiter=None):
     """Read and clean a labelled file as training does, then encode it with ``tokenizer``.
 
-    Labels must be among ``label_names`` (the model's). Texts are cut to ``max_length`` words,
+    Labels must be among ``label_names`` (the model's). ``file_label_names`` (``--label_names``)
+    names the file's classes in its own id order, e.g. ``["FAKE", "REAL"]`` for a file with 0=FAKE,
+    1=REAL; they must be the model's classes and are mapped onto the model's ids by name. Integer
+    labels read as the model's ids without it get a warning. Texts are cut to ``max_length`` words,
     which keeps every token the tokenizer would keep: each word gives at least one token. Rows
     under ``min_text_chars`` (the model's short-text rule) cannot be scored: they are counted.
 
     Returns:
         (encoded dataset, text column name, number of labelled rows left unscored)
     """
-    ds, text_column, _, stats = prepare_file(
-        path, text_column=text_column, label_column=label_column, first_n_words=max_length,
-        min_text_chars=min_text_chars, label_names=label_names, label_names_given="model (config.json label_names)")
+    label_names = list(label_names)
+    if file_label_names is not None and sorted(file_label_names) != sorted(label_names):
+        raise ValueError(f"--label_names {','.join(file_label_names)} must name the model's classes"
+                         f" {label_names} (in the file's id order)")
+    table = read_table(path, required_columns=[label_column], delimiter=delimiter)
+    as_ids = label_mapping(value_counts(table.dataset, label_column), file_label_names or label_names)[3]
+    if as_ids and file_label_names is None:
+        logger.warning(f"{path}: column {label_column!r} holds integers, read as the model's ids: "
+                       + ", ".join(f"{i} = {name}" for i, name in enumerate(label_names))
+                       + ". If the file numbers its classes otherwise, name them with --label_names")
+    ds, text_column, _, stats = prepare_dataset(
+        table.dataset, text_column=text_column, label_column=label_column, first_n_words=max_length,
+        min_text_chars=min_text_chars, label_names=file_label_names or label_names, source=str(path),
+        first_row=table.first_row,
+        label_names_given="--label_names" if file_label_names else "model (config.json label_names)")
+    if file_label_names is not None and list(file_label_names) != label_names:
+        to_model = [label_names.index(name) for name in file_label_names]
+        features = ds.features.copy()
+        features["label"] = datasets.ClassLabel(names=label_names)
+        ds = ds.map(lambda batch: {"label": [to_model[i] for i in batch["label"]]}, batched=True, features=features,
+                    desc="Mapping labels to the model's ids")
     if len(ds) == 0:
         raise ValueError(f"{path}: no rows left to evaluate")
     return encode_dataset(ds, tokenizer, text_column), text_column, stats.rows_dropped_short
@@ -97,6 +121,29 @@ def record_unscored(results, unscored, min_text_chars, source, log=logger):
                        f" {short_texts(min_text_chars)} (min_text_chars {min_text_chars}), which the model gives no"
                        f" label; the scores cover the other {scored}")
     return results
+
+
+def label_order_warning(results, margin=0.2):
+    """A warning when the predictions agree far better with another order of the file's labels
+    (e.g. a test file with 0=FAKE, 1=REAL scored by a REAL=0, FAKE=1 model), else ``None``.
+
+    Each true class is matched with the class most often predicted for it; when that matching is
+    a permutation other than the identity whose accuracy beats the actual one by ``margin`` and
+    by a factor of two, the labels look swapped rather than the model wrong.
+    """
+    matrix, names = results["confusion_matrix"], results["label_names"]
+    total = sum(map(sum, matrix))
+    best = [max(range(len(row)), key=row.__getitem__) for row in matrix]
+    if not total or sorted(best) != list(range(len(names))) or best == list(range(len(names))):
+        return None
+    correct = sum(matrix[i][i] for i in range(len(names)))
+    swapped = sum(matrix[i][best[i]] for i in range(len(names)))
+    if swapped - correct < margin * total or swapped < 2 * correct:
+        return None
+    read_as = ", ".join(f"{names[i]} as {names[j]}" for i, j in enumerate(best) if i != j)
+    return (f"accuracy {correct / total:.4f} is far below what reading the labels {read_as} gives"
+            f" ({swapped / total:.4f}): this file's labels look inverted relative to the model's"
+            f" {names}; if the file numbers its classes otherwise, name them with --label_names")
 
 
 def make_eval_dataloader(encoded, batch_size, pad_token_id=0):
