@@ -17,6 +17,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.training.test_optimization import bf16_lstm_runs
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -196,9 +198,43 @@ def test_train_writes_the_run_folder(trained):
     assert "hub_token" not in read_json(out / "training_args.json")
 
 
-def test_train_precision_bf16(scripts, trained, prepared, tmp_path, module_caches):
+def test_train_logs_its_classes_one_state_line_and_what_to_run_next(scripts, prepared, tmp_path, caplog,
+                                                                     module_caches):
+    data, _ = prepared
+    out = tmp_path / "run"
+    with caplog.at_level("INFO"):
+        scripts["train"].main(train_args(data, out, "--max_train_steps", "2"))
+    logged = [r.getMessage().removeprefix("[RANK 0] ") for r in caplog.records]  # accelerate.logging adds it
+    train = read_csv(data / "train.csv")
+    counts = {name: sum(row["label"] == name for row in train) for name in ("REAL", "FAKE")}
+    assert f"Classes (id = name: train examples): 0 = REAL: {counts['REAL']}, 1 = FAKE: {counts['FAKE']}" in logged
+    assert "Accelerate: 1 process, device cpu, mixed precision no" in logged
+    assert not any("Distributed environment" in line for line in logged)  # Accelerate's 7-line repr
+    end = logged.index(f"Saved the model to {out} (config.json, model.safetensors, tokenizer.json). Next:")
+    assert logged[end + 1] == f"  python scripts/evaluate.py --model_name_or_path {out} --test_file {data / 'test.csv'}"
+    assert logged[end + 2].startswith(f"  python scripts/predict.py --model_name_or_path {out} ")
+
+
+def test_tqdm_disable_hides_the_training_bar(prepared, tmp_path):
+    """TQDM_DISABLE=1 (tqdm's own variable, read when tqdm is imported) hides the step bar: the
+    bar is made with disable= only on processes that must not draw."""
+    data, _ = prepared
+    env = {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, str(SCRIPTS / "train.py"), *train_args(data, tmp_path / "run", "--max_train_steps", "2")]
+    proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "it/s]" not in proc.stderr and "s/it]" not in proc.stderr
+
+
+def test_train_precision_bf16(scripts, trained, prepared, tmp_path, module_caches, capsys):
     data, _ = prepared
     _, fp32 = trained  # the default
+    if not bf16_lstm_runs():  # below AVX-512 (e.g. CI's ONEDNN_MAX_CPU_ISA=SSE41 leg): one line, before any data
+        with pytest.raises(SystemExit):
+            scripts["train"].main(train_args(data, tmp_path, "--train_precision", "bf16"))
+        assert "error: bf16 training needs an LSTM kernel this CPU lacks" in capsys.readouterr().err
+        assert not (tmp_path / "model.safetensors").exists()
+        return
     bf16 = scripts["train"].main(train_args(data, tmp_path, "--num_train_epochs", "2", "--train_precision", "bf16"))
     assert (fp32["train_precision"], bf16["train_precision"]) == ("fp32", "bf16")
     # bf16 steps move the weights differently, and the model still learns the task.
@@ -241,6 +277,35 @@ def test_evaluate_counts_the_rows_it_cannot_score(scripts, trained, prepared, tm
     assert read_json(tmp_path / "eval" / "eval_results.json")["num_unscored"] == 1
     assert f"{len(rows)} examples (1 labelled row not scored)" in capsys.readouterr().out
     assert f"1 of {len(rows) + 1} labelled rows are not scored: they are empty texts (min_text_chars 1)" in caplog.text
+
+
+def test_evaluate_names_integer_labels_and_warns_when_they_look_inverted(scripts, trained, prepared, tmp_path,
+                                                                         capsys, caplog):
+    """A test file numbered 0=FAKE, 1=REAL scored by a REAL=0, FAKE=1 model: without --label_names
+    the integers are read as the model's ids (a warning says so) and the report is followed by a
+    warning that the labels look inverted; --label_names FAKE,REAL scores it as the named file."""
+    run, train_results = trained
+    data, _ = prepared
+    rows = read_csv(data / "test.csv")
+    numbered = tmp_path / "numbered.csv"
+    with open(numbered, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([{**row, "label": {"FAKE": "0", "REAL": "1"}[row["label"]]} for row in rows])
+    base = ["--model_name_or_path", str(run), "--test_file", str(numbered)]
+    with caplog.at_level("WARNING"):
+        inverted = scripts["evaluate"].main(base)
+    assert "holds integers, read as the model's ids: 0 = REAL, 1 = FAKE" in caplog.text
+    err = capsys.readouterr().err
+    assert inverted["accuracy"] == pytest.approx(1 - train_results["test_accuracy"])
+    assert "warning: accuracy" in err and "labels look inverted" in err and "--label_names" in err
+    named = scripts["evaluate"].main([*base, "--label_names", "FAKE,REAL"])
+    assert named["accuracy"] == train_results["test_accuracy"]
+    assert named["confusion_matrix"] == read_json(run / "eval_results.json")["confusion_matrix"]
+    assert "look inverted" not in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        scripts["evaluate"].main([*base, "--label_names", "FAKE,TRUE"])
+    assert "must name the model's classes ['REAL', 'FAKE']" in capsys.readouterr().err
 
 
 def test_evaluate_threshold_moves_decisions(scripts, trained, prepared, capsys):
@@ -371,6 +436,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def test_accelerate_launch_q_shows_bad_input_as_one_line(tmp_path):
+    """The README's command, `accelerate launch -q scripts/train.py`, on a missing file: the script's
+    one error line and status 1; no launcher traceback, no Accelerate state dump on stdout. (Without
+    -q, accelerate itself repeats the error and adds its CalledProcessError traceback.)"""
+    missing = tmp_path / "missing.csv"
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "-q", str(SCRIPTS / "train.py"),
+               "--train_file", str(missing), "--output_dir", str(tmp_path / "out")]
+    proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    # accelerate's own note on the defaults it picked (no `accelerate config` here) is kept: README.
+    ours = [line for line in proc.stderr.splitlines() if line.strip() and not accelerate_note(line)]
+    assert ours == [f"error: {missing}: file not found"], proc.stderr
+    assert proc.stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
+def accelerate_note(line):
+    """A line of `accelerate launch`'s "The following values were not passed ..." warning."""
+    return (line.startswith(("The following values were not passed", "To avoid this warning"))
+            or line.startswith("\t`--"))
+
+
 def test_two_process_ddp_on_cpu_counts_each_example_once(scripts, prepared, tmp_path):
     """2 ranks over gloo; the validation and test sets (31 rows, batches of 4 and 3) do not divide
     evenly. Train and evaluate under 2 ranks; the same weights evaluated in 1 process give the
@@ -386,7 +474,7 @@ def test_two_process_ddp_on_cpu_counts_each_example_once(scripts, prepared, tmp_
                    "--main_process_port", str(free_port()), str(SCRIPTS / script), *args]
         proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "Num processes: 2" in proc.stdout
+        assert "Accelerate: 2 processes (multi_cpu, gloo), device cpu" in proc.stdout
         return proc
 
     proc = launch("train.py", *train_args(data, out, "--num_train_epochs", "1", "--per_device_eval_batch_size", "4",

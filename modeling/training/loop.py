@@ -48,8 +48,10 @@ class Loop:
 def train_loop(run, loop):
     """Train until ``loop.total_steps``; returns (seconds, examples seen by this process)."""
     state = loop.state
-    progress_bar = tqdm(range(loop.total_steps), initial=state.global_step,
-                        disable=not run.accelerator.is_local_main_process)
+    # disable= only where this process must not draw: an explicit disable=False would override tqdm's
+    # own TQDM_DISABLE=1 (tqdm reads TQDM_* variables only for arguments not passed).
+    hidden = {} if run.accelerator.is_local_main_process else {"disable": True}
+    progress_bar = tqdm(range(loop.total_steps), initial=state.global_step, **hidden)
     start_time, counts = time.perf_counter(), {"examples": 0, "loss": 0.0, "batches": 0}
     restore_signals = catch_stop_signals()
     try:

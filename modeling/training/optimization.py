@@ -84,6 +84,26 @@ def resolve_train_precision(choice, accelerate_mixed_precision="no"):
     return choice
 
 
+def check_precision_supported(precision, device):
+    """Raise ``ValueError`` when ``device`` cannot run the LSTM in bf16 (``precision`` "bf16").
+
+    oneDNN's CPU LSTM has bf16 kernels only from AVX-512 on: with ``ONEDNN_MAX_CPU_ISA=AVX2`` or
+    ``SSE41`` (as on most laptops) the first bf16 step fails with "could not create a primitive
+    descriptor for the LSTM forward propagation primitive". A one-step probe finds out before any
+    data is read.
+    """
+    if precision != "bf16" or device.type != "cpu":
+        return
+    lstm = torch.nn.LSTM(2, 2, batch_first=True, bidirectional=True)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            output, _ = lstm(torch.zeros(1, 2, 2))
+        output.float().sum().backward()
+    except RuntimeError:
+        raise ValueError("bf16 training needs an LSTM kernel this CPU lacks (oneDNN runs the LSTM in bf16 only"
+                         " with AVX-512): use --train_precision fp32 (the default) or mixed precision no") from None
+
+
 def train_autocast(precision, device):
     """The context manager for one training forward: bf16 autocast, or nothing."""
     if precision == "bf16":

@@ -35,9 +35,12 @@ from ..utils import atomic_write_json
 from .baseline import baseline_scores, baseline_warning
 from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, record_unscored, save_eval_results
 from .loop import Loop, TrainingInterrupted, train_loop
-from .optimization import create_optimizer, get_scheduler, resolve_train_precision
+from .optimization import check_precision_supported, create_optimizer, get_scheduler, resolve_train_precision
 from .options import ARCHITECTURE_OPTIONS, check_options, default_options
-from .reporting import log_banner, resolve_trackers, tracker_config, write_card_data, write_history
+from .reporting import (
+    describe_accelerator, describe_classes, log_banner, next_steps, resolve_trackers, tracker_config,
+    write_card_data, write_history,
+)
 from .run_folder import (
     ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir, warn_if_unfinished,
     write_run_status,
@@ -136,7 +139,8 @@ def open_run(args, given):
     project = ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "runs"))
     accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, log_with=trackers,
                               project_config=project)
-    logger.info(accelerator.state, main_process_only=False)
+    check_precision_supported("bf16" if accelerator.mixed_precision == "bf16" else args.train_precision,
+                              accelerator.device)
     if replace_demo:
         logger.warning(f"{args.output_dir} holds an earlier demo run: replacing it (runs on your own data are"
                        " never overwritten without --overwrite_output_dir)")
@@ -289,6 +293,9 @@ def prepare_loop(run, model, data):
 def announce(run, loop, data):
     """The "Running training" banner and the precision line."""
     args, accelerator = run.args, run.accelerator
+    # One line, once the inputs are read: Accelerate's own repr of its state is 7 lines per process.
+    logger.info(describe_accelerator(accelerator))
+    logger.info(describe_classes(data.data.label_names, data.encoded["train"]["label"]))
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     log_banner(logger, num_examples=len(data.encoded["train"]), num_epochs=loop.num_epochs,
                batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
@@ -356,6 +363,8 @@ def save_run(run, loop, data, all_results, test_results):
                      best_global_step=state.best_global_step, demo=run.demo)
     for key, value in all_results.items():
         logger.info(f"  {key} = {value}")
+    for line in next_steps(args.output_dir, args.test_file if isinstance(args.test_file, str) else None):
+        logger.info(line)
 
 
 def check_hub(args):

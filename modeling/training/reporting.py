@@ -1,8 +1,10 @@
 """What a run reports: the "Running training" banner, step lines, trackers, ``metrics.json`` and the
 loss curve, and ``card_data.json`` for the model card."""
 
+import collections
 import importlib.util
 import logging
+import shlex
 from pathlib import Path
 
 from ..data.checks import dataset_name_from_path, example_texts, guess_language
@@ -53,6 +55,32 @@ def log_banner(log, *, num_examples, num_epochs, batch_size, total_batch_size, a
     log.info(f"  Gradient accumulation steps = {accumulation}")
     log.info(f"  Total optimization steps = {total_steps}")
     log.info(f"  Evaluation every {eval_steps} steps on {num_valid} validation examples")
+
+
+def describe_accelerator(accelerator):
+    """Accelerate's state in one line, e.g. "Accelerate: 1 process, device cpu, mixed precision no"."""
+    state = accelerator.state
+    processes = f"{state.num_processes} process" + ("es" if state.num_processes > 1 else "")
+    kind = "" if state.num_processes == 1 else f" ({state.distributed_type.value.lower()}" + (
+        f", {state.backend})" if getattr(state, "backend", None) else ")")
+    return f"Accelerate: {processes}{kind}, device {accelerator.device}, mixed precision {accelerator.mixed_precision}"
+
+
+def describe_classes(label_names, train_labels):
+    """The classes with their ids and train counts, e.g. "Classes (id = name: train examples): 0 = REAL: 412, ..."."""
+    counts = collections.Counter(int(label) for label in train_labels)
+    shown = ", ".join(f"{i} = {name}: {counts.get(i, 0):,}" for i, name in enumerate(label_names))
+    return f"Classes (id = name: train examples): {shown}"
+
+
+def next_steps(output_dir, eval_file=None):
+    """The lines that end a run: where the model is and the commands that use it."""
+    out = shlex.quote(str(output_dir))
+    test = shlex.quote(str(eval_file)) if eval_file else "<a labelled CSV>"
+    return [f"Saved the model to {output_dir} (config.json, model.safetensors, tokenizer.json). Next:",
+            f"  python scripts/evaluate.py --model_name_or_path {out} --test_file {test}",
+            f"  python scripts/predict.py --model_name_or_path {out} \"A text to classify\"",
+            f"  python scripts/push_to_hub.py --model_dir {out} --hub_model_id <your-name>/<model-name>"]
 
 
 def write_history(state, output_dir, plot=False):

@@ -1,11 +1,15 @@
 import io
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from modeling.training.optimization import (
-    SCHEDULER_TYPES, create_optimizer, get_scheduler, resolve_train_precision, train_autocast,
+    SCHEDULER_TYPES, check_precision_supported, create_optimizer, get_scheduler, resolve_train_precision,
+    train_autocast,
 )
 
 
@@ -104,6 +108,32 @@ def test_precision_defers_to_accelerate_launch_and_refuses_unknown_names():
     assert resolve_train_precision("bf16", "fp16") == "accelerate"
     with pytest.raises(ValueError, match="unknown train precision 'fp16'"):
         resolve_train_precision("fp16")
+
+
+def bf16_lstm_runs():
+    lstm = torch.nn.LSTM(3, 2, batch_first=True)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(2, 4, 3))[0].float().sum().backward()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_bf16_is_refused_in_one_line_where_the_cpu_has_no_bf16_lstm():
+    """oneDNN runs the LSTM in bf16 only with AVX-512: elsewhere the check says so before training."""
+    check_precision_supported("fp32", torch.device("cpu"))  # fp32 always runs
+    if bf16_lstm_runs():
+        check_precision_supported("bf16", torch.device("cpu"))
+    else:
+        with pytest.raises(ValueError, match="bf16 training needs an LSTM kernel this CPU lacks"):
+            check_precision_supported("bf16", torch.device("cpu"))
+    # SSE4.1 kernels (ONEDNN_MAX_CPU_ISA is read when oneDNN starts: a fresh process) have none.
+    code = ("import torch; from modeling.training.optimization import check_precision_supported as c\n"
+            "try: c('bf16', torch.device('cpu'))\nexcept ValueError as e: print('refused:', e)")
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "SSE41"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("refused: bf16 training needs"), out.stderr[-2000:]
 
 
 @pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
