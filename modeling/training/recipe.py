@@ -371,7 +371,8 @@ def check_hub(args):
     """Fail before training, not after, when the push cannot happen (bad repo id, no token)."""
     from ..hub.upload import check_can_push  # the Hub code is needed only by runs that push
 
-    check_can_push(args.hub_model_id or Path(args.output_dir).resolve().name, token=args.hub_token)
+    check_can_push(args.hub_model_id or Path(args.output_dir).resolve().name, token=args.hub_token,
+                   token_flag="--hub_token")
 
 
 def push(args):

@@ -320,6 +320,17 @@ def test_push_errors_come_before_any_upload(run_dir, tmp_path, fake_hub, monkeyp
     assert fake_hub == []
 
 
+def test_not_logged_in_names_the_callers_token_flag(monkeypatch, tmp_path):
+    """push_to_hub.py's flag is --token, train.py's --hub_token: each error names its own."""
+    from modeling.training.recipe import check_hub
+
+    monkeypatch.setattr(hub, "get_token", lambda: None)
+    with pytest.raises(hub.HubError, match=r"or pass --token$"):
+        hub.check_can_push(REPO_ID)
+    with pytest.raises(hub.HubError, match=r"or pass --hub_token$"):
+        check_hub(SimpleNamespace(hub_model_id=REPO_ID, output_dir=str(tmp_path), hub_token=None))
+
+
 def test_network_failure_is_one_line(run_dir, fake_hub, monkeypatch):
     class Unauthorized(Exception):
         response = SimpleNamespace(status_code=401)

@@ -113,7 +113,10 @@ def test_help_shows_every_default():
     defaults = default_options()
     assert {flag[2:] for flag in entries} - {"no_bidirectional"} == set(defaults)  # every option is listed
     for flag, entry in entries.items():
-        assert "(default: " in entry, flag
+        assert "(default: " in entry or flag == "--no_bidirectional", flag
+    # The switch that turns the default off does not claim the default for itself.
+    assert entries["--no_bidirectional"].split() == ["--no_bidirectional", "Left-to-right", "only."]
+    assert "(default: True)" in entries["--bidirectional"]
     assert "(default: outputs/bilstm)" in entries["--output_dir"] and "(default: 10)" in entries["--num_train_epochs"]
     assert "(default: 0.001)" in entries["--learning_rate"] and "(default: None)" in entries["--max_train_samples"]
 
