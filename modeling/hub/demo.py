@@ -104,12 +104,12 @@ def make_classifiers(model):
         try:
             check_texts(texts)
         except ValueError as err:
-            raise gr.Error(str(err)) from None
+            raise gr.Error(str(err), print_exception=False) from None  # the page shows it; no console traceback
         predictions = model.predict(texts, batch_size=MAX_BATCH_SIZE)
         skipped = [i for i, prediction in enumerate(predictions) if prediction["label"] is None]
         if skipped:  # too short to classify, as training skips such texts (model.predict's "skipped")
             where = f"text {skipped[0]}" if len(texts) > 1 else "the text"
-            raise gr.Error(f"{where} is too short: {predictions[skipped[0]]['skipped']}")
+            raise gr.Error(f"{where} is too short: {predictions[skipped[0]]['skipped']}", print_exception=False)
         return [prediction["scores"] for prediction in predictions]
 
     def classify(text: str) -> dict[str, float]:

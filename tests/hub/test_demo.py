@@ -93,11 +93,25 @@ def test_client_gets_model_predict_probabilities(served):
     ("/classify_batch", ["a text"] * 65, "65 texts were sent; the limit is 64"),
     ("/classify_batch", [], "empty: send at least one text"),
 ])
-def test_bad_requests_get_the_handlers_message(served, api_name, payload, message):
+def test_bad_requests_get_the_handlers_message(served, api_name, payload, message, capfd):
     _, client, _ = served
     with pytest.raises(Exception, match=message):
         client.predict(payload, api_name=api_name)
     assert client.predict("still answering", api_name="/classify")["label"] in ("REAL", "FAKE")  # no crash
+    assert "Traceback" not in capfd.readouterr().err  # the page shows the message; the console stays quiet
+
+
+def test_demo_script_honours_gradios_server_variables(monkeypatch):
+    """GRADIO_SERVER_NAME/GRADIO_SERVER_PORT (how containers and Spaces set them) are the defaults."""
+    script = _demo_script()
+    args = script.parse_args(["--model_name_or_path", "m"])
+    assert (args.server_name, args.server_port) == ("127.0.0.1", 7860)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "8080")
+    args = script.parse_args(["--model_name_or_path", "m"])
+    assert (args.server_name, args.server_port) == ("0.0.0.0", 8080)
+    args = script.parse_args(["--model_name_or_path", "m", "--server_port", "9000"])
+    assert args.server_port == 9000  # the flag wins
 
 
 def test_space_app_loads_the_model_repo_by_id_offline(upload, tmp_path):
