@@ -110,3 +110,15 @@ def test_a_model_saved_before_min_text_chars_keeps_the_5_character_rule():
     model = BiLSTMForSequenceClassification.from_pretrained(folder)
     assert model.config.min_text_chars == 5
     assert [r["label"] is None for r in model.predict(["abcd", " abcd ", "abcde"])] == [True, True, False]
+
+
+def test_csv_input_prints_predictions_and_no_progress_bars(predict, run, tmp_path, capsys):
+    path = tmp_path / "in.csv"
+    path.write_text("label,text\nREAL," + TEXTS[0] + "\nFAKE," + TEXTS[1] + "\n", encoding="utf-8")
+    predict(["--model_name_or_path", str(run), "--input_file", str(path), "--output_file", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert err == f"wrote 2 predictions to {tmp_path / 'out.csv'}\n"  # no datasets "Generating ..." bar
+    # The input's own label column keeps its name; the prediction's is predicted_label (as the docstring says).
+    header = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header[:4] == ["index", "label", "text", "predicted_label"]
+    assert "predicted_label" in load_script("predict").__doc__

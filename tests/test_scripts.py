@@ -131,6 +131,27 @@ def test_prepare_data_dedup(scripts, raw_csv, tmp_path, capsys):
     assert len(texts) == len(set(texts)) == N_ROWS - N_SHORT
 
 
+def test_prepare_data_never_replaces_earlier_splits_silently(scripts, raw_csv, tmp_path, capsys, caplog):
+    import pandas as pd
+
+    kaggle = tmp_path / "fake_or_real_news.csv"  # Kaggle's shape: pandas' unnamed index column first
+    pd.read_csv(raw_csv, keep_default_na=False).drop(columns="id").to_csv(kaggle)
+    args = ["--input_file", str(kaggle), "--output_dir", str(tmp_path / "news")]
+    with caplog.at_level("INFO"):
+        scripts["prepare_data"].main(args)
+    assert "ignoring the first column, which has no name" in caplog.text  # the README says the log says so
+    first = (tmp_path / "news" / "train.csv").read_bytes()
+    assert "examples/s" not in capsys.readouterr().err  # no datasets progress bars
+    with pytest.raises(SystemExit):
+        scripts["prepare_data"].main([*args, "--seed", "1"])
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'news'}: already holds train.csv, valid.csv, test.csv from an"
+                          " earlier run; pass --overwrite_output_dir")
+    assert (tmp_path / "news" / "train.csv").read_bytes() == first
+    scripts["prepare_data"].main([*args, "--seed", "1", "--overwrite_output_dir"])
+    assert (tmp_path / "news" / "train.csv").read_bytes() != first
+
+
 @pytest.mark.parametrize("args, message", [
     (["--label_column", "verdict"], "no column 'verdict'"),
     (["--train_ratio", "0.95", "--valid_ratio", "0.1"], "ratios must be"),
