@@ -68,7 +68,7 @@ class BiLSTMForSequenceClassification(
     library_name="pytorch",
     pipeline_tag="text-classification",
     tags=["text-classification", "bilstm"],
-    license="apache-2.0",
+    license="unknown",  # the training data's terms decide the weights' licence (push_to_hub.py --license)
 ):
     """BiLSTM text classifier. ``forward`` returns logits, and the loss when labels are given.
 

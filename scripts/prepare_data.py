@@ -17,7 +17,7 @@ import datasets
 from modeling.cli import exit_on_error, setup_logging
 from modeling.data.arguments import add_file_format_arguments, add_min_text_chars_argument
 from modeling.inference import MIN_TEXT_CHARS
-from modeling.data.preparation import SPLIT_FILES, prepare_splits, write_splits
+from modeling.data.preparation import DATA_SOURCE_FILE, SPLIT_FILES, prepare_splits, write_data_source, write_splits
 
 
 def parse_args(argv=None):
@@ -70,10 +70,12 @@ def main(argv=None):
         label_names=args.label_names, delimiter=args.delimiter,
     )
     paths = write_splits(splits, args.output_dir, text_column, label_names)
+    write_data_source(args.output_dir, args.input_file, report, first_n_words=args.first_n_words, seed=args.seed,
+                      dedup=args.dedup, train_ratio=args.train_ratio, valid_ratio=args.valid_ratio)
     print(f"{args.input_file}: text column {text_column!r}, labels {label_names}")
     for line in report.lines():
         print(line)
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    print("wrote " + ", ".join(str(p) for p in paths.values()) + f" and {DATA_SOURCE_FILE} (where they came from)")
     return report
 
 

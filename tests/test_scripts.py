@@ -247,6 +247,42 @@ def test_tqdm_disable_hides_the_training_bar(prepared, tmp_path):
     assert "it/s]" not in proc.stderr and "s/it]" not in proc.stderr
 
 
+def test_the_card_names_the_raw_file_prepare_data_split(trained, raw_csv, tmp_path):
+    """prepare_data.py records where the splits came from; the card names that file, its word limit
+    and split, the licence as not stated, widget texts cut at a word, and cites McIntire only for
+    his data set."""
+    import shutil
+
+    import yaml
+    from modeling.hub import build_upload_folder
+
+    run, _ = trained
+    card_data = read_json(run / "card_data.json")
+    source = card_data["data_source"]
+    assert source["source_file"] == raw_csv.name and source["first_n_words"] == 200 and source["rows_read"] == N_ROWS + N_DUPLICATES
+    assert card_data["dataset_name"] == "news" and card_data["train_words"]["max"] <= 200
+
+    def card(folder):
+        text = (build_upload_folder(folder, tmp_path / folder.name / "up", "bob/news") / "README.md").read_text()
+        _, meta, body = text.split("---\n", 2)
+        return yaml.safe_load(meta), body
+
+    meta, body = card(run)
+    assert f"Trained on `{raw_csv.name}` (SHA-256" in body and "texts cut to their first 200 words" in body
+    assert meta["license"] == "unknown" and "**License:** not stated" in body
+    assert "## Citation" not in body
+    for widget in meta["widget"]:  # cut at a word boundary, marked
+        assert len(widget["text"]) <= 502 and (widget["text"].endswith(" …") or len(widget["text"]) <= 500)
+    kaggle = tmp_path / "kaggle_run"
+    shutil.copytree(run, kaggle)
+    card_data["data_source"]["source_file"] = "fake_or_real_news.csv"
+    (kaggle / "card_data.json").write_text(json.dumps(card_data))
+    meta, body = card(kaggle)
+    assert "Trained on `fake_or_real_news.csv`" in body and "## Citation" in body
+    assert card(kaggle) and build_upload_folder(kaggle, tmp_path / "mit", "bob/news", license="mit")
+    assert "license: mit" in (tmp_path / "mit" / "README.md").read_text()
+
+
 def test_train_precision_bf16(scripts, trained, prepared, tmp_path, module_caches, capsys):
     data, _ = prepared
     _, fp32 = trained  # the default

@@ -73,10 +73,19 @@ def example_texts(ds, text_column, label_names, per_label=1, max_chars=500):
     for batch in ds.select_columns([text_column, "label"]).iter(batch_size=1000):
         for text, label in zip(batch[text_column], batch["label"]):
             if len(texts[label]) < wanted[label]:
-                texts[label].append(text[:max_chars])
+                texts[label].append(shorten(text, max_chars))
         if all(len(texts[i]) >= wanted[i] for i in wanted):
             break
     return [t for i in sorted(texts) for t in texts[i]]
+
+
+def shorten(text, max_chars):
+    """``text`` cut to at most ``max_chars`` characters at a word boundary, with "…" when cut."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    space = cut.rstrip().rfind(" ")
+    return (cut[:space] if space > 0 else cut).rstrip() + " …"
 
 
 def guess_language(texts):

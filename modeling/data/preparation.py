@@ -4,16 +4,20 @@ What ``scripts/prepare_data.py`` writes to disk and what ``scripts/train.py`` bu
 when it is given a single raw file (the demo): one code path, so both see the same splits.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..inference import MIN_TEXT_CHARS
-from ..utils import atomic_path
+from ..utils import atomic_path, atomic_write_json
 from .pipeline import (
     TITLETEXT, add_titletext, choose_text_column, label_counts, load_csv, prepare_file, short_texts, split_dataset,
 )
 
 SPLIT_FILES = {"train": "train.csv", "validation": "valid.csv", "test": "test.csv"}
+# Written next to the splits: where they came from, read by train.py for the model card.
+DATA_SOURCE_FILE = "data_source.json"
 
 
 @dataclass
@@ -123,6 +127,32 @@ def write_splits(splits, output_dir, text_column, label_names):
             frame.to_csv(tmp, index=False)
         paths[name] = path
     return paths
+
+
+def write_data_source(output_dir, input_file, report, *, first_n_words, seed, dedup, train_ratio, valid_ratio):
+    """Write ``data_source.json`` next to the splits: the raw file's name and SHA-256, what was
+    dropped and kept, the word limit and the split, so that the model card can name the data."""
+    digest = hashlib.sha256()
+    with open(input_file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    atomic_write_json(Path(output_dir) / DATA_SOURCE_FILE, {
+        "source_file": Path(input_file).name, "source_sha256": digest.hexdigest(),
+        "rows_read": report.rows_read, "rows_dropped_short": report.rows_dropped_short,
+        "rows_dropped_duplicate": report.rows_dropped_duplicate, "first_n_words": first_n_words,
+        "dedup": dedup, "seed": seed, "train_ratio": train_ratio, "valid_ratio": valid_ratio,
+        "split_rows": {name: sum(counts.values()) for name, counts in report.class_balance.items()},
+        "prepared_by": "scripts/prepare_data.py",
+    })
+
+
+def read_data_source(train_file):
+    """The ``data_source.json`` next to ``train_file`` (written by prepare_data.py), or ``None``."""
+    path = Path(str(train_file)).parent / DATA_SOURCE_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def texts_from_csv(path, text_column=None, title_column="title"):

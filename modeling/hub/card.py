@@ -27,8 +27,8 @@ RUN_JSON_FILES = ("eval_results.json", "all_results.json", "metrics.json", "trai
 DEFAULT_TAGS = ["text-classification", "bilstm", "lstm", "pytorch"]
 NEWS_TAGS = ["fake-news"]
 NEWS_LABELS = {"REAL", "FAKE"}
-# setup.cfg's `url`; used when the installed package's metadata does not carry it.
-PROJECT_URL = "https://github.com/your-org/bilstm-text-classifier"
+# The card's license when none is given: the training data's terms decide it, and only the user knows them.
+DEFAULT_LICENSE = "unknown"
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch"}
 DEFAULT_WIDGET_TEXTS = (
@@ -63,13 +63,14 @@ HYPERPARAMETERS = ("model_name_or_path", "max_length", "min_frequency", "lowerca
 
 
 def project_url():
-    """The project's repository URL: the installed package's metadata (setup.cfg ``url``), else :data:`PROJECT_URL`."""
+    """The project's code repository URL from the installed package's metadata (setup.cfg ``url``),
+    or ``None``: the card then names the project without a link (never a placeholder)."""
     try:
         meta = importlib.metadata.metadata("bilstm-text-classifier")
     except importlib.metadata.PackageNotFoundError:
-        return PROJECT_URL
+        return None
     urls = [meta.get("Home-page")] + [u.split(",", 1)[-1].strip() for u in meta.get_all("Project-URL") or []]
-    return next((u for u in urls if u and u.startswith("http")), PROJECT_URL)
+    return next((u for u in urls if u and u.startswith("http")), None)
 
 
 def model_card_template_path():
@@ -135,7 +136,7 @@ def handler_limits():
     return values["MAX_BATCH_SIZE"], values["MAX_TEXT_CHARS"]
 
 
-def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license="apache-2.0", language=None,
+def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=DEFAULT_LICENSE, language=None,
                       tags=(), widget_texts=None, text_kind=None, repo_url=None, model=None,
                       space_id=None):
     """Render the model card of the run in ``model_dir``.
@@ -145,7 +146,8 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
             ``tokenizer.json``; the other run files are used when present).
         hub_model_id: the repo id the card is written for (shown in the code examples).
         dataset_id: the Hub data set the model was trained on, if any (``datasets:`` metadata).
-        license: SPDX-style license id for the card metadata.
+        license: a Hub license id for the card metadata; default ``"unknown"`` (the card then says
+            that the licence is not stated: the training data's terms decide it).
         language: language code(s) of the texts; default: ``train.py``'s guess from the data, if any.
         tags: extra tags, added to ``DEFAULT_TAGS``.
         widget_texts: example inputs for the Hub page (their outputs are computed by the model);
@@ -153,7 +155,8 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
             REAL/FAKE models, else none.
         text_kind: what the texts are, for the card's first sentence ("product reviews");
             default: "news articles" for REAL/FAKE models, else "texts".
-        repo_url: the project's code repository; default: :func:`project_url` (setup.cfg ``url``).
+        repo_url: the project's code repository; default: :func:`project_url` (setup.cfg ``url``;
+            no link when there is none).
         model: the loaded model, to skip loading it again.
         space_id: the Gradio Space that demonstrates the model, if any (linked from the card).
 
@@ -183,7 +186,6 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         eval_results=eval_results or None, widget=widget_examples(model, widget_texts) or None,
     )
     max_batch, max_chars = handler_limits()
-    sources = " ".join(str(v) for v in (training_args.get("train_file"), dataset_name, dataset_id) if v)
     context = dict(
         model_name=model_name, repo_id=hub_model_id or "<user>/<repo>", config=model.config,
         label_list=" or ".join(f"`{n}`" for n in model.config.label_names),
@@ -191,7 +193,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         example_text=EXAMPLE_TEXT if news else "A text to classify.", dataset_id=dataset_id, space_id=space_id,
         dataset_name=dataset_name, news=news, text_kind=text_kind or ("news articles" if news else "texts"),
         language_name=LANGUAGE_NAMES.get(language, language) if isinstance(language, str) else None,
-        cite_mcintire="fake_or_real_news" in sources, repo_url=repo_url or project_url(),
+        repo_url=repo_url or project_url(), license=license, **_data_context(data, training_args, dataset_id),
         max_batch=max_batch, max_chars=max_chars, **_results_context(metrics, run_files, model_dir),
         config_table=_table(["field", "value"], sorted(model.config.to_dict().items())),
         training_table=_training_table(training_args or None, run_files.get("all_results.json")),
@@ -199,6 +201,17 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
     card = ModelCard.from_template(card_data, template_path=str(model_card_template_path()), **context)
     # Optional sections leave runs of blank lines behind; the rendered Markdown needs at most one.
     return ModelCard(re.sub(r"\n{3,}", "\n\n", str(card)))
+
+
+def _data_context(data, training_args, dataset_id):
+    """What the card's data section says: prepare_data.py's record of the raw file (name, rows,
+    word limit, split) when the run's splits came from it, the train texts' length in words, and
+    whether the data is McIntire's fake_or_real_news (named by the raw file, the path or the id)."""
+    source = data.get("data_source") or None
+    names = [training_args.get("train_file"), data.get("dataset_name"), dataset_id,
+             source and source.get("source_file")]
+    return dict(data_source=source, train_words=data.get("train_words"),
+                cite_mcintire=any("fake_or_real_news" in str(name) for name in names if name))
 
 
 def _results_context(metrics, run_files, model_dir):

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 from ..data.checks import dataset_name_from_path, example_texts, guess_language
+from ..data.preparation import read_data_source
 from ..utils import atomic_write_json
 from .plots import plot_loss_curve
 from .run_folder import CARD_DATA_FILE, LOSS_CURVE_FILE, METRICS_FILE
@@ -115,9 +116,16 @@ def write_card_data(args, data, demo, demo_name):
         name = dataset_name_from_path(args.train_file)
     else:
         name = None
+    source = read_data_source(args.train_file) if args.train_file else None
+    if source and not args.dataset_name:
+        name = Path(source["source_file"]).stem  # the raw file prepare_data.py split, not its output folder
+    words = sorted(len(text.split()) for text in splits["train"][text_column])
     atomic_write_json(Path(args.output_dir) / CARD_DATA_FILE, {
         "dataset_name": name, "train_file": args.train_file and Path(args.train_file).name,
+        "train_folder": args.train_file and Path(args.train_file).parent.name,
         "text_column": text_column, "label_names": list(label_names),
         "language": guess_language(example_texts(splits["train"], text_column, label_names, per_label=20)),
         "widget_texts": examples,
+        "data_source": source,  # prepare_data.py's data_source.json, when the splits came from it
+        "train_words": {"median": words[len(words) // 2], "max": words[-1]} if words else None,
     })

@@ -69,10 +69,20 @@ def test_flags_override_what_the_data_says(reviews_run, tmp_path):
     assert "classifies German Produktbewertungen as" in body
 
 
-def test_the_card_links_the_repository_url_of_setup_cfg(reviews_run, tmp_path):
+def test_the_card_links_the_code_repository_only_when_the_metadata_names_one(reviews_run, tmp_path, monkeypatch):
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
-    url = config["metadata"]["url"]
-    assert project_url() == url
-    _, body = card_of(reviews_run, tmp_path)
-    assert f"[`bilstm-text-classifier`]({url})" in body and f"`pip install -e .` in a clone of {url}" in body
+    assert "url" not in config["metadata"]  # no placeholder ships
+    import importlib.metadata
+
+    for url in ("https://github.com/alice/bilstm-text-classifier", None):
+        metadata = {"Home-page": url} if url else {}
+        monkeypatch.setattr(importlib.metadata, "metadata",
+                            lambda name: type("M", (dict,), {"get_all": lambda self, key: None})(metadata))
+        assert project_url() == url
+        _, body = card_of(reviews_run, tmp_path / str(bool(url)))
+        if url:
+            assert f"[`bilstm-text-classifier`]({url})" in body and f"`pip install -e .` in a clone of {url}" in body
+        else:
+            assert "with the `bilstm-text-classifier` project" in body and "](None)" not in body
+        assert "your-org" not in body
