@@ -6,6 +6,7 @@ train split are legal, only rarely meant.
 """
 
 import logging
+import re
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -33,11 +34,31 @@ def unk_rate(encoded, batch_size=10_000):
     return unknown / total if total else 0.0
 
 
+# Scripts written without spaces between words: Han, Hiragana/Katakana, Thai, Lao, Khmer, Myanmar.
+_UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+MAX_UNSPACED_SHARE = 0.3
+
+
+def unspaced_share(texts):
+    """The share of non-space characters that belong to scripts written without spaces between words."""
+    letters = sum(len(text) - text.count(" ") for text in texts)
+    return sum(len(_UNSPACED.findall(text)) for text in texts) / letters if letters else 0.0
+
+
 def check_vocabulary(tokenizer, encoded_train, text_column, min_frequency):
-    """Warn when the vocabulary is tiny or most train tokens are ``[UNK]``; return ``(words, unk rate)``."""
+    """Warn when the vocabulary is tiny or most train tokens are ``[UNK]``, and when the texts are in
+    a script without spaces between words; return ``(words, unk rate)``."""
     words = tokenizer.get_vocab_size() - 2
     rate = unk_rate(encoded_train)
     hint = f"check --text_column ({text_column!r}) and --min_frequency ({min_frequency})"
+    share = unspaced_share(encoded_train.select(range(min(len(encoded_train), 500)))[text_column])
+    if share > MAX_UNSPACED_SHARE:
+        logger.warning(f"{share:.0%} of the train texts' characters are Chinese, Japanese, Thai or another script"
+                       " written without spaces between words, but the tokenizer splits words at whitespace and"
+                       f" punctuation only, so whole phrases become single tokens ({words} words in the vocabulary):"
+                       " split the texts into words with spaces before training (e.g. jieba for Chinese, fugashi"
+                       " for Japanese, pythainlp for Thai)")
+        hint = "segment the texts into space-separated words first"
     if words < MIN_VOCABULARY:
         logger.warning(f"the vocabulary has only {words} words besides [PAD] and [UNK] (words seen at least"
                        f" {min_frequency} times in the train split): the model can tell few texts apart; {hint}")

@@ -133,6 +133,18 @@ def test_numbers_only_text_warns_about_the_vocabulary(tmp_path, caplog):
     assert "check --text_column ('text') and --min_frequency (3)" in caplog.text
 
 
+def test_chinese_text_warns_that_the_tokenizer_splits_on_whitespace(tmp_path, caplog):
+    rng = random.Random(0)
+    chars = "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长"
+    rows = [[("REAL", "FAKE")[i % 2], "".join(rng.choice(chars) for _ in range(30)) + "。"] for i in range(60)]
+    data = write_csv(tmp_path / "zh.csv", ["label", "text"], rows)
+    with caplog.at_level(logging.WARNING):
+        train(data, output_dir=str(tmp_path / "run"), max_train_steps=1, **{**TINY, "min_frequency": 2})
+    assert "of the train texts' characters are Chinese, Japanese, Thai" in caplog.text
+    assert "the tokenizer splits words at whitespace and punctuation only" in caplog.text
+    assert "segment the texts into space-separated words first" in caplog.text
+
+
 def test_a_healthy_vocabulary_does_not_warn(news, tmp_path, caplog):
     rows = article_rows(300)
     data = write_csv(tmp_path / "big.csv", ["label", "text"], rows)
