@@ -23,7 +23,7 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 
 from modeling.cli import exit_on_error, load_model, setup_logging
-from modeling.data.arguments import delimiter_arg, label_names_arg
+from modeling.data.arguments import column_names_arg, delimiter_arg, label_names_arg
 from modeling.training.evaluation import (
     evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
     save_eval_results,
@@ -43,6 +43,9 @@ def parse_args(argv=None):
     parser.add_argument("--delimiter", type=delimiter_arg,
                         help="CSV delimiter: ',', ';', 'tab' or '|' (default: tab for .tsv, else sniffed from the"
                              " header row).")
+    parser.add_argument("--column_names", type=column_names_arg,
+                        help="For a CSV/TSV without a header row: the name of each column, comma-separated"
+                             " (default: the file's header row).")
     parser.add_argument("--label_names", type=label_names_arg,
                         help="The file's class names in its id order, e.g. FAKE,REAL for a file with 0=FAKE,"
                              " 1=REAL: integer labels are read as ids into these names, then matched with the"
@@ -77,7 +80,8 @@ def main(argv=None):
                                                  text_column=args.text_column, label_column=args.label_column,
                                                  max_length=model.config.max_length,
                                                  min_text_chars=model.config.min_text_chars,
-                                                 file_label_names=args.label_names, delimiter=args.delimiter)
+                                                 file_label_names=args.label_names, delimiter=args.delimiter,
+                                                 column_names=args.column_names)
     dataloader = make_eval_dataloader(encoded, args.per_device_eval_batch_size, model.config.pad_token_id)
     model, dataloader = accelerator.prepare(model, dataloader)
     results = evaluate_model(model, dataloader, accelerator, threshold=args.threshold)

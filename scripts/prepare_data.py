@@ -67,7 +67,7 @@ def main(argv=None):
         args.input_file, text_column=args.text_column, title_column=args.title_column,
         label_column=args.label_column, first_n_words=args.first_n_words, min_text_chars=args.min_text_chars,
         train_ratio=args.train_ratio, valid_ratio=args.valid_ratio, seed=args.seed, dedup=args.dedup,
-        label_names=args.label_names, delimiter=args.delimiter,
+        label_names=args.label_names, delimiter=args.delimiter, column_names=args.column_names,
     )
     paths = write_splits(splits, args.output_dir, text_column, label_names)
     write_data_source(args.output_dir, args.input_file, report, first_n_words=args.first_n_words, seed=args.seed,

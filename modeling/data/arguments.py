@@ -23,11 +23,22 @@ def delimiter_arg(value):
     return DELIMITERS[value.lower()]
 
 
+def column_names_arg(value):
+    """``argparse`` type for ``--column_names``: the comma-separated names of a headerless file's columns."""
+    names = [name.strip() for name in value.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected distinct comma-separated column names, got {value!r}")
+    return names
+
+
 def add_file_format_arguments(parser):
-    """``--delimiter`` and ``--label_names``, shared by the scripts that read labelled files."""
+    """``--delimiter``, ``--column_names`` and ``--label_names``, shared by the scripts that read labelled files."""
     parser.add_argument("--delimiter", type=delimiter_arg,
                         help="CSV delimiter: ',', ';', 'tab' or '|' (default: tab for .tsv, else sniffed from the"
                              " header row).")
+    parser.add_argument("--column_names", type=column_names_arg,
+                        help="For CSV/TSV files without a header row (e.g. LIAR's TSVs): the name of each column,"
+                             " comma-separated, e.g. id,label,statement,... (default: the file's header row).")
     parser.add_argument("--label_names", type=label_names_arg,
                         help="Class names in id order, e.g. REAL,FAKE (default: from the train labels; REAL/FAKE"
                              " as REAL=0, FAKE=1). Integer labels 0, 1, ... are read as ids into these names.")

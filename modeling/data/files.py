@@ -47,7 +47,7 @@ class Table:
         self.dataset, self.path, self.kind, self.first_row = dataset, Path(path), kind, first_row
 
 
-def read_table(path, *, required_columns=(), delimiter=None):
+def read_table(path, *, required_columns=(), delimiter=None, column_names=None):
     """Load ``path`` (CSV/TSV, JSON lines or Parquet, chosen by extension) as a :class:`Table`.
 
     Every column comes back as strings: empty cells and JSON nulls are ``""``, and "NA" or
@@ -58,16 +58,21 @@ def read_table(path, *, required_columns=(), delimiter=None):
         path: the file.
         required_columns: columns the caller needs; a missing one is a :class:`DataError`.
         delimiter: the CSV delimiter; default: tab for ``.tsv``, else sniffed from the header.
+        column_names: the column names of a CSV/TSV without a header row (``--column_names``, e.g.
+            LIAR's TSVs): its first row is then data.
     """
     path = Path(path)
     _check_is_file(path)
     suffix = path.suffix.lower()
+    if column_names and suffix in PARQUET_SUFFIXES + JSON_SUFFIXES:
+        raise DataError(f"{path}: --column_names names the columns of a CSV/TSV file without a header row;"
+                        " this file's format names its own")
     if suffix in PARQUET_SUFFIXES:
         table = _read_arrow_table(path, "parquet")
     elif suffix in JSON_SUFFIXES:
         table = _read_arrow_table(path, "json")
     else:
-        table = _read_csv(path, delimiter)
+        table = _read_csv(path, delimiter, column_names)
     columns = table.dataset.column_names
     missing = [c for c in required_columns if c and c not in columns]
     if missing:
@@ -96,10 +101,15 @@ def _check_is_file(path):
 
 
 # ----------------------------------------------------------------------------- CSV / TSV
-def _read_csv(path, delimiter):
+def _read_csv(path, delimiter, column_names=None):
     _check_utf8(path)
     header, has_rows = _read_header(path, delimiter)
     delimiter = header.delimiter
+    if column_names:  # no header row: the first row is data, and says how many columns there are
+        if len(column_names) != len(header.raw):
+            raise DataError(f"{path}: --column_names gives {len(column_names)} names but the first row has"
+                            f" {len(header.raw)} columns ({_format_name(delimiter)}); name every column")
+        header, has_rows = _Header(list(column_names), delimiter, headerless=True), True
     columns = header.columns
     if not header.names_ok:
         raise DataError(f"{path}: the header row has empty or repeated column names {show_columns(header.raw)}"
@@ -113,7 +123,7 @@ def _read_csv(path, delimiter):
     csv_logger.setLevel(logging.CRITICAL)
     try:
         ds = datasets.load_dataset("csv", data_files=str(path), features=features, keep_default_na=False,
-                                   sep=delimiter, split="train")
+                                   sep=delimiter, split="train", column_names=columns if column_names else None)
     except Exception as err:  # pandas' ParserError arrives wrapped in datasets' DatasetGenerationError
         cause = err.__cause__ or err
         raise DataError(f"{path}: cannot parse the file as {_format_name(delimiter)}:"
@@ -124,17 +134,18 @@ def _read_csv(path, delimiter):
         logger.info(f"{path}: ignoring the first column, which has no name: it is the row index that"
                     " pandas' DataFrame.to_csv() writes")
         ds = ds.remove_columns(header.index_column)
-    return Table(ds, path, "csv", first_row=2)
+    return Table(ds, path, "csv", first_row=1 if column_names else 2)
 
 
 class _Header:
-    def __init__(self, raw, delimiter):
+    def __init__(self, raw, delimiter, headerless=False):
         self.raw, self.delimiter = raw, delimiter
         names = list(raw)
         self.index_column = None
         # DataFrame.to_csv() with its default index=True: an empty first header cell (pandas reads it
         # back as "Unnamed: 0", and writes that name if the frame is saved again).
-        if names and (names[0].strip() == "" or _PANDAS_UNNAMED.match(names[0])) and len(names) > 1:
+        if (not headerless and names and (names[0].strip() == "" or _PANDAS_UNNAMED.match(names[0]))
+                and len(names) > 1):
             names[0] = self.index_column = "Unnamed: 0" if not names[0].strip() else names[0]
         self.columns = names
         self.names_ok = len(set(names)) == len(names) and all(n.strip() for n in names)
@@ -303,5 +314,6 @@ def _header_hint(columns):
     (long, several words, or digits); an empty or repeated name alone does not mean that."""
     named = [c for c in columns if c.strip()]
     if named and sum(map(_looks_like_data, named)) * 2 >= len(named):
-        return " (the first row looks like data: does the file lack a header row?)"
+        return (f" (the first row looks like data: does the file lack a header row? Then name its {len(columns)}"
+                " columns with --column_names, e.g. --column_names id,label,text,...)")
     return ""

@@ -122,11 +122,11 @@ def choose_text_column(columns, text_column=None, title_column="title", source="
     return text_column, False
 
 
-def prepare_file(path, *, label_column="label", delimiter=None, **options):
+def prepare_file(path, *, label_column="label", delimiter=None, column_names=None, **options):
     """Read a data file (:func:`modeling.data.files.read_table`, requiring ``label_column``) then
     :func:`prepare_dataset`, with errors naming ``path`` and its rows. ``options`` go to
     :func:`prepare_dataset`."""
-    table = read_table(path, required_columns=[label_column], delimiter=delimiter)
+    table = read_table(path, required_columns=[label_column], delimiter=delimiter, column_names=column_names)
     return prepare_dataset(table.dataset, label_column=label_column, source=str(path), first_row=table.first_row,
                            **options)
 

@@ -54,14 +54,15 @@ class PrepareReport:
 
 def prepare_splits(input_file, *, text_column=None, title_column="title", label_column="label",
                    first_n_words=200, min_text_chars=MIN_TEXT_CHARS, train_ratio=0.8, valid_ratio=0.1, seed=42,
-                   dedup=False, label_names=None, delimiter=None):
+                   dedup=False, label_names=None, delimiter=None, column_names=None):
     """Load a raw data file, clean it as the tutorial does, optionally drop duplicates, and split it.
 
     ``min_text_chars`` is the short-text rule: the tutorial's 5 by default (its news recipe drops
     texts under 5 characters); 1 drops only empty texts.
 
     ``label_names`` fixes the class names in id order (integer labels are read as ids into them);
-    ``delimiter`` overrides the sniffed CSV delimiter.
+    ``delimiter`` overrides the sniffed CSV delimiter; ``column_names`` names the columns of a file
+    without a header row.
 
     Returns:
         (``DatasetDict`` with ``train``/``validation``/``test``, text column, label names, :class:`PrepareReport`)
@@ -69,7 +70,7 @@ def prepare_splits(input_file, *, text_column=None, title_column="title", label_
     ds, text_column, label_names, stats = prepare_file(
         input_file, text_column=text_column, title_column=title_column, label_column=label_column,
         first_n_words=first_n_words, min_text_chars=min_text_chars, label_names=label_names,
-        label_names_given="--label_names", delimiter=delimiter)
+        label_names_given="--label_names", delimiter=delimiter, column_names=column_names)
     report = PrepareReport(rows_read=stats.rows_read, rows_dropped_short=stats.rows_dropped_short,
                            min_text_chars=min_text_chars, dedup=dedup)
     report.duplicate_label_conflicts = count_label_conflicts(ds, text_column)

@@ -36,7 +36,7 @@ class Splits:
 def load_splits(train_file=None, validation_file=None, test_file=None, *, dataset_name=None,
                 dataset_config_name=None, data=None, text_column=None, label_column="label", first_n_words=200,
                 min_text_chars=NON_EMPTY, seed=42, label_names=None, delimiter=None, max_train_samples=None,
-                max_eval_samples=None):
+                max_eval_samples=None, column_names=None):
     """Read and clean a run's splits.
 
     Args:
@@ -46,6 +46,8 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
         label_names: class names in id order (default: the train split's, or its ``ClassLabel`` names).
         min_text_chars: the short-text rule: rows whose stripped text is shorter are dropped from
             every split (1: only empty texts); those of validation and test count as unscored.
+        delimiter, column_names: the files' CSV delimiter, and their column names when they have no
+            header row (``modeling.data.files.read_table``).
         max_train_samples, max_eval_samples: keep only the first N train / validation examples.
 
     Without a validation split, 10% of the train split is held out (stratified, seeded).
@@ -63,7 +65,7 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
         test_name = f"{dataset_name} (test split)"
     else:
         files = {"train": train_file, "validation": validation_file, "test": test_file}
-        tables = {name: read_table(path, required_columns=[label_column], delimiter=delimiter)
+        tables = {name: read_table(path, required_columns=[label_column], delimiter=delimiter, column_names=column_names)
                   for name, path in files.items() if path is not None}
         declared, hint = None, "use more rows or pass --validation_file"
         test_name = test_file and Path(test_file).name

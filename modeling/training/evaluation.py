@@ -72,15 +72,16 @@ def evaluate_model(model, dataloader, accelerator=None, threshold=0.5):
 
 
 def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_column="label", max_length=200,
-                      min_text_chars=NON_EMPTY, file_label_names=None, delimiter=None):
+                      min_text_chars=NON_EMPTY, file_label_names=None, delimiter=None, column_names=None):
     """Read and clean a labelled file as training does, then encode it with ``tokenizer``.
 
     Labels must be among ``label_names`` (the model's). ``file_label_names`` (``--label_names``)
     names the file's classes in its own id order, e.g. ``["FAKE", "REAL"]`` for a file with 0=FAKE,
     1=REAL; they must be the model's classes and are mapped onto the model's ids by name. Integer
-    labels read as the model's ids without it get a warning. Texts are cut to ``max_length`` words,
-    which keeps every token the tokenizer would keep: each word gives at least one token. Rows
-    under ``min_text_chars`` (the model's short-text rule) cannot be scored: they are counted.
+    labels read as the model's ids without it get a warning. ``column_names`` names the columns of a
+    file without a header row. Texts are cut to ``max_length`` words, which keeps every token the
+    tokenizer would keep: each word gives at least one token. Rows under ``min_text_chars`` (the
+    model's short-text rule) cannot be scored: they are counted.
 
     Returns:
         (encoded dataset, text column name, number of labelled rows left unscored)
@@ -89,7 +90,7 @@ def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_colu
     if file_label_names is not None and sorted(file_label_names) != sorted(label_names):
         raise ValueError(f"--label_names {','.join(file_label_names)} must name the model's classes"
                          f" {label_names} (in the file's id order)")
-    table = read_table(path, required_columns=[label_column], delimiter=delimiter)
+    table = read_table(path, required_columns=[label_column], delimiter=delimiter, column_names=column_names)
     as_ids = label_mapping(value_counts(table.dataset, label_column), file_label_names or label_names)[3]
     if as_ids and file_label_names is None:
         logger.warning(f"{path}: column {label_column!r} holds integers, read as the model's ids: "

@@ -206,7 +206,8 @@ def read_splits(args, given, demo):
     return load_splits(args.train_file, args.validation_file, args.test_file, dataset_name=args.dataset_name,
                        dataset_config_name=args.dataset_config_name, data=given, text_column=args.text_column,
                        label_column=args.label_column, first_n_words=args.max_length, seed=args.seed,
-                       label_names=args.label_names, delimiter=args.delimiter, **limits)
+                       label_names=args.label_names, delimiter=args.delimiter, column_names=args.column_names,
+                       **limits)
 
 
 def measure_baseline(run, data):

@@ -295,3 +295,43 @@ def test_train_with_dataset_name_label_names_and_delimiter(kaggle_frame, tmp_pat
                     label_names=["REAL", "FAKE"], **tiny)
     config = json.loads((tmp_path / "run_ints" / "config.json").read_text())
     assert config["label_names"] == ["REAL", "FAKE"] and results["train_samples"] == 216
+
+
+def liar_like_tsv(path, rows=40):
+    """A headerless TSV shaped like LIAR's (id, label, statement, speaker), the first row data."""
+    lines = [f"{i}.json\t{('true', 'false')[i % 2]}\tSays statement number {i} about the budget and taxes.\tspeaker{i}"
+             for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_headerless_files_take_their_column_names(tmp_path):
+    path = liar_like_tsv(tmp_path / "train.tsv")
+    with pytest.raises(DataError, match=r"--column_names, e\.g\. --column_names id,label,text"):
+        read_table(path, required_columns=["label"])  # the hint names the way out
+    names = ["id", "label", "statement", "speaker"]
+    table = read_table(path, required_columns=["label"], column_names=names)
+    assert table.dataset.column_names == names and len(table.dataset) == 40  # the first row is data
+    assert table.dataset[0] == {"id": "0.json", "label": "true", "statement": table.dataset[0]["statement"],
+                                "speaker": "speaker0"}
+    assert table.first_row == 1
+    ds, text_column, label_names, _ = prepare_file(path, text_column="statement", column_names=names)
+    assert text_column == "statement" and label_names == ["false", "true"] and len(ds) == 40
+    with pytest.raises(DataError, match="--column_names gives 3 names but the first row has 4 columns"):
+        read_table(path, column_names=["id", "label", "statement"])
+    jsonl = tmp_path / "x.jsonl"
+    jsonl.write_text('{"label": "a", "text": "hello there"}\n')
+    with pytest.raises(DataError, match="--column_names names the columns of a CSV/TSV file"):
+        read_table(jsonl, column_names=["label", "text"])
+
+
+def test_prepare_splits_and_train_read_a_headerless_file(tmp_path):
+    from modeling.training.recipe import train
+
+    path = liar_like_tsv(tmp_path / "liar.tsv", rows=60)
+    names = ["id", "label", "statement", "speaker"]
+    splits, text_column, _, report = prepare_splits(path, text_column="statement", column_names=names)
+    assert report.rows_read == 60 and text_column == "statement"
+    results = train(str(path), output_dir=str(tmp_path / "run"), column_names=names, text_column="statement",
+                    max_train_steps=1, embedding_dim=8, hidden_size=8, min_frequency=1)
+    assert results["train_samples"] == 54  # 60 rows, 10% held out: the first row was not taken for a header
