@@ -4,11 +4,11 @@
     python scripts/train.py --output_dir outputs/demo
 
     # your data (prepared by scripts/prepare_data.py), on whatever `accelerate config` describes
-    accelerate launch scripts/train.py --train_file data/news/train.csv \\
+    accelerate launch -q scripts/train.py --train_file data/news/train.csv \\
         --validation_file data/news/valid.csv --test_file data/news/test.csv --output_dir outputs/news
 
     # two-process DDP on a CPU-only machine (gloo)
-    ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 scripts/train.py ...
+    ACCELERATE_USE_CPU=1 accelerate launch -q --multi_gpu --num_processes 2 scripts/train.py ...
 
 The model with the lowest validation loss is kept in --output_dir (config.json, model.safetensors,
 tokenizer.json) with metrics.json, loss_curve.png, training_args.json and all_results.json; with a

@@ -72,3 +72,16 @@ def test_transformers_snippet_runs_offline(workdir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     scores = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
     assert {s["label"] for s in scores} == {"REAL", "FAKE"} and sum(s["score"] for s in scores) == pytest.approx(1.0)
+    # transformers 5.x's AutoTokenizer reads config.json first: with the README's trust_remote_code=True
+    # it neither asks "Do you wish to run the custom code?" nor warns about the model type.
+    assert "Do you wish to run the custom code" not in proc.stderr and "to instantiate a model of type" not in proc.stderr
+
+
+def test_every_accelerate_launch_in_the_readme_is_quiet():
+    """`accelerate launch -q`: a bad input is the script's one error line, without the launcher's
+    traceback (tests/test_scripts.py runs it)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"accelerate launch [^\n`]+", text)
+    assert len(commands) >= 3
+    for command in commands:
+        assert command.startswith("accelerate launch -q "), command
