@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +29,9 @@ def exit_on_error(main):
         try:
             return main(argv)
         except user_errors() as err:
-            print(f"error: {err}", file=sys.stderr)
+            # Under a distributed launch every process meets the same bad input: one line, from rank 0.
+            if os.environ.get("RANK", "0") == "0":
+                print(f"error: {err}", file=sys.stderr)
             raise SystemExit(1) from None
         except KeyboardInterrupt as err:  # Ctrl-C: one line (train.py's says what was kept), status 130
             print(str(err) or "interrupted", file=sys.stderr)

@@ -510,6 +510,24 @@ def test_accelerate_launch_q_shows_bad_input_as_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_two_processes_meet_bad_input_with_one_error_line(tmp_path):
+    """Under 2 ranks a bad file fails both processes in the data step (no rank left waiting at a
+    barrier to die in gloo): one error line, from rank 0; torch's launcher adds its summary table."""
+    bad = tmp_path / "one_class.csv"
+    bad.write_text("label,text\nREAL,hello there friend\nREAL,another text here\n", encoding="utf-8")
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1",
+           "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "-q", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
+               str(free_port()), str(SCRIPTS / "train.py"), "--train_file", str(bad), "--output_dir", str(tmp_path / "o")]
+    proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {bad}: column 'label' holds a single class ['REAL']; a classifier needs at least 2"
+                      " (check the file or the split)"], proc.stderr
+    assert "Traceback" not in proc.stderr and "Connection closed by peer" not in proc.stderr
+
+
 def accelerate_note(line):
     """A line of `accelerate launch`'s "The following values were not passed ..." warning."""
     return (line.startswith(("The following values were not passed", "To avoid this warning"))

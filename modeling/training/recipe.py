@@ -174,15 +174,24 @@ def load_base_model(args):
 def load_run_data(run, given, base=None):
     """Read and clean the splits, build the vocabulary from the train split and encode every split."""
     args, accelerator = run.args, run.accelerator
+    failure = None
     with accelerator.main_process_first():
-        data = read_splits(args, given, run.demo)
-        if base is not None:
-            data = align_labels(data, base.config.label_names, f"--model_name_or_path {args.model_name_or_path}")
-            tokenizer = base.tokenizer
-        else:  # sorted by count, then alphabetically: every process builds the same vocabulary
-            tokenizer = train_tokenizer(as_text_batches(data.splits["train"], data.text_column), args.min_frequency,
-                                        args.max_length, lowercase=args.lowercase)
-        encoded = {name: encode_dataset(ds, tokenizer, data.text_column) for name, ds in data.splits.items()}
+        # A bad file must fail every process the same way: had the main process left this block by
+        # raising, it would skip the barrier the others wait at, and they would die in gloo/NCCL with
+        # a "connection closed by peer" traceback. Kept, the error lets the others through to find it too.
+        try:
+            data = read_splits(args, given, run.demo)
+            if base is not None:
+                data = align_labels(data, base.config.label_names, f"--model_name_or_path {args.model_name_or_path}")
+                tokenizer = base.tokenizer
+            else:  # sorted by count, then alphabetically: every process builds the same vocabulary
+                tokenizer = train_tokenizer(as_text_batches(data.splits["train"], data.text_column),
+                                            args.min_frequency, args.max_length, lowercase=args.lowercase)
+            encoded = {name: encode_dataset(ds, tokenizer, data.text_column) for name, ds in data.splits.items()}
+        except Exception as err:  # noqa: BLE001 - raised again below, on every process
+            failure = err
+    if failure is not None:
+        raise failure
     if accelerator.is_main_process:
         check_vocabulary(tokenizer, encoded["train"], data.text_column, args.min_frequency)
         check_batch_size(args.per_device_train_batch_size, len(encoded["train"]), accelerator.num_processes)
