@@ -467,7 +467,7 @@ def test_demo_run_with_tracking_and_push(scripts, tmp_path, monkeypatch, module_
     pytest.importorskip("tensorboard")
     hub = pytest.importorskip("modeling.hub.upload")
     pushed = []
-    monkeypatch.setattr(hub, "check_can_push", lambda repo_id, token=None: (token, repo_id))
+    monkeypatch.setattr(hub, "check_can_push", lambda repo_id, token=None, token_flag=None: (token, repo_id))
     monkeypatch.setattr(hub, "push_model_dir", lambda model_dir, repo_id, **kw: pushed.append((model_dir, repo_id)))
     out = tmp_path / "demo"
     results = scripts["train"].main(["--output_dir", str(out), *TINY, "--num_train_epochs", "1", "--with_tracking",

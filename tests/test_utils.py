@@ -24,7 +24,6 @@ def no_hub(monkeypatch):
         for name in ("hf_hub_download", "snapshot_download"):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, ask)
-    monkeypatch.setattr(huggingface_hub.file_download, "hf_hub_download", ask)
 
 
 @pytest.fixture
