@@ -68,6 +68,7 @@ def test_local_first_then_a_repo_id(outputs, no_hub):
 
 
 def test_demo_model_info_is_local_first(outputs, no_hub):
+    pytest.importorskip("gradio")  # the demo's page helpers come with the [demo] extra
     from tests.test_scripts import load_script
 
     demo = load_script("demo")
