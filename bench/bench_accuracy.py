@@ -82,6 +82,7 @@ def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False, ex
         "train_samples_per_second": res["train_samples_per_second"],
         "train_precision": res.get("train_precision", "fp32"),  # runs before --train_precision were fp32
         "best_global_step": res["best_global_step"], "global_step": res["global_step"],
+        "stop_reason": res.get("stop_reason"),  # runs before early stopping (issue 22) had none
         "valid_accuracy": res["eval_accuracy"], "valid_loss": res["eval_loss"],
         **{k: v for k, v in res.items() if k.startswith("pretrained_embeddings_")},
         "training_args": json.loads((run_dir / "training_args.json").read_text()),

@@ -27,6 +27,12 @@ Settings
                 ``Constraint_Val.csv`` / ``english_test_with_labels.csv``,
                 ``tweet`` -> ``text``.
 
+The learning-curve settings (``sentence_benchmarks/`` of the shared data, see its PROVENANCE.md):
+``mr``, ``subj``, ``trec``, ``sst2`` are the full given splits; ``<set>-250`` and ``<set>-1000``
+keep a stratified sample of about that many train rows (``groupby(label).sample(frac,
+random_state=1)``, as the PROVENANCE's TF-IDF numbers), with the given validation and test
+splits unchanged.
+
 CLI::
 
     python bench/bench_data.py [--settings fakenews liar ...] [--data_dir D] [--work_root W]
@@ -53,6 +59,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_WORK_ROOT = REPO_ROOT / "bench" / ".work"
 SETTINGS = ("fakenews", "tutorial", "liar", "constraint")
+CURVE_SETS = ("mr", "subj", "trec", "sst2")
+CURVE_SIZES = (250, 1000, None)  # None: the full train split
+CURVE_SETTINGS = tuple(s if n is None else f"{s}-{n}" for s in CURVE_SETS for n in CURVE_SIZES)
+ALL_SETTINGS = SETTINGS + CURVE_SETTINGS
 SPLITS = ("train", "valid", "test")
 
 
@@ -117,7 +127,19 @@ def load_setting(setting: str, data_dir=None) -> dict:
                  "test": base / "english_test_with_labels.csv"}
         _require(*files.values())
         return {s: _clean(pd.read_csv(f), "tweet", "label") for s, f in files.items()}
-    raise ValueError(f"unknown setting {setting!r}; choose from {SETTINGS}")
+    name, _, size = setting.partition("-")
+    if name in CURVE_SETS and (not size or size.isdigit()):
+        base = data_dir / "sentence_benchmarks" / name
+        files = {"train": base / "train.csv", "valid": base / "valid.csv", "test": base / "test.csv"}
+        _require(*files.values())
+        out = {s: _clean(pd.read_csv(f, dtype=str, keep_default_na=False), "text", "label")
+               for s, f in files.items()}
+        if size:
+            train = out["train"]
+            out["train"] = train.groupby("label").sample(frac=int(size) / len(train), random_state=1)
+            out["train"] = out["train"].reset_index(drop=True)
+        return out
+    raise ValueError(f"unknown setting {setting!r}; choose from {ALL_SETTINGS}")
 
 
 def materialize(setting: str, data_dir=None, work_dir=None) -> dict:
@@ -159,7 +181,7 @@ def summarize(paths: dict) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS,
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=ALL_SETTINGS,
                     help="settings to materialise (default: all)")
     ap.add_argument("--data_dir", default=None,
                     help="shared data folder, relative to the repo root (default ../shared/data)")

@@ -426,6 +426,92 @@ class Crash(BaseException):
     """Stands for a kill: not an error the scripts would turn into a message."""
 
 
+# ----------------------------------------------------------------------------- training length
+@pytest.fixture(scope="module")
+def rising(prepared, tmp_path_factory):
+    """The prepared data with every validation label swapped: the better the model fits the train
+    split, the higher its validation loss."""
+    data, _ = prepared
+    out = tmp_path_factory.mktemp("rising")
+    for name in ("train", "test"):
+        (out / f"{name}.csv").write_bytes((data / f"{name}.csv").read_bytes())
+    rows = read_csv(data / "valid.csv")
+    with open(out / "valid.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "label": {"REAL": "FAKE", "FAKE": "REAL"}[row["label"]]} for row in rows)
+    return out
+
+
+# Evaluate every 2 steps; stop after 3 evaluations without a lower validation loss, from step 4 on.
+EARLY = ["--eval_steps", "2", "--early_stopping_patience", "3", "--min_steps", "4", "--checkpointing_steps", "2"]
+
+
+@pytest.fixture(scope="module")
+def stopped(scripts, rising, tmp_path_factory, module_caches):
+    out = tmp_path_factory.mktemp("stopped")
+    return out, scripts["train"].main(train_args(rising, out, *EARLY))
+
+
+def test_early_stopping_stops_when_the_validation_loss_rises(stopped, caplog):
+    out, results = stopped
+    history = read_json(out / "metrics.json")
+    best, losses = results["best_global_step"], history["valid_loss_list"]
+    assert results["stop_reason"] == "early_stopping" and read_json(out / "all_results.json") == results
+    assert results["global_step"] == max(best + 3 * 2, 4) < 16 * 100  # long before the cap of 100 epochs
+    assert history["global_steps_list"] == list(range(2, results["global_step"] + 1, 2))
+    assert losses[-1] > losses[0] and min(losses) == losses[best // 2 - 1] < min(losses[best // 2:])
+    assert (results["eval_steps"], results["early_stopping_patience"]) == (2, 3)
+    # The kept model is the best one: evaluated again at the end, it gives the best validation loss.
+    assert results["eval_loss"] == pytest.approx(min(losses), rel=1e-6)
+
+
+def test_training_stopped_line_says_why_and_which_step_is_kept(scripts, rising, tmp_path, module_caches, caplog):
+    with caplog.at_level("INFO"):
+        results = scripts["train"].main(train_args(rising, tmp_path, "--eval_steps", "2", "--early_stopping_patience",
+                                                   "3", "--min_steps", "4"))
+    line = next(r.getMessage() for r in caplog.records if "Training stopped" in r.getMessage())
+    assert f"Training stopped at step {results['global_step']} (epoch" in line
+    assert "the validation loss did not improve for 3 evaluations" in line
+    assert f"the model kept is that of step {results['best_global_step']}," in line
+
+
+@pytest.mark.parametrize("crash_at", ["before", "at"])
+def test_an_early_stopped_run_resumes_exactly(scripts, rising, stopped, tmp_path, module_caches, monkeypatch,
+                                              crash_at):
+    """Killed at a checkpoint before the stopping evaluation, or at the stopping one itself, the
+    resumed run stops at the same step with the same model."""
+    out, uninterrupted = stopped
+    import modeling.training.loop
+
+    step = uninterrupted["global_step"] - (4 if crash_at == "before" else 0)
+    save_checkpoint = modeling.training.loop.save_checkpoint
+
+    def save_then_crash(accelerator, state, output_dir, name):
+        save_checkpoint(accelerator, state, output_dir, name)
+        if name == f"step_{step}":
+            raise Crash
+
+    monkeypatch.setattr(modeling.training.loop, "save_checkpoint", save_then_crash)
+    with pytest.raises(Crash):
+        scripts["train"].main(train_args(rising, tmp_path, *EARLY))
+    monkeypatch.undo()
+    resumed = scripts["train"].main(train_args(rising, tmp_path, *EARLY, "--resume_from_checkpoint", "latest"))
+    strip = lambda results: {k: v for k, v in results.items() if k not in TIMING_KEYS}  # noqa: E731
+    assert strip(resumed) == strip(uninterrupted)
+    assert read_json(tmp_path / "metrics.json") == read_json(out / "metrics.json")
+    weights_a, weights_b = (load_file(folder / "model.safetensors") for folder in (out, tmp_path))
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_explicit_limits_and_patience_zero_train_to_the_limit(scripts, rising, tmp_path, module_caches):
+    results = scripts["train"].main(train_args(rising, tmp_path / "a", "--max_steps", "12", "--eval_steps", "2",
+                                               "--early_stopping_patience", "0"))
+    assert (results["global_step"], results["stop_reason"]) == (12, "max_steps")
+    results = scripts["train"].main(train_args(rising, tmp_path / "b", "--num_train_epochs", "1"))
+    assert (results["global_step"], results["stop_reason"]) == (16, "num_train_epochs")  # 247 rows, batches of 16
+
+
 def test_resume_restores_the_lr_schedule(scripts, prepared, tmp_path, module_caches, monkeypatch):
     data, _ = prepared
     common = ["--num_train_epochs", "2", "--checkpointing_steps", "20", "--eval_steps", "6",

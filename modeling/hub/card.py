@@ -57,9 +57,10 @@ _ALL_RESULTS_FALLBACK = {"test_accuracy": "accuracy", "test_macro_f1": "macro_f1
 # The training_args.json entries that are hyper-parameters (the architecture has its own table);
 # paths, bookkeeping and sharing settings stay off the card.
 HYPERPARAMETERS = ("model_name_or_path", "max_length", "min_frequency", "lowercase", "max_train_samples",
-                   "num_train_epochs", "max_train_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+                   "num_train_epochs", "max_steps", "max_train_steps", "early_stopping_patience", "min_steps",
+                   "per_device_train_batch_size", "gradient_accumulation_steps",
                    "learning_rate", "lr_scheduler_type", "num_warmup_steps", "weight_decay", "max_grad_norm",
-                   "train_precision", "seed", "eval_steps", "pretrained_embeddings", "freeze_embeddings")
+                   "train_precision", "seed", "eval_steps", "pretrained_embeddings", "vector_words", "freeze_embeddings")
 
 
 def project_url():
@@ -268,7 +269,7 @@ def _training_table(training_args, all_results=None):
         value = training_args.get(key)
         if key in ("model_name_or_path", "pretrained_embeddings") and isinstance(value, str):
             value = Path(value).name if Path(value).is_absolute() else value  # no home folder on a public card
-        if key == "freeze_embeddings" and not training_args.get("pretrained_embeddings"):
+        if key in ("freeze_embeddings", "vector_words") and not training_args.get("pretrained_embeddings"):
             continue
         if key == "train_precision" and isinstance(ran, str) and ran != value:
             value = f"{ran} (from accelerate launch; --train_precision {value})"

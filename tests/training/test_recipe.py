@@ -117,7 +117,8 @@ def test_help_shows_every_default():
     # The switch that turns the default off does not claim the default for itself.
     assert entries["--no_bidirectional"].split() == ["--no_bidirectional", "Left-to-right", "only."]
     assert "(default: True)" in entries["--bidirectional"]
-    assert "(default: outputs/bilstm)" in entries["--output_dir"] and "(default: 10)" in entries["--num_train_epochs"]
+    assert "(default: outputs/bilstm)" in entries["--output_dir"] and "(default: None)" in entries["--num_train_epochs"]
+    assert "(default: 10)" in entries["--early_stopping_patience"] and "--max_train_steps" in entries["--max_steps"]
     assert "(default: 0.001)" in entries["--learning_rate"] and "(default: None)" in entries["--max_train_samples"]
 
 

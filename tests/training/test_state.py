@@ -1,4 +1,5 @@
-"""modeling.training.state, .run_folder and .reporting: run state, checkpoint discovery, flag types, trackers."""
+"""modeling.training.state, .run_folder and .reporting: run state, the training length, checkpoint
+discovery, flag types, trackers."""
 
 import argparse
 import json
@@ -9,7 +10,9 @@ import torch
 
 from modeling.training.reporting import resolve_trackers, tracker_config
 from modeling.training.run_folder import TRAINER_STATE_FILE, find_checkpoint
-from modeling.training.state import TrainingState, checkpointing_steps
+from modeling.training.state import (
+    MAX_EPOCHS, MIN_EVAL_STEPS, TrainingState, checkpointing_steps, plan_training_length,
+)
 from modeling.utils import atomic_write_json
 
 
@@ -38,6 +41,44 @@ def test_training_state_records_best_and_round_trips():
     from_json.load_state_dict(json.loads(json.dumps(state.counters())))
     assert json.dumps(from_json.counters()) == json.dumps(state.counters())  # NaN != NaN: compare the text
     assert "best_weights" not in state.counters()
+
+
+def evaluated(losses, every=10):
+    """A state that saw one evaluation with each of ``losses``, ``every`` steps apart."""
+    state = TrainingState()
+    for i, loss in enumerate(losses, start=1):
+        state.global_step = i * every
+        state.record_evaluation({"loss": loss, "accuracy": 0.5}, epoch=i)
+    return state
+
+
+def test_evaluations_since_best():
+    assert TrainingState().evaluations_since_best == 0
+    assert evaluated([0.7, 0.6, 0.5]).evaluations_since_best == 0
+    assert evaluated([0.7, 0.5, 0.6, 0.55, 0.5]).evaluations_since_best == 3  # a tie is no improvement
+
+
+@pytest.mark.parametrize("steps_per_epoch, eval_steps", [(8, MIN_EVAL_STEPS), (32, MIN_EVAL_STEPS), (267, 66)])
+def test_default_length_evaluates_four_times_an_epoch_at_least_min_eval_steps_apart(steps_per_epoch, eval_steps):
+    length = plan_training_length(steps_per_epoch)
+    assert (length.eval_steps, length.limit) == (eval_steps, "max_epochs")
+    assert (length.max_steps, length.num_epochs) == (MAX_EPOCHS * steps_per_epoch, MAX_EPOCHS)
+
+
+def test_explicit_limits_win_and_cap_the_minimum():
+    assert plan_training_length(8, num_train_epochs=3).max_steps == 24
+    length = plan_training_length(8, num_train_epochs=3, max_steps=5, min_steps=200)
+    assert (length.max_steps, length.limit, length.min_steps, length.eval_steps) == (5, "max_steps", 5, 5)
+    assert plan_training_length(8, eval_steps=3).eval_steps == 3
+
+
+def test_should_stop_early_after_patience_evaluations_from_min_steps():
+    rising = [0.6, 0.7, 0.8, 0.9, 1.0]  # best at step 10, then four evaluations without improvement
+    length = plan_training_length(1000, early_stopping_patience=3, min_steps=0)
+    assert [length.should_stop_early(evaluated(rising[:n])) for n in range(1, 6)] == [False, False, False, True, True]
+    assert not plan_training_length(1000, early_stopping_patience=3, min_steps=60).should_stop_early(evaluated(rising))
+    assert plan_training_length(1000, early_stopping_patience=3, min_steps=50).should_stop_early(evaluated(rising))
+    assert not plan_training_length(1000, early_stopping_patience=0, min_steps=0).should_stop_early(evaluated(rising))
 
 
 def test_checkpointing_steps_type():

@@ -15,7 +15,7 @@ import torch
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
 from modeling.training.vectors import (
     apply_pretrained_embeddings, check_source, coverage, freeze_rows, load_word_vectors, match_vocabulary,
-    token_counts,
+    token_counts, train_tokenizer_with_vectors,
 )
 from tests.test_scripts import _metrics_cache, module_caches  # noqa: F401 (fixtures)
 from tests.test_scripts import ROOT, TINY, load_script, train_args, write_raw_csv
@@ -128,6 +128,28 @@ def test_token_counts():
 
 
 # ----------------------------------------------------------------------------- the model's matrix
+# ----------------------------------------------------------------------------- vocabulary
+RARE_TEXTS = ["the senate vote", "the senate budget", "the senate vote", "A Hoax vote", "the quorum"]
+
+
+def test_rare_words_with_a_vector_enter_the_vocabulary(tmp_path):
+    vectors = write_text_vectors(tmp_path / "v.txt", WORDS, vectors_for(WORDS, 3))
+    tokenizer, added = train_tokenizer_with_vectors(lambda: [RARE_TEXTS], vectors, min_frequency=3)
+    vocab = tokenizer.get_vocab()
+    # "the", "senate" and "vote" are seen 3 times or more; "budget" and "Hoax" (found lower-cased)
+    # once, with a vector; "A" and "quorum" once, without one.
+    assert (added, set(vocab)) == (["Hoax", "budget"], {"[PAD]", "[UNK]", "the", "senate", "vote", "budget", "Hoax"})
+    assert [vocab[w] for w in ("[PAD]", "[UNK]", "the", "senate", "vote")] == [0, 1, 2, 3, 4]  # by count
+    assert tokenizer.encode("A quorum hoax Hoax").tokens == ["[UNK]", "[UNK]", "[UNK]", "Hoax"]
+
+
+def test_without_rare_words_covered_the_tokenizer_is_the_plain_one(tmp_path):
+    vectors = write_text_vectors(tmp_path / "v.txt", ["zebra"], vectors_for(["zebra"], 3))
+    tokenizer, added = train_tokenizer_with_vectors(lambda: [RARE_TEXTS], vectors, min_frequency=3, max_length=7)
+    assert added == []
+    assert tokenizer.to_str() == train_tokenizer([RARE_TEXTS], min_frequency=3, max_length=7).to_str()
+
+
 def tiny_model(embedding_dim=4, seed=0):
     tokenizer = train_tokenizer([["The Senate vote", "the senate budget", "Hoax zyx zyx"]] * 3, min_frequency=1)
     torch.manual_seed(seed)
