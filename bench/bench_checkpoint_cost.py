@@ -90,7 +90,7 @@ def main(argv=None):
     ap.add_argument("--train_file")
     ap.add_argument("--validation_file")
     ap.add_argument("--text_column")
-    ap.add_argument("--num_train_epochs", type=int, help="Fewer epochs than the default 10, for a quick measure.")
+    ap.add_argument("--num_train_epochs", type=int, help="A fixed number of epochs (default: train.py's, early stopping).")
     ap.add_argument("--save_only_vocab_size", type=int,
                     help="Only time save_checkpoint for the default model with this vocabulary (no training).")
     ap.add_argument("--threads", type=int, default=2)

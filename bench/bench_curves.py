@@ -110,7 +110,8 @@ def goals(summary) -> list:
 def goals_table(checks) -> str:
     lines = ["| goal | set | train rows | ours | target | met |", "| --- | --- | --- | --- | --- | --- |"]
     for goal, name, size, ours, target, met in checks:
-        lines.append(f"| {goal} | {name} | {size or 'full'} | {ours:.4f} | {target:.4f} | {'yes' if met else '**no**'} |")
+        lines.append(f"| {goal} | {name} | {size or 'full'} | {ours:.4f} | {target:.4f} |"
+                     f" {'yes' if met else '**no**'} |")
     met = sum(c[-1] for c in checks)
     return "\n".join(lines + [f"\n{met} of {len(checks)} checks met"])
 
@@ -153,6 +154,9 @@ def parse_args(argv=None):
     ap.add_argument("--reuse_runs", action="store_true",
                     help="keep a run whose all_results.json exists instead of training it again")
     ap.add_argument("--plot_only", action="store_true", help="only redo the table and plot from curves.json")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="with --plot_only: first merge the rows of these curves.json files (runs of other models,"
+                         " e.g. one invocation per model) into <output_dir>/curves.json")
     ap.add_argument("--data_dir", default=None, help="shared data folder (default ../shared/data)")
     ap.add_argument("--work_root", default="bench/.work", help="CSVs and run folders (default: bench/.work)")
     ap.add_argument("--output_dir", default="bench/results", help="folder for curves.json")
@@ -163,6 +167,13 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     out_dir = Path(args.output_dir) if Path(args.output_dir).is_absolute() else REPO_ROOT / args.output_dir
     if args.plot_only:
+        if args.merge:
+            parts = [json.loads(Path(f).read_text()) for f in args.merge]
+            rows = [r for part in parts for r in part["rows"]]
+            report = {**parts[0], "rows": rows, "summary": summarize(rows), "goals": goals(summarize(rows)),
+                      "merged_from": [{"file": str(f), "environment": part["environment"], "wall_s": part.get("wall_s")}
+                                      for f, part in zip(args.merge, parts)]}
+            write_json(report, out_dir, RESULTS_FILE)
         report = json.loads((out_dir / RESULTS_FILE).read_text())
         print(markdown_table(report["summary"]))
         print("\n" + goals_table(goals(report["summary"])))

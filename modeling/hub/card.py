@@ -60,7 +60,8 @@ HYPERPARAMETERS = ("model_name_or_path", "max_length", "min_frequency", "lowerca
                    "num_train_epochs", "max_steps", "max_train_steps", "early_stopping_patience", "min_steps",
                    "per_device_train_batch_size", "gradient_accumulation_steps",
                    "learning_rate", "lr_scheduler_type", "num_warmup_steps", "weight_decay", "max_grad_norm",
-                   "train_precision", "seed", "eval_steps", "pretrained_embeddings", "vector_words", "freeze_embeddings")
+                   "train_precision", "seed", "eval_steps", "pretrained_embeddings", "vector_words",
+                   "freeze_embeddings")
 
 
 def project_url():
