@@ -41,6 +41,7 @@ MODEL_NAMES = {"bilstm": "BiLSTM", "bilstm_glove": "BiLSTM + GloVe", "tfidf_logr
                "tfidf_linearsvc": "TF-IDF + SVC", "fasttext": "fastText"}
 # harvardnlp/sent-conv-torch's re-run of Kim (2014), test accuracy (sentence_benchmarks/PROVENANCE.md).
 CNN_RAND = {"mr": 0.759, "subj": 0.892, "trec": 0.882, "sst2": 0.835}
+SET_NAMES = {"mr": "MR", "subj": "Subj", "trec": "TREC", "sst2": "SST-2"}
 RESULTS_FILE = "curves.json"
 PLOT_FILE = REPO_ROOT / "docs" / "learning_curves.png"
 
@@ -77,7 +78,7 @@ def markdown_table(summary) -> str:
             if not any(here):
                 continue
             best = max(c["accuracy"] for c in here if c)
-            row = [name.upper() if name != "subj" else "Subj", f"{next(c for c in here if c)['n_train']:,}"]
+            row = [SET_NAMES[name], f"{next(c for c in here if c)['n_train']:,}"]
             for c in here:
                 text = fmt_mean_sd(c["accuracy_values"]) if c else ""
                 row.append(f"**{text}**" if c and c["accuracy"] == best else text)
@@ -134,7 +135,10 @@ def plot(summary, path=PLOT_FILE):
         full = max(s["n_train"] for s in summary if s["set"] == name)
         ax.plot([full], [CNN_RAND[name]], "k*", ms=8, label="CNN-rand (published)")
         ax.set_xscale("log")
-        ax.set_title(name.upper() if name != "subj" else "Subj")
+        ticks = sorted({s["n_train"] for s in summary if s["set"] == name})
+        ax.minorticks_off()
+        ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+        ax.set_title(SET_NAMES[name])
         ax.set_xlabel("training rows")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy")
