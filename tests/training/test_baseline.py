@@ -88,7 +88,7 @@ def test_a_run_where_the_baseline_wins_warns(tmp_path, caplog):
     assert len(warnings) == 1
     points = 100 * (1.0 - results["eval_accuracy"])
     assert f"baseline beats this BiLSTM by {points:.1f} points of validation accuracy" in warnings[0]
-    assert "--num_train_epochs" in warnings[0] and "--pretrained_embeddings" in warnings[0]
+    assert "--early_stopping_patience" in warnings[0] and "--pretrained_embeddings" in warnings[0]
 
     from modeling.hub import render_model_card
 
