@@ -135,7 +135,8 @@ def plot(summary, path=PLOT_FILE):
         full = max(s["n_train"] for s in summary if s["set"] == name)
         ax.plot([full], [CNN_RAND[name]], "k*", ms=8, label="CNN-rand (published)")
         ax.set_xscale("log")
-        ticks = sorted({s["n_train"] for s in summary if s["set"] == name})
+        ticks = sorted({s["n_train"] for s in summary if s["set"] == name and s["model"] in PEERS}
+                       or {s["n_train"] for s in summary if s["set"] == name})  # the peers read every row
         ax.minorticks_off()
         ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
         ax.set_title(SET_NAMES[name])
