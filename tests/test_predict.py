@@ -122,3 +122,16 @@ def test_csv_input_prints_predictions_and_no_progress_bars(predict, run, tmp_pat
     header = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header[:4] == ["index", "label", "text", "predicted_label"]
     assert "predicted_label" in load_script("predict").__doc__
+
+
+def test_predict_runs_as_the_readme_runs_it(run):
+    # `python scripts/predict.py` puts scripts/ first on sys.path, where scripts/evaluate.py would stand
+    # in for the `evaluate` package if loading a model imported the training stack (the tests above
+    # call main() in this process, which does not show that).
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "predict.py"), "--model_name_or_path", str(run),
+                           TEXTS[0]], capture_output=True, text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["label"] in ("REAL", "FAKE")
