@@ -8,8 +8,8 @@ Hence the gate: the int8 graph is scored against the fp32 model on a labelled sp
 batches of ``predict``'s size, and written only when label agreement and accuracy stay within the
 thresholds. Settings, chosen on the fake_or_real_news validation split (docs/BENCHMARKS.md,
 "ONNX int8"): per-channel weights and ``reduce_range`` (7-bit weights). Without ``reduce_range``,
-CPUs lacking AVX512-VNNI/AVX-VNNI run a kernel whose int16 sums saturate: emulated there, logits
-moved 17-20x more than on a VNNI CPU; with it, both kernels gave identical logits.
+CPUs lacking AVX512-VNNI/AVX-VNNI run a kernel whose int16 sums can saturate: emulated there,
+logits moved 17-20x more than on a VNNI CPU; with it, both kernels gave the same results.
 """
 
 import json
@@ -69,8 +69,11 @@ def gate_int8(model, int8_path, texts, labels, *, min_agreement=MIN_AGREEMENT, m
     """Score ``texts`` (gold label ids ``labels``) with ``model`` (fp32 torch) and the int8 graph.
 
     Texts shorter than ``MIN_TEXT_CHARS``, which ``predict`` does not label, are not scored (their
-    count, plus ``dropped`` rows that never reached ``texts``, is reported). Agreement and accuracy are the worst over ``batch_sizes``. Returns the report;
-    raises :class:`QuantizationRefused` (one line with the numbers) when a threshold is missed.
+    count, plus ``dropped`` rows that never reached ``texts``, is reported). Agreement and accuracy
+    are the worst over ``batch_sizes`` (activations are quantized per batch, so labels can differ
+    between a text scored alone and in a batch). ``max_accuracy_drop`` is in points (percent).
+    Returns the report; raises :class:`QuantizationRefused` (one line with the numbers) when a
+    threshold is missed.
     """
     import onnxruntime
 
