@@ -122,10 +122,10 @@ def main(argv=None):
     model = load_model(args.model_name_or_path, revision=args.revision, backend=backend)
     if getattr(model, "backend", "torch") == "torch":  # onnxruntime runs on the CPU
         model.to(PartialState().device)
-    print(f"backend: {describe_backend(model)}", file=sys.stderr)
     texts, rows = read_inputs(args)
     if not texts:
         raise ValueError("no texts to classify: pass texts as arguments, --input_file, or lines on standard input")
+    print(f"backend: {describe_backend(model)}", file=sys.stderr)  # after the input checks: errors stay one line
     predictions = list(classify(model, texts, args.batch_size, args.threshold))
     if args.output_file:
         write_output(args.output_file, rows, predictions, model.config.label_names)
