@@ -81,6 +81,7 @@ def eval_data(args, model):
         path, text_column=args.text_column or run.get("text_column"),
         label_column=args.label_column or run.get("label_column") or "label",
         delimiter=None if args.eval_file else run.get("delimiter"), first_n_words=model.config.max_length,
+        min_text_chars=model.config.min_text_chars,
         label_names=model.config.label_names, label_names_given="model (config.json label_names)")
     return list(ds[text_column]), list(ds["label"]), path, stats.rows_dropped_short
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..inference import MIN_TEXT_CHARS, decide
+from ..inference import decide, is_long_enough, short_text_reason
 from ..serving import FINGERPRINT_KEY, PRECISION_KEY, OnnxBiLSTMClassifier, onnx_session
 
 GATE_FILE = "model_int8_gate.json"
@@ -68,7 +68,8 @@ def gate_int8(model, int8_path, texts, labels, *, min_agreement=MIN_AGREEMENT, m
               source=None, dropped=0, batch_sizes=GATE_BATCH_SIZES):
     """Score ``texts`` (gold label ids ``labels``) with ``model`` (fp32 torch) and the int8 graph.
 
-    Texts shorter than ``MIN_TEXT_CHARS``, which ``predict`` does not label, are not scored (their
+    Texts under the model's short-text rule (``config.min_text_chars``), which ``predict`` does not
+    label, are not scored (their
     count, plus ``dropped`` rows that never reached ``texts``, is reported). Agreement and accuracy
     are the worst over ``batch_sizes`` (activations are quantized per batch, so labels can differ
     between a text scored alone and in a batch). ``max_accuracy_drop`` is in points (percent).
@@ -79,9 +80,10 @@ def gate_int8(model, int8_path, texts, labels, *, min_agreement=MIN_AGREEMENT, m
 
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-    kept = [i for i, text in enumerate(texts) if len(text.strip()) >= MIN_TEXT_CHARS]
+    min_chars = model.config.min_text_chars
+    kept = [i for i, text in enumerate(texts) if is_long_enough(text, min_chars)]
     if not kept:
-        raise ValueError(f"{source or 'the gate data'}: no text of at least {MIN_TEXT_CHARS} characters to score")
+        raise ValueError(f"{source or 'the gate data'}: no text to score ({short_text_reason(min_chars)} in every row)")
     texts, gold = [texts[i] for i in kept], torch.tensor([labels[i] for i in kept])
     int8 = OnnxBiLSTMClassifier(onnx_session(int8_path), model.config, model.tokenizer,
                                 graph=Path(int8_path).name, precision="int8")
@@ -104,7 +106,7 @@ def gate_int8(model, int8_path, texts, labels, *, min_agreement=MIN_AGREEMENT, m
     report = {
         "graph": Path(int8_path).name, "source": None if source is None else str(source),
         "texts_scored": len(texts), "texts_unscored": len(labels) - len(texts) + dropped, "unscored_reason":
-        f"shorter than {MIN_TEXT_CHARS} characters (predict gives them no label; training drops them)",
+        f"{short_text_reason(min_chars)} (predict gives them no label)",
         "agreement": agreement, "labels_differing": max(r["labels_differing"] for r in runs.values()),
         "accuracy_fp32": fp32_accuracy, "accuracy_int8": accuracy, "accuracy_drop_points": drop,
         "thresholds": {"min_agreement": min_agreement, "max_accuracy_drop_points": max_accuracy_drop},
