@@ -14,6 +14,13 @@ fake_or_real_news ``truncated128`` train split (its real vocabulary size). Texts
   repeat runs torch then onnxruntime on the same texts, each single-text call alternates, and the
   medians are reported (the machine is shared: interleaving puts both under the same load). The max
   |logit difference| and the number of differing predicted labels over all texts are recorded;
+* onnxruntime int8 (``modeling.hub.onnx_int8.quantize_graph`` of that graph, the settings
+  ``export_onnx.py --quantize int8`` uses), in the same interleaved runs; with
+  ``--model_name_or_path`` (a trained model, e.g. the README's fake_or_real_news run) also its label
+  agreement with torch and the accuracy of all three backends on the whole fake_or_real_news test
+  split (634 articles at the model's max_length), scored alone and in batches of 64, and the sizes
+  of the three files. Speed does not depend on the weights, so the trained model's timings are
+  comparable to the random model's;
 * fastText (``bench.peers.fasttext_inference_speed``, trained on the same split with the peer
   settings, single-threaded) on the same texts, in the same run;
 * FLOPs per token from the config: each LSTM direction of each layer does ``4H x (I + H)``
@@ -26,6 +33,7 @@ fake_or_real_news ``truncated128`` train split (its real vocabulary size). Texts
     python bench/bench_inference.py --threads 2
     python bench/bench_inference.py --quick         # fewer texts and calls (under a minute)
     python bench/bench_inference.py --no_onnx       # torch (and fastText) only
+    python bench/bench_inference.py --model_name_or_path outputs/fake_or_real_news --no_fasttext   # + int8 accuracy
 """
 from __future__ import annotations
 
@@ -127,14 +135,43 @@ def interleaved_latency(fns, texts, calls) -> list:
              "mean_ms": 1e3 * float(np.mean(x))} for x in lat]
 
 
-def onnx_model(model, threads):
-    """``model`` saved and exported under bench/.work/, loaded by onnxruntime with ``threads`` threads."""
+def onnx_models(model, threads, int8=True):
+    """``model`` saved and exported under bench/.work/ (and quantized to int8), loaded by onnxruntime
+    with ``threads`` threads: ``(fp32, int8 or None)``."""
     from modeling.hub.onnx_export import export_onnx
-    from modeling.serving import OnnxBiLSTMClassifier
+    from modeling.hub.onnx_int8 import quantize_graph
+    from modeling.serving import INT8_ONNX_FILE, OnnxBiLSTMClassifier
 
     model.save_pretrained(WORK_DIR)
     export_onnx(model, WORK_DIR / "model.onnx")
-    return OnnxBiLSTMClassifier.from_pretrained(WORK_DIR, num_threads=threads)
+    if int8:
+        quantize_graph(WORK_DIR / "model.onnx", WORK_DIR / INT8_ONNX_FILE)
+    return (OnnxBiLSTMClassifier.from_pretrained(WORK_DIR, num_threads=threads),
+            OnnxBiLSTMClassifier.from_pretrained(WORK_DIR, precision="int8", num_threads=threads) if int8 else None)
+
+
+def file_sizes() -> dict:
+    """Bytes of the weights and of both graphs under bench/.work/."""
+    names = {"torch_safetensors": "model.safetensors", "onnx_fp32": "model.onnx", "onnx_int8": "model_int8.onnx"}
+    return {key: (WORK_DIR / name).stat().st_size for key, name in names.items() if (WORK_DIR / name).is_file()}
+
+
+def test_split_scores(backends, texts, labels, label_names) -> dict:
+    """Accuracy of each backend on a labelled split and its label agreement with torch (the first),
+    scoring every text alone and in batches of 64."""
+    from modeling.inference import decide
+
+    gold = torch.tensor([label_names.index(y) for y in labels])
+    out = {"texts": len(texts)}
+    for batch_size in (1, 64):
+        with torch.inference_mode():
+            predicted = [decide(m.predict_proba(texts, batch_size=batch_size)) for _, m in backends]
+        for (prefix, _), p in zip(backends, predicted):
+            out[f"{prefix}batch{batch_size}"] = {
+                "accuracy": float((p == gold).float().mean()),
+                "agreement_with_torch": float((p == predicted[0]).float().mean()),
+                "labels_differing_from_torch": int((p != predicted[0]).sum())}
+    return out
 
 
 def agreement(model, ort_model, texts) -> dict:
@@ -156,13 +193,16 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
     ap.add_argument("--lengths", nargs="+", type=int, default=[128, 200], help="tokens per text")
-    ap.add_argument("--batch_sizes", nargs="+", type=int, default=[64, 256], help="predict batch sizes")
+    ap.add_argument("--batch_sizes", nargs="+", type=int, default=[1, 64, 256], help="predict batch sizes")
     ap.add_argument("--n_texts", type=int, default=1024, help="texts per batched measurement")
     ap.add_argument("--n_single", type=int, default=500, help="single-text calls (at least 300 for p99)")
     ap.add_argument("--repeats", type=int, default=5, help="batched repeats (the median is kept)")
     ap.add_argument("--quick", action="store_true", help="256 texts, 300 single calls, 2 repeats")
     ap.add_argument("--no_fasttext", dest="fasttext", action="store_false", help="skip the fastText peer")
     ap.add_argument("--no_onnx", dest="onnx", action="store_false", help="skip onnxruntime (the [onnx] extra)")
+    ap.add_argument("--no_int8", dest="int8", action="store_false", help="skip the int8 graph")
+    ap.add_argument("--model_name_or_path", default=None,
+                    help="a trained model (train.py folder): timings on it, plus accuracy on the test split")
     ap.add_argument("--data_dir", default=None, help="shared data folder (default ../shared/data)")
     ap.add_argument("--output_dir", default="bench/results", help="folder for inference[_quick]_t<threads>.json")
     args = ap.parse_args(argv)
@@ -177,44 +217,51 @@ def main(argv=None) -> dict:
     torch.set_flush_denormal(True)
     run = train_defaults()
     paths = materialize("fakenews", args.data_dir)
-    train_texts, test_texts = read_split(paths["train"])[0], read_split(paths["test"])[0]
+    (train_texts, _), (test_texts, test_labels) = read_split(paths["train"]), read_split(paths["test"])
     longest = max(args.lengths)
-    tokenizer = train_tokenizer([train_texts], run["min_frequency"], max(longest, run["max_length"]),
-                                lowercase=run["lowercase"])
-    config = BiLSTMConfig(**{**model_defaults(), "vocab_size": tokenizer.get_vocab_size(),
-                             "max_length": max(longest, model_defaults()["max_length"])})
-    torch.manual_seed(0)
-    model = BiLSTMForSequenceClassification(config).eval()
-    model.tokenizer = tokenizer
-    ort_model = onnx_model(model, args.threads) if args.onnx else None
+    if args.model_name_or_path:
+        model = BiLSTMForSequenceClassification.from_pretrained(args.model_name_or_path).eval()
+        tokenizer, config = model.tokenizer, model.config
+    else:
+        tokenizer = train_tokenizer([train_texts], run["min_frequency"], max(longest, run["max_length"]),
+                                    lowercase=run["lowercase"])
+        config = BiLSTMConfig(**{**model_defaults(), "vocab_size": tokenizer.get_vocab_size(),
+                                 "max_length": max(longest, model_defaults()["max_length"])})
+        torch.manual_seed(0)
+        model = BiLSTMForSequenceClassification(config).eval()
+        model.tokenizer = tokenizer
+    ort_model, int8_model = onnx_models(model, args.threads, args.int8) if args.onnx else (None, None)
+    backends = [("", model)] + [(prefix, m) for prefix, m in (("onnx_", ort_model), ("onnx_int8_", int8_model)) if m]
     flops = flops_per_token(config)
     # On a shared machine one measurement can catch a busy core: measure the peak before and after
     # every block and keep the best, so the fractions below are not inflated by a low peak.
     peaks = [matmul_peak()]
     report = {"environment": environment(), "threads": args.threads, "config": config.to_dict(),
-              "flops": flops, "n_texts": args.n_texts, "results": []}
+              "model": args.model_name_or_path or "random init", "flops": flops, "n_texts": args.n_texts,
+              "file_sizes_bytes": file_sizes() if args.onnx else {}, "results": []}
+    if args.model_name_or_path:
+        report["test_split"] = test_split_scores(backends, test_texts, test_labels, config.label_names)
     print(f"LSTM FLOPs/token: {flops['lstm_matmul_flops_per_token'] / 1e6:.3f} M (matmul) + "
           f"{flops['lstm_elementwise_flops_per_token'] / 1e3:.1f} k (element-wise)")
     per_token = flops["lstm_matmul_flops_per_token"] + flops["lstm_elementwise_flops_per_token"]
     for n_tokens in args.lengths:
         texts = texts_of_length(tokenizer, test_texts, n_tokens, args.n_texts)
         row = {"tokens": n_tokens, "batched": []}
-        backends = [("", model)] + ([("onnx_", ort_model)] if ort_model else [])
         for bs in args.batch_sizes:
             ids, mask = pad_sequences([e.ids for e in tokenizer.encode_batch(texts[:bs])], config.pad_token_id)
             with torch.inference_mode():
                 predict = interleaved_times([lambda m=m: m.predict(texts, batch_size=bs) for _, m in backends],
                                             args.repeats)
-                forward = interleaved_times([lambda: model(ids, mask)] + ([lambda: ort_model.logits(ids, mask)]
-                                                                          if ort_model else []), args.repeats)
+                forward = interleaved_times([lambda: model(ids, mask)] + [lambda m=m: m.logits(ids, mask)
+                                                                          for _, m in backends[1:]], args.repeats)
             entry = {"batch_size": bs}
             for (prefix, _), p, f in zip(backends, predict, forward):
                 entry.update({f"{prefix}predict_texts_per_s": len(texts) / p, f"{prefix}forward_texts_per_s": len(ids) / f})
             row["batched"].append(entry)
         singles = interleaved_latency([m.predict for _, m in backends], texts, args.n_single)
         row["single"] = singles[0]
-        if ort_model:
-            row["onnx_single"], row["onnx_agreement"] = singles[1], agreement(model, ort_model, texts)
+        for (prefix, m), single in list(zip(backends, singles))[1:]:
+            row[f"{prefix}single"], row[f"{prefix}agreement"] = single, agreement(model, m, texts)
         peaks.append(matmul_peak())
         if args.fasttext:
             row["fasttext"] = fasttext_inference_speed(paths["train"], texts, FASTTEXT_CONFIGS["fakenews"],
@@ -225,7 +272,7 @@ def main(argv=None) -> dict:
     report["matmul_peak_samples"] = peaks
     for row in report["results"]:
         for b in row["batched"]:
-            for kind in ("predict", "forward", "onnx_predict", "onnx_forward"):
+            for kind in ("predict", "forward", "onnx_predict", "onnx_forward", "onnx_int8_predict", "onnx_int8_forward"):
                 if f"{kind}_texts_per_s" in b:
                     achieved = b[f"{kind}_texts_per_s"] * row["tokens"] * per_token
                     b[f"{kind}_gflops"], b[f"{kind}_peak_fraction"] = achieved / 1e9, achieved / peak
@@ -238,23 +285,27 @@ def main(argv=None) -> dict:
     return report
 
 
+BACKEND_NAMES = (("", "torch"), ("onnx_", "onnxruntime fp32"), ("onnx_int8_", "onnxruntime int8"))
+
+
 def print_tables(report):
-    print("\n| tokens | batch | backend | predict texts/s | forward-only texts/s | % of fp32 peak (predict / forward) |"
-          "\n| --- | --- | --- | --- | --- | --- |")
+    print("\n| tokens | batch | backend | predict texts/s | vs torch | forward-only texts/s | % of fp32 peak (predict / forward) |"
+          "\n| --- | --- | --- | --- | --- | --- | --- |")
     for row in report["results"]:
         for b in row["batched"]:
-            for prefix, name in (("", "torch"), ("onnx_", "onnxruntime")):
+            for prefix, name in BACKEND_NAMES:
                 if f"{prefix}predict_texts_per_s" in b:
+                    ratio = b[f"{prefix}predict_texts_per_s"] / b["predict_texts_per_s"]
                     print(f"| {row['tokens']} | {b['batch_size']} | {name} | {b[f'{prefix}predict_texts_per_s']:,.0f} | "
-                          f"{b[f'{prefix}forward_texts_per_s']:,.0f} | {100 * b[f'{prefix}predict_peak_fraction']:.1f}% / "
-                          f"{100 * b[f'{prefix}forward_peak_fraction']:.1f}% |")
+                          f"{ratio:.2f}x | {b[f'{prefix}forward_texts_per_s']:,.0f} | "
+                          f"{100 * b[f'{prefix}predict_peak_fraction']:.1f}% / {100 * b[f'{prefix}forward_peak_fraction']:.1f}% |")
     print("\n| tokens | model | batched texts/s | single p50 (ms) | single p99 (ms) |\n| --- | --- | --- | --- | --- |")
     for row in report["results"]:
-        for prefix, name in (("", "BiLSTM predict (torch)"), ("onnx_", "BiLSTM predict (onnxruntime)")):
+        for prefix, name in BACKEND_NAMES:
             if f"{prefix}single" in row:
                 best = max(b[f"{prefix}predict_texts_per_s"] for b in row["batched"])
                 s = row[f"{prefix}single"]
-                print(f"| {row['tokens']} | {name} | {best:,.0f} | {s['p50_ms']:.3f} | {s['p99_ms']:.3f} |")
+                print(f"| {row['tokens']} | BiLSTM predict ({name}) | {best:,.0f} | {s['p50_ms']:.3f} | {s['p99_ms']:.3f} |")
         ft = row.get("fasttext")
         if ft and "skipped" not in ft:
             print(f"| {row['tokens']} | fastText | {ft['batch_texts_per_s']:,.0f} | {ft['single_p50_ms']:.3f} | "
@@ -262,10 +313,23 @@ def print_tables(report):
         elif ft:
             print(f"| {row['tokens']} | fastText | skipped: {ft['skipped']} | | |")
     for row in report["results"]:
-        if "onnx_agreement" in row:
-            a = row["onnx_agreement"]
-            print(f"{row['tokens']} tokens: onnxruntime vs torch over {a['texts']} texts: max |logit diff| "
-                  f"{a['max_abs_logit_diff']:.2e}, {a['labels_differing']} predicted labels differ")
+        for prefix, name in BACKEND_NAMES[1:]:
+            if f"{prefix}agreement" in row:
+                a = row[f"{prefix}agreement"]
+                print(f"{row['tokens']} tokens: {name} vs torch over {a['texts']} texts: max |logit diff| "
+                      f"{a['max_abs_logit_diff']:.2e}, {a['labels_differing']} predicted labels differ")
+    if report.get("file_sizes_bytes"):
+        print("sizes: " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in report["file_sizes_bytes"].items()))
+    split = report.get("test_split")
+    if split:
+        print(f"\n| test split ({split['texts']} texts) | batch | accuracy | agreement with torch | labels differing |"
+              "\n| --- | --- | --- | --- | --- |")
+        for prefix, name in BACKEND_NAMES:
+            for batch_size in (1, 64):
+                r = split.get(f"{prefix}batch{batch_size}")
+                if r:
+                    print(f"| {name} | {batch_size} | {r['accuracy']:.4f} | {100 * r['agreement_with_torch']:.2f}% |"
+                          f" {r['labels_differing_from_torch']} |")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ The graph records a fingerprint of the weights it was exported from; a graph tha
 ``model.safetensors`` (the folder was trained again) is never used: ``auto`` warns and falls back to
 torch, ``onnx`` refuses.
 
+``backend="onnx-int8"`` serves the int8 graph (``model_int8.onnx``, written by ``scripts/export_onnx.py
+--quantize int8`` only when it passed its accuracy gate, ``modeling.hub.onnx_int8``): faster and a
+quarter of the size, but not exact, so it is used only when asked for (``auto`` never picks it). The
+same fingerprint guard applies. Every model returned here says what serves it: :func:`describe_backend`.
+
 This module is also copied into the Endpoint's ``bilstm_inference/`` package (``modeling.hub.upload``), so
 it imports only what the Endpoints image has; onnxruntime is optional and imported lazily.
 """
@@ -37,8 +42,13 @@ ONNX_FILE = "model.onnx"
 # (huggingface_inference_toolkit.utils, framework2weight), so the upload names the graph apart.
 ENDPOINT_ONNX_FILE = "model_graph.pb"
 ONNX_FILES = (ONNX_FILE, ENDPOINT_ONNX_FILE)
+INT8_ONNX_FILE = "model_int8.onnx"
+ENDPOINT_INT8_ONNX_FILE = "model_graph_int8.pb"
+GRAPH_FILES = {"fp32": ONNX_FILES, "int8": (INT8_ONNX_FILE, ENDPOINT_INT8_ONNX_FILE)}  # by precision
 FINGERPRINT_KEY = "bilstm_weights_sha256"
-BACKENDS = ("auto", "torch", "onnx")
+PRECISION_KEY = "bilstm_graph_precision"  # absent in fp32 graphs exported before the int8 one existed
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+ONNX_BACKENDS = {"onnx": "fp32", "onnx-int8": "int8"}  # backend name -> graph precision
 INSTALL_HINT = 'pip install "bilstm-text-classifier[onnx]"'
 
 
@@ -67,32 +77,40 @@ class OnnxBiLSTMClassifier:
     Build it with :meth:`from_pretrained`; ``config`` and ``tokenizer`` are those of the saved model.
     """
 
-    backend = "onnx"
-
-    def __init__(self, session, config, tokenizer):
+    def __init__(self, session, config, tokenizer, graph=ONNX_FILE, precision="fp32"):
         self.session, self.config, self.tokenizer = session, config, tokenizer
+        self.graph, self.precision = graph, precision  # the graph's file name; "fp32" or "int8"
+
+    @property
+    def backend(self):
+        """``"onnx"`` (the fp32 graph) or ``"onnx-int8"``, as ``load_for_inference`` names them."""
+        return next(name for name, precision in ONNX_BACKENDS.items() if precision == self.precision)
 
     @classmethod
-    def from_pretrained(cls, name_or_path, *, num_threads=None, revision=None, cache_dir=None, token=None,
-                        local_files_only=False, force_download=False):
-        """Load the graph, config and tokenizer of a folder or Hub repo (HF cache options as the torch
-        model's). ``num_threads`` sets onnxruntime's intra-op threads (default: its own choice)."""
+    def from_pretrained(cls, name_or_path, *, precision="fp32", num_threads=None, revision=None, cache_dir=None,
+                        token=None, local_files_only=False, force_download=False):
+        """Load the graph (``precision`` "fp32": ``model.onnx``; "int8": ``model_int8.onnx``), config and
+        tokenizer of a folder or Hub repo (HF cache options as the torch model's). ``num_threads`` sets
+        onnxruntime's intra-op threads (default: its own choice)."""
         hub = dict(revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
                    force_download=force_download)
         name_or_path = model_source(name_or_path)  # a typo'd local path fails here, before any Hub request
-        graph = find_onnx(name_or_path, **hub)
+        graph = find_onnx(name_or_path, precision=precision, **hub)
         if graph is None:
-            raise FileNotFoundError(f"{name_or_path}: no {ONNX_FILE} found; write one with"
+            flag = " --quantize int8" if precision == "int8" else ""
+            raise FileNotFoundError(f"{name_or_path}: no {GRAPH_FILES[precision][0]} found; write one with"
                                     f" `python scripts/export_onnx.py --model_name_or_path {name_or_path}"
-                                    f" --output_dir {name_or_path}`")
-        session = _session(graph, num_threads)
-        expected = session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
+                                    f" --output_dir {name_or_path}{flag}`")
+        session = onnx_session(graph, num_threads)
+        metadata = session.get_modelmeta().custom_metadata_map
+        if metadata.get(PRECISION_KEY, "fp32") != precision:
+            raise ValueError(f"{graph} holds the {metadata.get(PRECISION_KEY, 'fp32')} graph, not the {precision} one")
         actual = weights_fingerprint(load_file(model_file(name_or_path, WEIGHTS_FILE, hub)))
-        if expected != actual:
+        if metadata.get(FINGERPRINT_KEY) != actual:
             raise ValueError(f"{graph} was exported from other weights than {WEIGHTS_FILE} next to it"
                              " (was the model trained again?): export it again with scripts/export_onnx.py")
         config = BiLSTMConfig.from_dict(json.loads(Path(model_file(name_or_path, CONFIG_FILE, hub)).read_text(encoding="utf-8")))
-        return cls(session, config, load_tokenizer(name_or_path, **hub))
+        return cls(session, config, load_tokenizer(name_or_path, **hub), graph=Path(graph).name, precision=precision)
 
     def logits(self, input_ids, attention_mask):
         """Logits for a padded batch of token ids (long tensors), as the torch model's ``forward``."""
@@ -118,18 +136,19 @@ def load_for_inference(name_or_path, backend="auto", *, num_threads=None, **hub_
     Args:
         name_or_path: a saved model folder or a Hub repo id.
         backend: ``"torch"``; ``"onnx"`` (fails if the graph or onnxruntime is missing or the graph
-            is stale); ``"auto"``: onnx when the graph is there, current and onnxruntime is
-            installed, else torch.
+            is stale); ``"onnx-int8"``: the same for the int8 graph; ``"auto"``: onnx when the fp32
+            graph is there, current and onnxruntime is installed, else torch (never int8).
         num_threads: onnxruntime intra-op threads (torch keeps its own setting).
         hub_options: ``revision``, ``cache_dir``, ``token``, ``local_files_only``, ``force_download``.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     name_or_path = model_source(name_or_path)  # local first: a typo'd path must not wait on Hub retries
-    if backend == "onnx" and not onnxruntime_available():
-        raise ModuleNotFoundError(f"the onnx backend needs onnxruntime: {INSTALL_HINT}", name="onnxruntime")
-    if backend == "onnx":
-        return OnnxBiLSTMClassifier.from_pretrained(name_or_path, num_threads=num_threads, **hub_options)
+    if backend in ONNX_BACKENDS and not onnxruntime_available():
+        raise ModuleNotFoundError(f"the {backend} backend needs onnxruntime: {INSTALL_HINT}", name="onnxruntime")
+    if backend in ONNX_BACKENDS:
+        return OnnxBiLSTMClassifier.from_pretrained(name_or_path, precision=ONNX_BACKENDS[backend],
+                                                    num_threads=num_threads, **hub_options)
     if backend == "auto" and onnxruntime_available() and find_onnx(name_or_path, **hub_options) is not None:
         try:
             return OnnxBiLSTMClassifier.from_pretrained(name_or_path, num_threads=num_threads, **hub_options)
@@ -138,12 +157,22 @@ def load_for_inference(name_or_path, backend="auto", *, num_threads=None, **hub_
     return BiLSTMForSequenceClassification.from_pretrained(name_or_path, **hub_options)
 
 
-def find_onnx(name_or_path, **hub_options):
-    """Path of the ONNX graph of a folder or Hub repo (``model.onnx``, else ``model_graph.pb``), or None."""
+def describe_backend(model):
+    """What serves ``model``: ``"torch"``, or onnxruntime with the graph's precision and file name."""
+    if isinstance(model, OnnxBiLSTMClassifier):
+        return f"onnxruntime, {model.precision} graph {model.graph}"
+    return "torch"
+
+
+def find_onnx(name_or_path, precision="fp32", **hub_options):
+    """Path of the ONNX graph of a folder or Hub repo, or None: for ``precision`` "fp32" ``model.onnx``,
+    else ``model_graph.pb`` (its name in an upload); for "int8" ``model_int8.onnx``, else
+    ``model_graph_int8.pb``."""
+    names = GRAPH_FILES[precision]
     source = model_source(name_or_path)
     if isinstance(source, Path):
-        return next((str(source / name) for name in ONNX_FILES if (source / name).is_file()), None)
-    for name in ONNX_FILES:
+        return next((str(source / name) for name in names if (source / name).is_file()), None)
+    for name in names:
         try:
             return model_file(source, name, hub_options)
         except (EntryNotFoundError, LocalEntryNotFoundError):
@@ -151,7 +180,9 @@ def find_onnx(name_or_path, **hub_options):
     return None
 
 
-def _session(path, num_threads):
+def onnx_session(path, num_threads=None):
+    """An onnxruntime CPU session on ``path`` (``num_threads`` intra-op threads); a file onnxruntime
+    cannot load is one ``ValueError`` line."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

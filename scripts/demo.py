@@ -17,6 +17,7 @@ from pathlib import Path
 
 from modeling.cli import exit_on_error, load_model, setup_logging
 from modeling.utils import model_source
+from modeling.serving import BACKENDS, describe_backend
 
 logger = logging.getLogger(__name__)
 INFO_FILES = ["config.json", "README.md", "eval_results.json", "all_results.json"]
@@ -26,6 +27,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch",
+                        help="torch (default); onnx: the exported model.onnx; onnx-int8: its gated int8 graph"
+                             " (scripts/export_onnx.py --quantize int8); auto: onnx when there, else torch."
+                             " The page says which one serves.")
     # Gradio's own variables (how containers and Spaces set the address) are the defaults, as in
     # gr.Blocks.launch(); the flags override them.
     parser.add_argument("--server_name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
@@ -57,8 +62,10 @@ def build(args):
         from modeling.hub.demo import build_demo
     except ImportError as err:
         raise ValueError(f"the demo needs gradio ({err}): pip install -e \".[demo]\"") from None
-    model = load_model(args.model_name_or_path, revision=args.revision)
-    return build_demo(model, model_info(args.model_name_or_path, args.revision))
+    model = load_model(args.model_name_or_path, revision=args.revision, backend=args.backend)
+    info = dict(model_info(args.model_name_or_path, args.revision), backend=describe_backend(model))
+    logger.info("Backend: %s", info["backend"])
+    return build_demo(model, info)
 
 
 @exit_on_error

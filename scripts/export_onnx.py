@@ -3,17 +3,30 @@
     pip install -e ".[onnx]"
     python scripts/export_onnx.py --model_name_or_path outputs/news --output_dir outputs/news
     python scripts/predict.py --model_name_or_path outputs/news --backend onnx "Senate passes the budget bill"
+    python scripts/export_onnx.py --model_name_or_path outputs/news --output_dir outputs/news --quantize int8
+    python scripts/predict.py --model_name_or_path outputs/news --backend onnx-int8 "Senate passes the budget bill"
 
 The graph has dynamic batch and sequence axes and the model's exact padding semantics; after the
-export, onnxruntime runs it on shapes it was not traced with and the script fails if any logit
-differs from torch's by more than 1e-5. With another --output_dir, config.json, model.safetensors
-and tokenizer.json are written there too, so the folder loads with either backend.
+export, onnxruntime runs it on shapes it was not traced with and on real texts (the run's validation
+split, or --eval_file) at the model's own lengths, prints the largest logit difference to torch,
+and fails if one exceeds 1e-5 + 1e-5 x |logit|. With another --output_dir, config.json,
+model.safetensors and tokenizer.json are written there too, so the folder loads with either backend.
+
+--quantize int8 also writes model_int8.onnx (dynamic int8 quantization by onnxruntime: faster and a
+quarter of the size, not exact) and model_int8_gate.json, but only if, on the labelled texts, the
+int8 graph's labels agree with the fp32 model's on at least --min_agreement of them and its accuracy
+drops by at most --max_accuracy_drop points (scored alone and in batches of 64; the worse counts).
+Otherwise one line with the numbers, and nothing is written.
 """
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from modeling.cli import exit_on_error, load_model
+
+QUANTIZE_CHOICES = ("int8",)
 
 
 def parse_args(argv=None):
@@ -24,7 +37,53 @@ def parse_args(argv=None):
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: %(default)s).")
     parser.add_argument("--no_check", dest="check", action="store_false",
                         help="Skip running the graph in onnxruntime against torch after the export.")
-    return parser.parse_args(argv)
+    parser.add_argument("--quantize", choices=QUANTIZE_CHOICES,
+                        help="Also write model_int8.onnx, gated on labelled texts (see --eval_file).")
+    parser.add_argument("--eval_file", help="Labelled CSV/TSV for the checks and the int8 gate (default: the run's"
+                                            " --validation_file, from its training_args.json).")
+    parser.add_argument("--text_column", help="Text column of --eval_file (default: the run's, else titletext or text).")
+    parser.add_argument("--label_column", help="Label column of --eval_file (default: the run's, else label).")
+    parser.add_argument("--min_agreement", type=float, default=0.99,
+                        help="int8 gate: least share of labels equal to the fp32 model's (default: %(default)s).")
+    parser.add_argument("--max_accuracy_drop", type=float, default=0.5,
+                        help="int8 gate: most accuracy points the int8 graph may lose (default: %(default)s).")
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.min_agreement <= 1.0:
+        parser.error(f"--min_agreement must be in [0, 1], got {args.min_agreement}")
+    if args.max_accuracy_drop < 0:
+        parser.error(f"--max_accuracy_drop must be at least 0, got {args.max_accuracy_drop}")
+    if args.quantize and not args.check:
+        parser.error("--quantize needs the checks: drop --no_check")
+    return args
+
+
+def run_settings(model_name_or_path):
+    """The run's training_args.json (a local train.py folder), else {}."""
+    path = Path(model_name_or_path) / "training_args.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def eval_data(args, model):
+    """(texts, label ids, source, rows dropped) of --eval_file or the run's validation file; None
+    when neither is available (then the int8 gate cannot run)."""
+    run = run_settings(args.model_name_or_path)
+    path = args.eval_file or run.get("validation_file")
+    if path is None:
+        return None
+    if not args.eval_file and not Path(path).is_file():
+        raise FileNotFoundError(f"the run's validation file {path} (training_args.json) is not here; pass --eval_file")
+    import datasets
+
+    from modeling.data.pipeline import prepare_file
+
+    datasets.disable_progress_bars()  # a few hundred rows: the bars would only be noise
+    ds, text_column, _, stats = prepare_file(
+        path, text_column=args.text_column or run.get("text_column"),
+        label_column=args.label_column or run.get("label_column") or "label",
+        delimiter=None if args.eval_file else run.get("delimiter"), first_n_words=model.config.max_length,
+        min_text_chars=model.config.min_text_chars,
+        label_names=model.config.label_names, label_names_given="model (config.json label_names)")
+    return list(ds[text_column]), list(ds["label"]), path, stats.rows_dropped_short
 
 
 @exit_on_error
@@ -33,13 +92,37 @@ def main(argv=None):
     try:
         from modeling.hub.onnx_export import export_pretrained
         import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
     except ImportError as err:
         raise ValueError(f"exporting needs the onnx extra ({err}): pip install \"bilstm-text-classifier[onnx]\"") from None
-    load_model(args.model_name_or_path, revision=args.revision)  # a bad folder or repo id: one clear line
-    path = export_pretrained(args.model_name_or_path, args.output_dir, revision=args.revision, opset=args.opset,
-                             check=args.check)
-    print(f"wrote {path}", file=sys.stderr)
-    return path
+    model = load_model(args.model_name_or_path, revision=args.revision)  # a bad folder or repo id: one clear line
+    data = eval_data(args, model) if args.check else None
+    if args.quantize and data is None:
+        raise ValueError("--quantize int8 gates the int8 graph on labelled texts: pass --eval_file (the model has no"
+                         " run validation file)")
+    texts, labels, source, dropped = data or (None, None, None, 0)
+    if args.check and data is None:
+        print("no labelled file (--eval_file, or a run's validation split): the graph is checked on random token ids"
+              " only", file=sys.stderr)
+    result = export_pretrained(args.model_name_or_path, args.output_dir, revision=args.revision, opset=args.opset,
+                               check=args.check, texts=texts, labels=labels, source=source, quantize=args.quantize,
+                               min_agreement=args.min_agreement, max_accuracy_drop=args.max_accuracy_drop,
+                               dropped=dropped)
+    if result.text_check:
+        c = result.text_check
+        print(f"ONNX fp32 vs torch on {c['texts']} texts of {source} (up to {c['max_tokens']} tokens): max |logit"
+              f" difference| {c['max_abs_logit_difference']:.2e} (largest |logit| {c['max_abs_logit']:.2f}; tolerance"
+              f" 1e-05 + 1e-05 x |logit|), {c['labels_differing']} labels differ", file=sys.stderr)
+    print(f"wrote {result.onnx}", file=sys.stderr)
+    if result.gate:
+        g = result.gate
+        print(f"int8 gate on {g['texts_scored']} texts of {source}: labels agree {100 * g['agreement']:.2f}%"
+              f" ({g['labels_differing']} differ; minimum {100 * args.min_agreement:.2f}%), accuracy"
+              f" {g['accuracy_int8']:.4f} vs fp32 {g['accuracy_fp32']:.4f} (drop {g['accuracy_drop_points']:.2f}"
+              f" points; maximum {args.max_accuracy_drop:.2f})", file=sys.stderr)
+        print(f"wrote {result.int8} ({g['size_bytes']['int8'] / 1e6:.1f} MB, fp32 {g['size_bytes']['fp32'] / 1e6:.1f} MB)"
+              " and its gate's numbers in model_int8_gate.json", file=sys.stderr)
+    return result
 
 
 if __name__ == "__main__":

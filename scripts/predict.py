@@ -15,7 +15,9 @@ the tutorial's recipe), which training skipped, gets "label": null and a "skippe
 label; the prediction's column is predicted_label, and index input_index, where the input has a column
 of that name, e.g. the true label of a test file) or .jsonl (the printed lines, with the text) instead.
 --backend auto (the default) runs onnxruntime when the model has a model.onnx (scripts/export_onnx.py)
-and onnxruntime is installed, else torch; the results are the same.
+and onnxruntime is installed, else torch; the results are the same. --backend onnx-int8 runs the int8
+graph (export_onnx.py --quantize int8): faster, not exact (its gate's numbers are in
+model_int8_gate.json). The backend that served is named on standard error.
 """
 
 import argparse
@@ -28,6 +30,7 @@ import datasets
 from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
+from modeling.serving import BACKENDS, describe_backend
 from modeling.data.files import read_lines
 from modeling.inference import short_text_reason
 from modeling.data.preparation import texts_from_csv
@@ -50,8 +53,9 @@ def parse_args(argv=None):
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="Binary models predict the second label when its probability is above this.")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
-    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="onnx: onnxruntime on the model's model.onnx (scripts/export_onnx.py, the [onnx] extra);"
+                             " onnx-int8: on its gated int8 graph model_int8.onnx (export_onnx.py --quantize int8);"
                              " auto (default): onnx when both are there, else torch.")
     args = parser.parse_args(argv)
     if args.texts and args.input_file:
@@ -121,6 +125,7 @@ def main(argv=None):
     texts, rows = read_inputs(args)
     if not texts:
         raise ValueError("no texts to classify: pass texts as arguments, --input_file, or lines on standard input")
+    print(f"backend: {describe_backend(model)}", file=sys.stderr)  # after the input checks: errors stay one line
     predictions = list(classify(model, texts, args.batch_size, args.threshold))
     if args.output_file:
         write_output(args.output_file, rows, predictions, model.config.label_names)

@@ -117,7 +117,8 @@ def test_csv_input_prints_predictions_and_no_progress_bars(predict, run, tmp_pat
     path.write_text("label,text\nREAL," + TEXTS[0] + "\nFAKE," + TEXTS[1] + "\n", encoding="utf-8")
     predict(["--model_name_or_path", str(run), "--input_file", str(path), "--output_file", str(tmp_path / "out.csv")])
     err = capsys.readouterr().err
-    assert err == f"wrote 2 predictions to {tmp_path / 'out.csv'}\n"  # no datasets "Generating ..." bar
+    # the backend that served (issue 24), then the result; no datasets "Generating ..." bar
+    assert err == f"backend: torch\nwrote 2 predictions to {tmp_path / 'out.csv'}\n"
     # The input's own label column keeps its name; the prediction's is predicted_label (as the docstring says).
     header = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header[:4] == ["index", "label", "text", "predicted_label"]

@@ -140,7 +140,7 @@ def handler_limits():
 
 def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=DEFAULT_LICENSE, language=None,
                       tags=(), widget_texts=None, text_kind=None, repo_url=None, model=None,
-                      space_id=None):
+                      space_id=None, int8_gate=None):
     """Render the model card of the run in ``model_dir``.
 
     Args:
@@ -161,6 +161,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
             no link when there is none).
         model: the loaded model, to skip loading it again.
         space_id: the Gradio Space that demonstrates the model, if any (linked from the card).
+        int8_gate: the gate's numbers (``model_int8_gate.json``) when the upload has the int8 graph.
 
     Returns:
         A ``huggingface_hub.ModelCard``.
@@ -197,6 +198,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         language_name=LANGUAGE_NAMES.get(language, language) if isinstance(language, str) else None,
         repo_url=repo_url or project_url(), license=license, **_data_context(data, training_args, dataset_id),
         max_batch=max_batch, max_chars=max_chars, **_results_context(metrics, run_files, model_dir),
+        int8_gate=int8_gate and dict(int8_gate, source_name=Path(int8_gate.get("source") or "?").name),
         config_table=_table(["field", "value"], sorted(model.config.to_dict().items())),
         training_table=_training_table(training_args or None, run_files.get("all_results.json")),
     )

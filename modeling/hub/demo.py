@@ -85,12 +85,14 @@ def _widget_texts(readme):
 
 
 def header_markdown(info):
-    """The Markdown shown above the text box: name, labels, test accuracy."""
+    """The Markdown shown above the text box: name, labels, backend, test accuracy."""
     lines = [f"# {info['name']}", ""]
     if "/" in info["name"]:
         lines.append(f"Model: [{info['name']}](https://huggingface.co/{info['name']})  ")
     if info["labels"]:
         lines.append("Labels: " + ", ".join(f"`{label}`" for label in info["labels"]) + "  ")
+    if info.get("backend"):  # modeling.serving.describe_backend of the model that serves the page
+        lines.append(f"Served by: {info['backend']}  ")
     if info["test_accuracy"] is not None:
         on = f" on {info['test_examples']:,} held-out examples" if info["test_examples"] else ""
         lines.append(f"Test accuracy: **{info['test_accuracy']:.4f}**{on}")

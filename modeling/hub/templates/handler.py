@@ -18,7 +18,11 @@ The model code comes from ``bilstm_inference/`` next to this file: a copy of the
 inference modules, so the toolkit image (torch, tokenizers, safetensors, huggingface_hub) needs
 nothing else installed. When the repo holds the exported graph (``model_graph.pb``, pushed with
 ``--include_onnx``) and onnxruntime is installed (its ``requirements.txt`` then asks for it), the
-texts are classified by onnxruntime, with the same results; otherwise by torch.
+texts are classified by onnxruntime, with the same results; otherwise by torch. The environment
+variable ``BILSTM_BACKEND`` (set in the Endpoint's settings) picks another backend: ``torch``, ``onnx``
+or ``onnx-int8`` (the gated int8 graph ``model_graph_int8.pb``: faster, not exact; its gate's numbers
+are in ``model_int8_gate.json`` and on the model card); the handler logs which one serves and keeps
+it in ``self.backend`` / ``self.served_by``.
 Generated from ``modeling/hub/templates/handler.py``; edit it there.
 """
 
@@ -30,8 +34,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from bilstm_inference import load_for_inference  # noqa: E402
+from bilstm_inference import describe_backend, load_for_inference  # noqa: E402
 from bilstm_inference.inference import is_long_enough, short_text_reason  # noqa: E402
+
+BACKEND_VARIABLE = "BILSTM_BACKEND"  # auto (default), torch, onnx, onnx-int8
 
 MAX_BATCH_SIZE = 64  # texts per request
 MAX_TEXT_CHARS = 100_000  # characters per text; the model reads only its first max_length tokens anyway
@@ -42,8 +48,10 @@ class EndpointHandler:
     """Load the model once from ``path``; classify the texts of each request."""
 
     def __init__(self, path=""):
-        self.model = load_for_inference(path or _HERE, backend="auto")
+        self.model = load_for_inference(path or _HERE, backend=os.environ.get(BACKEND_VARIABLE) or "auto")
         self.backend = getattr(self.model, "backend", "torch")
+        self.served_by = describe_backend(self.model)
+        print(f"EndpointHandler: serving with {self.served_by}", file=sys.stderr, flush=True)
         self.label_names = list(self.model.config.label_names)
         self.min_text_chars = self.model.config.min_text_chars  # the rule the model was trained with
 
