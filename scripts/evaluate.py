@@ -23,7 +23,7 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 
 from modeling.cli import exit_on_error, load_model, setup_logging
-from modeling.data.arguments import column_names_arg, delimiter_arg, label_names_arg
+from modeling.data.arguments import add_file_format_arguments
 from modeling.training.evaluation import (
     evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
     save_eval_results,
@@ -40,16 +40,10 @@ def parse_args(argv=None):
     parser.add_argument("--test_file", required=True, help="Labelled CSV/TSV to evaluate on.")
     parser.add_argument("--text_column", help="Text column; default: titletext (built from title and text), else text.")
     parser.add_argument("--label_column", default="label", help="Label column (default: %(default)s).")
-    parser.add_argument("--delimiter", type=delimiter_arg,
-                        help="CSV delimiter: ',', ';', 'tab' or '|' (default: tab for .tsv, else sniffed from the"
-                             " header row).")
-    parser.add_argument("--column_names", type=column_names_arg,
-                        help="For a CSV/TSV without a header row: the name of each column, comma-separated"
-                             " (default: the file's header row).")
-    parser.add_argument("--label_names", type=label_names_arg,
-                        help="The file's class names in its id order, e.g. FAKE,REAL for a file with 0=FAKE,"
-                             " 1=REAL: integer labels are read as ids into these names, then matched with the"
-                             " model's classes by name (default: the model's own order, config.json label_names).")
+    add_file_format_arguments(parser, label_names_help=(
+        "The file's class names in its id order, e.g. FAKE,REAL for a file with 0=FAKE, 1=REAL: integer labels are"
+        " read as ids into these names, then matched with the model's classes by name (default: the model's own"
+        " order, config.json label_names)."))
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="Binary models predict the second label when its probability is above this"
                              " (default: %(default)s).")

@@ -31,8 +31,9 @@ def column_names_arg(value):
     return names
 
 
-def add_file_format_arguments(parser):
-    """``--delimiter``, ``--column_names`` and ``--label_names``, shared by the scripts that read labelled files."""
+def add_file_format_arguments(parser, label_names_help=None):
+    """``--delimiter``, ``--column_names`` and ``--label_names``, shared by the scripts that read labelled
+    files; ``label_names_help`` says what the names mean where it differs (evaluate.py)."""
     parser.add_argument("--delimiter", type=delimiter_arg,
                         help="CSV delimiter: ',', ';', 'tab' or '|' (default: tab for .tsv, else sniffed from the"
                              " header row).")
@@ -40,8 +41,9 @@ def add_file_format_arguments(parser):
                         help="For CSV/TSV files without a header row (e.g. LIAR's TSVs): the name of each column,"
                              " comma-separated, e.g. id,label,statement,... (default: the file's header row).")
     parser.add_argument("--label_names", type=label_names_arg,
-                        help="Class names in id order, e.g. REAL,FAKE (default: from the train labels; REAL/FAKE"
-                             " as REAL=0, FAKE=1). Integer labels 0, 1, ... are read as ids into these names.")
+                        help=label_names_help or "Class names in id order, e.g. REAL,FAKE (default: from the train"
+                             " labels; REAL/FAKE as REAL=0, FAKE=1). Integer labels 0, 1, ... are read as ids into"
+                             " these names.")
 
 
 def min_text_chars_arg(value):
