@@ -36,15 +36,27 @@ class Loop:
     train_sampler: object  # the length-grouped batch sampler, whose epoch the loop sets
     eval_dataloaders: dict
     state: TrainingState
-    steps_per_epoch: int
-    total_steps: int
-    num_epochs: int
-    eval_steps: int
-    length: TrainingLength
+    length: TrainingLength  # steps per epoch, the step limit, the evaluation schedule, early stopping
     precision: str
     precision_name: str
     first_step: int = 0  # the step a resumed run started from
     stopped_early: bool = False  # early stopping ended the run
+
+    @property
+    def steps_per_epoch(self):
+        return self.length.steps_per_epoch
+
+    @property
+    def total_steps(self):
+        return self.length.max_steps  # with early stopping the schedule spans the limit, not the steps run
+
+    @property
+    def num_epochs(self):
+        return self.length.num_epochs
+
+    @property
+    def eval_steps(self):
+        return self.length.eval_steps
 
     @property
     def stop_reason(self):

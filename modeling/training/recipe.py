@@ -306,8 +306,7 @@ def prepare_loop(run, model, data):
     precision = resolve_train_precision(args.train_precision, accelerator.mixed_precision)
     loop = Loop(model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, train_dataloader=train_dataloader,
                 train_sampler=train_sampler, eval_dataloaders=dict(zip(eval_names, eval_dataloaders)),
-                state=TrainingState(), steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-                num_epochs=length.num_epochs, eval_steps=length.eval_steps, length=length, precision=precision,
+                state=TrainingState(), length=length, precision=precision,
                 precision_name=accelerator.mixed_precision if precision == "accelerate" else precision)
     if run.checkpoint is not None:
         load_checkpoint(accelerator, loop.state, run.checkpoint)  # model, optimizer, RNG states and the state
