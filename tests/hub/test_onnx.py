@@ -8,9 +8,7 @@ import json
 import logging
 import os
 import random
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,9 @@ from modeling.hub import upload as hub  # noqa: E402
 from modeling.inference import pad_sequences  # noqa: E402
 from modeling.hub.onnx_export import ATOL, RTOL, check_onnx, export_onnx  # noqa: E402
 from modeling.serving import OnnxBiLSTMClassifier, load_for_inference  # noqa: E402
-from tests.hub.test_upload import REPO_ID, TEXTS, populate_cache, tiny_model, write_run  # noqa: E402
+from tests.hub.test_upload import (  # noqa: E402
+    REPO_ID, TEXTS, handler_process, populate_cache, tiny_model, write_run,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWS = ROOT.parent / "shared" / "data" / "fake_or_real_news"
@@ -232,43 +232,11 @@ def test_export_script_and_predict_backends(tiny_dir, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------ upload and Endpoint
-ENDPOINT_DRIVER = textwrap.dedent("""
-    import importlib.abc, importlib.util, json, sys
-
-    blocked = {"modeling", "datasets", "evaluate", "accelerate", "pandas", "matplotlib", "onnx"} | set(sys.argv[3:])
-
-    class Absent(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in blocked:
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-
-    sys.meta_path.insert(0, Absent())
-    model_dir, texts = sys.argv[1], json.loads(sys.argv[2])
-    spec = importlib.util.spec_from_file_location("handler.EndpointHandler", model_dir + "/handler.py")
-    sys.path.insert(0, model_dir)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["handler.EndpointHandler"] = module
-    spec.loader.exec_module(module)
-    endpoint = module.EndpointHandler(model_dir)
-    print(json.dumps({"backend": endpoint.backend, "answer": endpoint({"inputs": texts})}))
-""")
-
-
 @pytest.fixture(scope="module")
 def onnx_run(tmp_path_factory):
     run = write_run(tiny_model(), tmp_path_factory.mktemp("run") / "output")
     export_onnx(BiLSTMForSequenceClassification.from_pretrained(run), run / "model.onnx")
     return run
-
-
-def run_endpoint(folder, tmp_path, *blocked):
-    driver = tmp_path / "driver.py"
-    driver.write_text(ENDPOINT_DRIVER)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([sys.executable, "-I", "-B", str(driver), str(folder), json.dumps(TEXTS), *blocked],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_upload_with_onnx_and_the_endpoint_serves_it(onnx_run, tmp_path):
@@ -282,10 +250,12 @@ def test_upload_with_onnx_and_the_endpoint_serves_it(onnx_run, tmp_path):
     assert requirements == ["onnxruntime>=1.17"]
     expected = BiLSTMForSequenceClassification.from_pretrained(onnx_run).predict(TEXTS)
     for blocked, backend in (((), "onnx"), (("onnxruntime",), "torch")):
-        answer = run_endpoint(folder, tmp_path, *blocked)
+        proc = handler_process(sys.executable, folder, [{"inputs": TEXTS}], tmp_path, *blocked)
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
         assert answer["backend"] == backend
-        assert [r[0]["label"] for r in answer["answer"]] == [p["label"] for p in expected]
-        assert [r[0]["score"] for r in answer["answer"]] == pytest.approx([p["score"] for p in expected], abs=1e-6)
+        (results,) = [a["ok"] for a in answer["answers"]]
+        assert [r[0]["label"] for r in results] == [p["label"] for p in expected]
+        assert [r[0]["score"] for r in results] == pytest.approx([p["score"] for p in expected], abs=1e-6)
 
 
 def test_include_onnx_without_a_current_graph_is_one_clear_error(tmp_path, capsys):

@@ -6,10 +6,8 @@ import csv
 import importlib.util
 import json
 import logging
-import os
 import random
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,9 +23,8 @@ from modeling.hub import upload as hub  # noqa: E402
 from modeling.hub.onnx_export import check_onnx_texts, export_pretrained  # noqa: E402
 from modeling.hub.onnx_int8 import GATE_FILE, QuantizationRefused  # noqa: E402
 from modeling.inference import decide, pad_sequences, probabilities  # noqa: E402
-from modeling.serving import OnnxBiLSTMClassifier, describe_backend, load_for_inference  # noqa: E402
-from tests.hub.test_onnx import ENDPOINT_DRIVER  # noqa: E402
-from tests.hub.test_upload import REPO_ID, TEXTS, tiny_model, write_run  # noqa: E402
+from modeling.serving import describe_backend, load_for_inference  # noqa: E402
+from tests.hub.test_upload import REPO_ID, TEXTS, handler_process, tiny_model, write_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 N_TEXTS = 3000  # enough texts near the decision boundary that int8 flips several labels
@@ -194,14 +191,9 @@ def test_upload_carries_the_int8_graph_and_the_endpoint_serves_it_when_asked(exp
     card = (folder / "README.md").read_text()
     assert "BILSTM_BACKEND=onnx-int8" in card and f"{100 * exported[1].gate['agreement']:.2f}%" in card
     assert "model_graph_int8.pb" not in (hub.build_upload_folder(exported[0], tmp_path / "plain") / "README.md").read_text()
-    driver = tmp_path / "driver.py"
-    driver.write_text(ENDPOINT_DRIVER)
     for variable, backend in ((None, "onnx"), ("onnx-int8", "onnx-int8"), ("torch", "torch")):
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BILSTM_BACKEND")}
-        env.update({"BILSTM_BACKEND": variable} if variable else {})
-        proc = subprocess.run([sys.executable, "-I", "-B", str(driver), str(folder), json.dumps(TEXTS)], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr
+        proc = handler_process(sys.executable, folder, [{"inputs": TEXTS}], tmp_path,
+                               environment={"BILSTM_BACKEND": variable} if variable else None)
         assert json.loads(proc.stdout.strip().splitlines()[-1])["backend"] == backend
         assert f"EndpointHandler: serving with {describe_backend_name(backend)}" in proc.stderr
 

@@ -373,10 +373,13 @@ def test_script_errors_are_one_line(run_dir, args, message, fake_hub, capsys):
 HANDLER_DRIVER = textwrap.dedent("""
     import importlib.abc, importlib.util, json, sys
 
+    # The project, the training-only libraries and the ONNX exporter are not in the Endpoints image;
+    # further names (e.g. onnxruntime) may follow the requests on the command line.
+    blocked = {"modeling", "datasets", "evaluate", "accelerate", "pandas", "matplotlib", "onnx"} | set(sys.argv[3:])
+
     class Absent(importlib.abc.MetaPathFinder):
-        # The project and the training-only libraries are not in the Endpoints image.
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in {"modeling", "datasets", "evaluate", "accelerate", "pandas", "matplotlib"}:
+            if name.split(".")[0] in blocked:
                 raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
     sys.meta_path.insert(0, Absent())
@@ -401,20 +404,28 @@ HANDLER_DRIVER = textwrap.dedent("""
             answers.append({"ok": endpoint(request)})
         except ValueError as err:
             answers.append({"error": str(err)})
-    print(json.dumps(answers))
+    print(json.dumps({"backend": endpoint.backend, "answers": answers}))
 """)
 
 
-def run_handler(python, folder, requests, tmp_path):
-    """The handler's answers (``{"ok": ...}`` or ``{"error": ...}``) to ``requests``, loaded from
-    ``folder`` as the toolkit loads it, in a fresh ``python`` without the project."""
+def handler_process(python, folder, requests, tmp_path, *blocked, environment=None):
+    """Load the handler of ``folder`` as the toolkit loads it, in a fresh ``python`` without the project
+    (nor the ``blocked`` packages; ``environment`` adds variables), and send it ``requests``. Returns the
+    finished process; its last stdout line is ``{"backend": ..., "answers": [{"ok": ...} or {"error": ...}]}``."""
     driver = tmp_path / "driver.py"
     driver.write_text(HANDLER_DRIVER)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([python, "-I", "-B", str(driver), str(folder), json.dumps(requests)],
+    # Not the caller's PYTHONPATH (the project) nor its BILSTM_BACKEND (the handler's backend choice).
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BILSTM_BACKEND")} | (environment or {})
+    proc = subprocess.run([python, "-I", "-B", str(driver), str(folder), json.dumps(requests), *blocked],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return proc
+
+
+def run_handler(python, folder, requests, tmp_path, *blocked):
+    """The handler's answers (``{"ok": ...}`` or ``{"error": ...}``) to ``requests`` (see :func:`handler_process`)."""
+    return json.loads(handler_process(python, folder, requests, tmp_path, *blocked).stdout.strip().splitlines()[-1])[
+        "answers"]
 
 
 @pytest.mark.parametrize("python", HANDLER_PYTHONS)
