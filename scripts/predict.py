@@ -30,6 +30,7 @@ import datasets
 from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
+from modeling.data.arguments import DefaultsHelpFormatter
 from modeling.serving import BACKENDS, describe_backend
 from modeling.data.files import read_lines
 from modeling.inference import short_text_reason
@@ -42,7 +43,7 @@ CHUNK = 4096  # texts encoded and classified at a time, so any input size runs i
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("texts", nargs="*", help="Texts to classify.")
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
     parser.add_argument("--input_file", help="CSV/TSV with a text column, or a text file with one text per line.")

@@ -7,7 +7,7 @@ the library call and the command line can never disagree on one.
 import argparse
 import math
 
-from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument
+from ..data.arguments import DefaultsHelpFormatter, add_file_format_arguments, add_min_text_chars_argument
 from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
 from .state import EARLY_STOPPING_PATIENCE, MAX_EPOCHS, MIN_EVAL_STEPS, MIN_STEPS, checkpointing_steps
@@ -25,7 +25,7 @@ ARCHITECTURE_OPTIONS = ("embedding_dim", "hidden_size", "num_layers", "dropout",
 
 def build_parser(description=None):
     """The ``argparse`` parser of ``scripts/train.py``; ``--help`` shows every default."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=description, formatter_class=DefaultsHelpFormatter)
     add_data_arguments(parser.add_argument_group("data (none given: the synthetic demo CSV, split 80/10/10)"))
     add_model_arguments(parser.add_argument_group("model"))
     add_training_arguments(parser.add_argument_group("training"))
