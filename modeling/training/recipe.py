@@ -399,7 +399,7 @@ def save_run(run, loop, data, all_results, test_results):
                      best_global_step=state.best_global_step, demo=run.demo)
     for key, value in all_results.items():
         logger.info(f"  {key} = {value}")
-    for line in next_steps(args.output_dir, args.test_file if isinstance(args.test_file, str) else None):
+    for line in next_steps(args, args.test_file if isinstance(args.test_file, str) else None):
         logger.info(line)
 
 
