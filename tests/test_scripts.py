@@ -666,3 +666,60 @@ def test_two_process_ddp_on_cpu_counts_each_example_once(scripts, prepared, tmp_
         for key in ("accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix"):
             assert two_ranks[key] == single[key], key
         assert two_ranks["loss"] == pytest.approx(single["loss"], abs=1e-6)
+
+
+def test_the_commands_a_run_prints_work_on_its_own_data(scripts, prepared, tmp_path, caplog, capsys, module_caches):
+    """A run on other column names (and another delimiter) ends with evaluate.py and predict.py
+    commands that carry them: run as printed, they score the run's own test file."""
+    data, _ = prepared
+    for name in ("train", "valid", "test"):
+        rows = read_csv(data / f"{name}.csv")
+        with open(tmp_path / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, delimiter=";")
+            writer.writerow(["category", "question"])
+            writer.writerows([(row["label"], row["titletext"]) for row in rows])
+    files = ["--train_file", str(tmp_path / "train.csv"), "--validation_file", str(tmp_path / "valid.csv"),
+             "--test_file", str(tmp_path / "test.csv")]
+    out = tmp_path / "run"
+    with caplog.at_level("INFO"):
+        results = scripts["train"].main([*files, "--output_dir", str(out), *TINY, "--max_steps", "4",
+                                         "--text_column", "question", "--label_column", "category",
+                                         "--delimiter", ";", "--no_baseline"])
+    logged = [r.getMessage().removeprefix("[RANK 0] ") for r in caplog.records]
+    commands = [line.strip() for line in logged if line.startswith("  python scripts/")]
+    evaluate_line = next(c for c in commands if c.startswith("python scripts/evaluate.py"))
+    predict_line = next(c for c in commands if c.startswith("python scripts/predict.py"))
+    assert "--text_column question --label_column category --delimiter ';'" in evaluate_line
+    import shlex
+
+    scored = scripts["evaluate"].main(shlex.split(evaluate_line)[2:])
+    assert scored["accuracy"] == results["test_accuracy"]
+    capsys.readouterr()
+    predict_args = shlex.split(predict_line)[2:]
+    predict_args[predict_args.index("--output_file") + 1] = str(tmp_path / "predictions.csv")
+    scripts["predict"].main(predict_args)
+    predicted = read_csv(tmp_path / "predictions.csv")
+    assert len(predicted) == results["test_samples"]
+    assert sum(r["category"] == r["label"] for r in predicted) / len(predicted) == results["test_accuracy"]
+
+
+def test_help_names_each_default_once(scripts, capsys):
+    """--help adds "(default: X)" only where the text does not already say it, and never "(default: None)"."""
+    import re
+
+    for name in ("train", "predict"):
+        with pytest.raises(SystemExit):
+            scripts[name].main(["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: None)" not in text and "(default: False)" not in text
+        assert not re.search(r"\(default: [^)]*\)\.? \(default:", text), name
+        if name == "train":
+            assert "Label column. (default: label)" in text and "(default: the file's header row)." in text
+
+
+def test_demo_help_and_default_backend_agree():
+    """demo.py's --backend default is auto (as predict.py and the Endpoint handler), and its help says so."""
+    demo = load_script("demo")
+    assert demo.parse_args(["--model_name_or_path", "x"]).backend == "auto"
+    predict = load_script("predict")
+    assert predict.parse_args(["--model_name_or_path", "x"]).backend == "auto"
