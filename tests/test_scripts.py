@@ -723,3 +723,25 @@ def test_demo_help_and_default_backend_agree():
     assert demo.parse_args(["--model_name_or_path", "x"]).backend == "auto"
     predict = load_script("predict")
     assert predict.parse_args(["--model_name_or_path", "x"]).backend == "auto"
+
+
+def test_evaluate_names_the_decision_rule_of_a_multi_class_model(scripts, prepared, tmp_path, capsys, module_caches):
+    """A three-class model predicts its most probable label: evaluate.py says so, not "threshold 0.5"."""
+    data, _ = prepared
+    rows = read_csv(data / "train.csv")
+    three = write_three_class_csv(tmp_path / "three.csv", rows)
+    scripts["train"].main(["--train_file", str(three), "--output_dir", str(tmp_path / "run"), *TINY, "--max_steps", "2",
+                           "--no_baseline"])
+    capsys.readouterr()
+    scripts["evaluate"].main(["--model_name_or_path", str(tmp_path / "run"), "--test_file", str(three)])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("most probable label") and "threshold" not in first
+
+
+def write_three_class_csv(path, rows):
+    """``rows`` of a REAL/FAKE split relabelled into three classes (every third row OTHER)."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "text"])
+        writer.writerows([("OTHER" if i % 3 == 0 else row["label"], row["titletext"]) for i, row in enumerate(rows)])
+    return path
