@@ -368,7 +368,7 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, b
     if accelerator.is_main_process:
         all_results.update(baseline or {})  # the same train split, scored on the same rows
         save_run(run, loop, data, all_results, test_results)
-        warning = baseline_warning(all_results)
+        warning = baseline_warning(all_results, args)
         if warning:
             logger.warning(warning)
     accelerator.wait_for_everyone()
