@@ -745,3 +745,34 @@ def write_three_class_csv(path, rows):
         writer.writerow(["label", "text"])
         writer.writerows([("OTHER" if i % 3 == 0 else row["label"], row["titletext"]) for i, row in enumerate(rows)])
     return path
+
+
+def test_the_progress_bar_ends_where_early_stopping_ends_the_run(scripts, rising, tmp_path, module_caches,
+                                                                  monkeypatch):
+    """The bar counts to the earliest step early stopping can end the run, not to the 100-epoch cap:
+    it starts far below the cap, moves out with each better validation loss, and is full at the end."""
+    import modeling.training.loop
+    from tqdm.auto import tqdm
+
+    bars = []
+
+    class Recorded(tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.totals = [self.total]
+            bars.append(self)
+
+        def refresh(self, *args, **kwargs):
+            totals = getattr(self, "totals", None)  # tqdm refreshes inside __init__ too
+            if totals and self.total != totals[-1]:
+                totals.append(self.total)
+            return super().refresh(*args, **kwargs)
+
+    monkeypatch.setattr(modeling.training.loop, "tqdm", Recorded)
+    results = scripts["train"].main(train_args(rising, tmp_path / "run", *EARLY))
+    (bar,) = bars
+    assert results["stop_reason"] == "early_stopping"
+    cap = 100 * results["global_step"] / results["epoch"]
+    assert bar.totals[0] == max(3 * 2, 4) < cap  # no evaluation yet: patience x eval_steps (from step 4)
+    assert bar.totals == sorted(bar.totals)  # it only moves out
+    assert bar.n == bar.total == results["global_step"] == results["best_global_step"] + 3 * 2

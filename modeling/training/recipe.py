@@ -333,6 +333,10 @@ def announce(run, loop, data):
                batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
                accumulation=args.gradient_accumulation_steps, total_steps=loop.total_steps,
                eval_steps=loop.eval_steps, num_valid=len(data.encoded["validation"]), length=loop.length.describe())
+    if loop.length.patience:
+        logger.info(f"  Progress bar: up to the earliest step early stopping can end the run"
+                    f" ({loop.length.bar_total(loop.state)} now); it moves out each time the validation loss improves,"
+                    f" at most to {loop.total_steps}")
     if loop.precision == "accelerate":
         logger.info(f"Mixed precision {loop.precision_name} from accelerate launch (training and evaluation)")
     else:
