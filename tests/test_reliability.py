@@ -37,7 +37,9 @@ from .test_scripts import TIMING_KEYS, TINY, load_script, read_json
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PY = ROOT / "scripts" / "train.py"
 # 120 train rows in batches of 16: 8 steps per epoch, so checkpoints every 6 steps fall mid-epoch.
-RESUME_FLAGS = ["--num_train_epochs", "15", "--checkpointing_steps", "6", "--eval_steps", "10", "--seed", "3"]
+# Every checkpoint is kept (--save_total_limit 0): the tests below resume from early ones.
+RESUME_FLAGS = ["--num_train_epochs", "15", "--checkpointing_steps", "6", "--eval_steps", "10", "--seed", "3",
+                "--save_total_limit", "0"]
 
 
 @pytest.fixture(scope="module")

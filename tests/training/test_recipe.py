@@ -74,6 +74,18 @@ def test_max_samples_logging_steps_and_save_total_limit(news, tmp_path, caplog):
     assert sorted(p.name for p in out.glob("step_*")) == ["step_10", "step_9"]  # the newest two
 
 
+def test_checkpoints_keep_the_newest_two_by_default_and_zero_keeps_all(news, tmp_path):
+    """The default --save_total_limit is 2 (a run with --checkpointing_steps 1 once left one checkpoint
+    per step); 0 keeps every one, as the HF Trainer's save_total_limit=None/0 does."""
+    train(news, output_dir=str(tmp_path / "two"), checkpointing_steps=1, max_steps=5, no_baseline=True, **TINY)
+    assert sorted(p.name for p in (tmp_path / "two").glob("step_*")) == ["step_4", "step_5"]
+    train(news, output_dir=str(tmp_path / "all"), checkpointing_steps=1, max_steps=5, save_total_limit=0,
+          no_baseline=True, **TINY)
+    assert sorted(p.name for p in (tmp_path / "all").glob("step_*")) == [f"step_{n}" for n in range(1, 6)]
+    with pytest.raises(ValueError, match="--save_total_limit must be at least 0, got -1"):
+        train(news, output_dir=str(tmp_path / "x"), save_total_limit=-1)
+
+
 def test_report_to_none_logs_nowhere(news, tmp_path):
     out = tmp_path / "run"
     train(news, output_dir=str(out), with_tracking=True, report_to="none", max_train_steps=2, **TINY)
