@@ -36,7 +36,7 @@ class Splits:
 def load_splits(train_file=None, validation_file=None, test_file=None, *, dataset_name=None,
                 dataset_config_name=None, data=None, text_column=None, label_column="label", first_n_words=200,
                 min_text_chars=NON_EMPTY, seed=42, label_names=None, delimiter=None, max_train_samples=None,
-                max_eval_samples=None, column_names=None):
+                max_eval_samples=None, max_predict_samples=None, column_names=None, validation_split_percentage=10):
     """Read and clean a run's splits.
 
     Args:
@@ -48,9 +48,10 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
             every split (1: only empty texts); those of validation and test count as unscored.
         delimiter, column_names: the files' CSV delimiter, and their column names when they have no
             header row (``modeling.data.files.read_table``).
-        max_train_samples, max_eval_samples: keep only the first N train / validation examples.
-
-    Without a validation split, 10% of the train split is held out (stratified, seeded).
+        max_train_samples, max_eval_samples, max_predict_samples: keep only the first N train /
+            validation / test examples.
+        validation_split_percentage: without a validation split, the share of the train split held
+            out for it (stratified, seeded), in percent.
 
     Returns:
         :class:`Splits`
@@ -80,9 +81,11 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
     options["text_column"] = text_column
     splits, unscored = {"train": train}, {}
     if "validation" not in tables:
-        logger.info("no validation split: 10%% of %s is held out for validation", train_table.path)
-        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed, source=str(train_table.path),
-                                    hint=hint))
+        logger.info("no validation split: %d%% of %s is held out for validation", validation_split_percentage,
+                    train_table.path)
+        share = validation_split_percentage / 100
+        splits = dict(split_dataset(train, train_ratio=1 - share, valid_ratio=share, seed=seed,
+                                    source=str(train_table.path), hint=hint))
         unscored["validation"] = 0
     for name, table in tables.items():
         splits[name], _, _, stats = prepare_dataset(table.dataset, **options, label_names=label_names,
@@ -91,11 +94,13 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
         unscored[name] = stats.rows_dropped_short
     splits["train"] = take_first(splits["train"], max_train_samples, "train")
     splits["validation"] = take_first(splits["validation"], max_eval_samples, "validation")
+    if "test" in splits:
+        splits["test"] = take_first(splits["test"], max_predict_samples, "test")
     return Splits(splits, text_column, label_names, test_name if "test" in splits else None, unscored)
 
 
 def load_demo_splits(path, *, text_column=None, label_column="label", min_text_chars=NON_EMPTY, seed=42,
-                     label_names=None, max_train_samples=None, max_eval_samples=None):
+                     label_names=None, max_train_samples=None, max_eval_samples=None, max_predict_samples=None):
     """The splits of one raw file cut 80/10/10 as ``prepare_data.py`` cuts it (the demo data); rows
     under ``min_text_chars`` are dropped before the cut, so no split has unscored rows."""
     splits, text_column, label_names, _ = prepare_splits(path, text_column=text_column, label_column=label_column,
@@ -104,6 +109,7 @@ def load_demo_splits(path, *, text_column=None, label_column="label", min_text_c
     splits = dict(splits)
     splits["train"] = take_first(splits["train"], max_train_samples, "train")
     splits["validation"] = take_first(splits["validation"], max_eval_samples, "validation")
+    splits["test"] = take_first(splits["test"], max_predict_samples, "test")
     return Splits(splits, text_column, label_names, f"{Path(path).name} (test split)",
                   {"validation": 0, "test": 0})
 

@@ -21,6 +21,7 @@ OPTION_ALIASES = {"max_train_steps": "max_steps"}
 # 14 checkpoints (414 MB) for a 7.6 MB model: each holds 4x the model (weights, Adam's two moments,
 # the best weights so far).
 SAVE_TOTAL_LIMIT = 2
+VALIDATION_SPLIT_PERCENTAGE = 10  # of the train split, held out when no validation data is given
 REPORT_TO_CHOICES = ("all", "none", "tensorboard", "trackio", "wandb")
 # Flags that describe the architecture or the tokenizer: a run that continues a saved model
 # (--model_name_or_path) takes them from that model instead.
@@ -59,6 +60,11 @@ def add_data_arguments(data):
                       help="Keep only the first N training examples (after cleaning and splitting), for quick runs.")
     data.add_argument("--max_eval_samples", type=int,
                       help="Keep only the first N validation examples (after cleaning and splitting).")
+    data.add_argument("--max_predict_samples", type=int,
+                      help="Keep only the first N test examples (after cleaning); the test scores then cover N rows.")
+    data.add_argument("--validation_split_percentage", type=int, default=VALIDATION_SPLIT_PERCENTAGE,
+                      help="Without validation data: the share of the train split held out for validation, in"
+                           " percent (the demo's one file is cut 80/10/10 instead).")
     data.add_argument("--max_length", type=int, default=MODEL_DEFAULTS.max_length, help="Tokens kept per text.")
     data.add_argument("--min_frequency", type=int, default=3,
                       help="Words seen fewer times in the train split become [UNK].")
@@ -123,6 +129,9 @@ def add_training_arguments(train):
                        help="Learning-rate schedule over the run.")
     train.add_argument("--num_warmup_steps", type=int, default=0,
                        help="Steps of linear warm-up from 0 to --learning_rate.")
+    train.add_argument("--warmup_ratio", type=float, default=0.0,
+                       help="Warm-up as a share of the schedule's steps (the step limit: --max_steps, --num_train_epochs"
+                            " or the 100-epoch cap); --num_warmup_steps > 0 wins, as in the HF Trainer.")
     train.add_argument("--weight_decay", type=float, default=0.0,
                        help="Decoupled weight decay (AdamW); 0 is plain Adam.")
     train.add_argument("--max_grad_norm", type=float, default=0.0,
@@ -130,6 +139,11 @@ def add_training_arguments(train):
     train.add_argument("--train_precision", choices=PRECISION_CHOICES, default="fp32",
                        help="Precision of the training steps: fp32, or bf16 autocast (weights stay fp32);"
                             " evaluation is always fp32.")
+    train.add_argument("--bf16", dest="train_precision", action="store_const", const="bf16",
+                       help="The HF Trainer's name for --train_precision bf16.")
+    train.add_argument("--fp16", action="store_true",
+                       help="fp16 mixed precision through Accelerate (training and evaluation, with loss scaling),"
+                            " as `accelerate launch --mixed_precision fp16`; for GPUs.")
     train.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Batches per optimizer step.")
     train.add_argument("--seed", type=int, default=42, help="Seed for splits, initialization, shuffling, dropout.")
     train.add_argument("--eval_steps", type=int,
@@ -137,8 +151,9 @@ def add_training_arguments(train):
                             " apart).")
     train.add_argument("--logging_steps", type=int,
                        help="Log the mean training loss and learning rate every N steps (None: only at evaluations).")
-    train.add_argument("--checkpointing_steps", type=checkpointing_steps,
-                       help="Save a resumable checkpoint every N steps (step_N/) or each 'epoch' (epoch_N/).")
+    train.add_argument("--checkpointing_steps", "--save_steps", dest="checkpointing_steps", type=checkpointing_steps,
+                       help="Save a resumable checkpoint every N steps (step_N/) or each 'epoch' (epoch_N/);"
+                            " --save_steps is the HF Trainer's name.")
     train.add_argument("--save_total_limit", type=int, default=SAVE_TOTAL_LIMIT,
                        help="Keep at most this many checkpoints, deleting the oldest once a newer one is complete;"
                             " 0 keeps all (the best model is in --output_dir, not in a checkpoint).")
@@ -166,7 +181,7 @@ def check_options(options):
                  "gradient_accumulation_steps", "max_length", "min_frequency", "min_text_chars"):
         if get(name) < 1:
             raise ValueError(f"--{name} must be at least 1")
-    for name in ("max_train_samples", "max_eval_samples", "logging_steps", "max_steps",
+    for name in ("max_train_samples", "max_eval_samples", "max_predict_samples", "logging_steps", "max_steps",
                  "eval_steps", "num_train_epochs"):
         if get(name) is not None and get(name) < 1:
             raise ValueError(f"--{name} must be at least 1, got {get(name)}")
@@ -178,6 +193,13 @@ def check_options(options):
             raise ValueError(f"--{name} must be a finite number >= 0, got {get(name)}")
     if not 0 < get("learning_rate") <= 3.4028234663852886e38:  # float32 max; also refuses nan and inf
         raise ValueError(f"--learning_rate must be a positive float32 number, got {get('learning_rate')}")
+    if not 0 <= get("warmup_ratio") < 1:
+        raise ValueError(f"--warmup_ratio must be in [0, 1), got {get('warmup_ratio')}")
+    if not 0 < get("validation_split_percentage") < 100:
+        raise ValueError(f"--validation_split_percentage must be between 1 and 99, got"
+                         f" {get('validation_split_percentage')}")
+    if get("fp16") and get("train_precision") == "bf16":
+        raise ValueError("--fp16 and --bf16 (--train_precision bf16): choose one")
     if get("vector_words") and not get("pretrained_embeddings"):
         raise ValueError("--vector_words needs --pretrained_embeddings")
     if get("freeze_embeddings") and not get("pretrained_embeddings"):

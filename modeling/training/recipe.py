@@ -140,7 +140,7 @@ def open_run(args, given):
     torch.set_flush_denormal(True)
     project = ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "runs"))
     accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, log_with=trackers,
-                              project_config=project)
+                              project_config=project, mixed_precision="fp16" if args.fp16 else None)
     check_precision_supported("bf16" if accelerator.mixed_precision == "bf16" else args.train_precision,
                               accelerator.device)
     if replace_demo:
@@ -220,7 +220,7 @@ def build_tokenizer(args, data):
 def read_splits(args, given, demo):
     """The run's :class:`~modeling.data.splits.Splits`: the demo CSV, or what the data flags name."""
     limits = dict(max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
-                  min_text_chars=args.min_text_chars)
+                  max_predict_samples=args.max_predict_samples, min_text_chars=args.min_text_chars)
     if demo:
         if args.validation_file or args.test_file:
             raise ValueError("--validation_file and --test_file need --train_file")
@@ -235,7 +235,7 @@ def read_splits(args, given, demo):
                        dataset_config_name=args.dataset_config_name, data=given, text_column=args.text_column,
                        label_column=args.label_column, first_n_words=args.max_length, seed=args.seed,
                        label_names=args.label_names, delimiter=args.delimiter, column_names=args.column_names,
-                       **limits)
+                       validation_split_percentage=args.validation_split_percentage, **limits)
 
 
 def measure_baseline(run, data):
@@ -300,8 +300,10 @@ def prepare_loop(run, model, data):
     total_steps = length.max_steps  # with early stopping the schedule spans the limit, not the steps run
     # The prepared scheduler steps once per process at each optimizer step (Accelerate's
     # AcceleratedScheduler), so its step counts are in units of "steps x processes".
+    # --num_warmup_steps wins over --warmup_ratio, as in the HF Trainer (TrainingArguments.get_warmup_steps).
+    warmup_steps = args.num_warmup_steps or math.ceil(args.warmup_ratio * total_steps)
     lr_scheduler = accelerator.prepare(get_scheduler(
-        args.lr_scheduler_type, optimizer, num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        args.lr_scheduler_type, optimizer, num_warmup_steps=warmup_steps * accelerator.num_processes,
         num_training_steps=total_steps * accelerator.num_processes))
     precision = resolve_train_precision(args.train_precision, accelerator.mixed_precision)
     loop = Loop(model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, train_dataloader=train_dataloader,
@@ -338,7 +340,8 @@ def announce(run, loop, data):
                     f" ({loop.length.bar_total(loop.state)} now); it moves out each time the validation loss improves,"
                     f" at most to {loop.total_steps}")
     if loop.precision == "accelerate":
-        logger.info(f"Mixed precision {loop.precision_name} from accelerate launch (training and evaluation)")
+        source = "--fp16" if run.args.fp16 else "accelerate launch"
+        logger.info(f"Mixed precision {loop.precision_name} from {source} (training and evaluation)")
     else:
         logger.info(f"Training steps in {loop.precision_name} (--train_precision); evaluation in fp32")
 

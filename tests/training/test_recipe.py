@@ -86,6 +86,35 @@ def test_checkpoints_keep_the_newest_two_by_default_and_zero_keeps_all(news, tmp
         train(news, output_dir=str(tmp_path / "x"), save_total_limit=-1)
 
 
+def test_the_hf_trainer_flag_names_work_with_its_meaning():
+    parser = build_parser()
+    args = parser.parse_args(["--bf16", "--save_steps", "50", "--warmup_ratio", "0.1",
+                              "--validation_split_percentage", "5", "--max_predict_samples", "7"])
+    assert (args.train_precision, args.checkpointing_steps, args.warmup_ratio) == ("bf16", 50, 0.1)
+    assert (args.validation_split_percentage, args.max_predict_samples, args.fp16) == (5, 7, False)
+    assert parser.parse_args(["--fp16"]).fp16 and parser.parse_args([]).validation_split_percentage == 10
+    with pytest.raises(ValueError, match="--fp16 and --bf16"):
+        train(None, fp16=True, train_precision="bf16")
+    with pytest.raises(ValueError, match=r"--warmup_ratio must be in \[0, 1\), got 1.5"):
+        train(None, warmup_ratio=1.5)
+    with pytest.raises(ValueError, match="--validation_split_percentage must be between 1 and 99, got 0"):
+        train(None, validation_split_percentage=0)
+
+
+def test_warmup_ratio_validation_split_percentage_max_predict_samples_and_fp16(news, tmp_path, caplog):
+    """--warmup_ratio 0.5 of 8 steps warms up over 4 (HF: ceil(ratio x max_steps)); 20% of 80 rows held out;
+    the test split cut to its first 5 rows; --fp16 runs Accelerate's fp16 mixed precision."""
+    test = write_csv(tmp_path / "test.csv", ["label", "text"], article_rows(30, seed=5))
+    with caplog.at_level(logging.INFO):
+        results = train(news, test_data=test, output_dir=str(tmp_path / "run"), lr_scheduler_type="constant_with_warmup",
+                        warmup_ratio=0.5, max_steps=8, logging_steps=1, validation_split_percentage=20,
+                        max_predict_samples=5, fp16=True, no_baseline=True, **TINY)
+    rates = re.findall(r"Step \d+: loss [\d.]+, learning_rate ([\d.e-]+),", caplog.text)
+    assert rates == ["0.005", "0.0075", "0.01", "0.01", "0.01", "0.01", "0.01", "0.01"]
+    assert (results["train_samples"], results["eval_samples"], results["test_samples"]) == (64, 16, 5)
+    assert results["train_precision"] == "fp16"
+
+
 def test_report_to_none_logs_nowhere(news, tmp_path):
     out = tmp_path / "run"
     train(news, output_dir=str(out), with_tracking=True, report_to="none", max_train_steps=2, **TINY)
