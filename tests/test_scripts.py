@@ -776,3 +776,27 @@ def test_the_progress_bar_ends_where_early_stopping_ends_the_run(scripts, rising
     assert bar.totals[0] == max(3 * 2, 4) < cap  # no evaluation yet: patience x eval_steps (from step 4)
     assert bar.totals == sorted(bar.totals)  # it only moves out
     assert bar.n == bar.total == results["global_step"] == results["best_global_step"] + 3 * 2
+
+
+def test_accelerate_launch_and_python_train_the_same_model(tmp_path):
+    """One command, one seed, two launchers: `accelerate launch -q` (which sets OMP_NUM_THREADS=1 by
+    default) and plain `python` train with the same number of threads and give the same weights, also
+    with oneDNN's AVX2 kernels, whose sums depend on the thread count."""
+    import psutil
+
+    if (psutil.cpu_count(logical=False) or 1) < 2:
+        pytest.skip("one physical core: every launcher uses one thread")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), TQDM_DISABLE="1", ONEDNN_MAX_CPU_ISA="AVX2")
+    args = ["--max_steps", "6", "--eval_steps", "6", "--no_baseline", "--max_train_samples", "200"]
+    launchers = {"python": [sys.executable], "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "-q"]}
+    for name, launcher in launchers.items():
+        proc = subprocess.run([*launcher, str(SCRIPTS / "train.py"), "--output_dir", str(tmp_path / name), *args],
+                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    default = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], env=env,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    threads = {name: read_json(tmp_path / name / "all_results.json")["train_threads"] for name in launchers}
+    assert threads == {"python": int(default), "accelerate": int(default)}
+    ours, theirs = (load_file(tmp_path / name / "model.safetensors") for name in launchers)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)

@@ -46,6 +46,7 @@ from .run_folder import (
     write_run_status,
 )
 from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message
+from .threads import align_threads
 
 logger = get_logger(__name__)
 
@@ -143,6 +144,11 @@ def open_run(args, given):
                               project_config=project, mixed_precision="fp16" if args.fp16 else None)
     check_precision_supported("bf16" if accelerator.mixed_precision == "bf16" else args.train_precision,
                               accelerator.device)
+    threads = align_threads(accelerator.num_processes, accelerator.device.type == "cpu")
+    if threads:
+        logger.info(f"accelerate launch set OMP_NUM_THREADS=1 by default: training uses {threads} threads (one per"
+                    " physical core), as `python scripts/train.py` does, so both train the same model"
+                    " (accelerate launch --num_cpu_threads_per_process N chooses)")
     if replace_demo:
         logger.warning(f"{args.output_dir} holds an earlier demo run: replacing it (runs on your own data are"
                        " never overwritten without --overwrite_output_dir)")
@@ -364,7 +370,7 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, b
         "train_runtime": round(train_runtime, 4), "train_samples": len(data.encoded["train"]),
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - loop.first_step) / train_runtime, 3),
-        "train_precision": loop.precision_name,
+        "train_precision": loop.precision_name, "train_threads": torch.get_num_threads(),
         **{f"pretrained_embeddings_{k}": v for k, v in embeddings_info.items()},
     }
     results = {name: score_split(run, loop, data, name) for name in loop.eval_dataloaders}
