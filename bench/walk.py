@@ -9,9 +9,12 @@ whose code lives in a file under ``modeling/`` or ``scripts/`` of this checkout,
 lambdas and comprehensions (code names in angle brackets), which are part of the function around
 them. A *hop* is one ``call`` event whose callee is a project function and whose immediate caller
 (the frame that made the call) is a project function too, counted every time it happens along the
-executed path: a function called twice is two hops, a call made through a library (a ``datasets.map``
-callback, a ``torch`` hook) is not a hop, and a generator counts once, when it is first entered, not
-at each resumption. Calls made while a module is being imported are not counted (their caller is a
+executed path, once per activation of the caller: a function that calls ``f`` in a loop, or twice,
+makes one hop to ``f``; called again later (a new activation) it hops again. A call made through a
+library (a ``datasets.map`` callback, a ``torch`` hook) is not a hop, though what the callback calls
+is, and a generator counts once, when it is first entered, not at each resumption. ``datasets``
+caching is turned off so that the ``map`` callbacks run on every walk (a cached result would skip
+them). Calls made while a module is being imported are not counted (their caller is a
 module body). *Modules* are the distinct project modules of the callees of all project-function calls
 (hops or not). *training → data* counts the hops whose caller lives in ``modeling/training/`` and whose
 callee lives in ``modeling/data/``: each is one hand-over of control from the recipe to the data wing.
@@ -56,8 +59,12 @@ class Walk:
     def __init__(self):
         self.hops, self.modules, self.handovers = [], Counter(), 0
         self.generator_frames = set()
+        self.called = {}  # id(caller frame) -> the project functions this activation has called
 
     def profile(self, frame, event, arg):
+        if event == "return":
+            self.called.pop(id(frame), None)  # the activation ended; its frame id may be reused
+            return
         if event != "call" or not is_project(frame.f_code):
             return
         code = frame.f_code
@@ -73,6 +80,10 @@ class Walk:
             caller = caller.f_back
         if caller is None or not is_project(caller.f_code):
             return
+        called = self.called.setdefault(id(caller), set())
+        if code in called:  # a loop, or the same call again in this activation of the caller
+            return
+        called.add(code)
         source = module_of(caller.f_code.co_filename)
         self.hops.append((source, caller.f_code.co_name, callee, code.co_name))
         if source.startswith("modeling.training") and callee.startswith("modeling.data"):
@@ -103,6 +114,9 @@ def script_main(path):
 
 
 def walk_train(listing, extra):
+    import datasets
+
+    datasets.disable_caching()
     from torch.optim.optimizer import register_optimizer_step_pre_hook
 
     def stop(optimizer, args, kwargs):
@@ -125,6 +139,9 @@ def walk_train(listing, extra):
 
 
 def walk_predict(listing, model, extra):
+    import datasets
+
+    datasets.disable_caching()
     main = script_main("predict.py")
     walk = Walk()
     with contextlib.redirect_stdout(io.StringIO()):
