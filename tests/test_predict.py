@@ -126,9 +126,9 @@ def test_csv_input_prints_predictions_and_no_progress_bars(predict, run, tmp_pat
 
 
 def test_predict_runs_as_the_readme_runs_it(run):
-    # `python scripts/predict.py` puts scripts/ first on sys.path, where scripts/evaluate.py would stand
-    # in for the `evaluate` package if loading a model imported the training stack (the tests above
-    # call main() in this process, which does not show that).
+    # `python scripts/predict.py` puts scripts/ first on sys.path, so a script named like a package that
+    # loading a model imports would stand in for it (the tests above call main() in this process, which
+    # does not show that; test_scripts.test_no_script_shadows_a_package checks the names).
     import subprocess
 
     root = Path(__file__).resolve().parents[1]

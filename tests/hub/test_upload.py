@@ -61,7 +61,7 @@ def tiny_model(seed=0, steps=5):
 
 
 def eval_results_for(model):
-    """An eval_results.json as evaluate.py writes it (ClassificationReport dict + loss, threshold, file)."""
+    """An eval_results.json as evaluate_model.py writes it (ClassificationReport dict + loss, threshold, file)."""
     names = model.config.label_names
     preds = [names.index(p["label"]) for p in model.predict(TEXTS)]
     cm = [[sum(1 for t, p in zip(LABELS, preds) if (t, p) == (i, j)) for j in range(2)] for i in range(2)]
@@ -82,7 +82,7 @@ def eval_results_for(model):
 
 
 def write_run(model, out):
-    """A train.py + evaluate.py output folder."""
+    """A train.py + evaluate_model.py output folder."""
     model.save_pretrained(out)
     results = eval_results_for(model)
     (out / "eval_results.json").write_text(json.dumps(results, indent=2))
