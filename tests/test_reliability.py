@@ -231,7 +231,7 @@ def test_overwrite_output_dir_replaces_model_and_stale_checkpoints(scripts, data
     (out / "config.json").write_text("{}")
     (out / "notes.txt").write_text("mine")
     scripts["train"].main(["--train_file", str(data / "train.csv"), "--validation_file", str(data / "valid.csv"),
-                           "--output_dir", str(out), "--overwrite_output_dir", "--max_train_steps", "2", *TINY])
+                           "--output_dir", str(out), "--overwrite_output_dir", "--max_steps", "2", *TINY])
     assert not (out / "step_999").exists()  # `latest` can no longer pick the replaced run's checkpoint
     assert (out / "notes.txt").read_text() == "mine"  # files the run did not write stay
     assert BiLSTMForSequenceClassification.from_pretrained(out).config.hidden_size == 16
@@ -255,7 +255,7 @@ def test_messy_but_valid_input_trains(scripts, data, tmp_path, caplog):
         writer.writerows(rows)
     out = tmp_path / "out"
     with caplog.at_level("WARNING"):
-        results = scripts["train"].main(["--train_file", str(train), "--output_dir", str(out), "--max_train_steps", "2",
+        results = scripts["train"].main(["--train_file", str(train), "--output_dir", str(out), "--max_steps", "2",
                                          *TINY])
     assert results["train_samples"] + results["eval_samples"] == 63  # 65 rows, 2 without a text
     assert f"{train}: 2 of 65 rows skipped: the text in column 'text' is empty or whitespace-only" in caplog.text

@@ -247,7 +247,7 @@ def test_train_logs_its_classes_one_state_line_and_what_to_run_next(scripts, pre
     data, _ = prepared
     out = tmp_path / "run"
     with caplog.at_level("INFO"):
-        scripts["train"].main(train_args(data, out, "--max_train_steps", "2"))
+        scripts["train"].main(train_args(data, out, "--max_steps", "2"))
     logged = [r.getMessage().removeprefix("[RANK 0] ") for r in caplog.records]  # accelerate.logging adds it
     train = read_csv(data / "train.csv")
     counts = {name: sum(row["label"] == name for row in train) for name in ("REAL", "FAKE")}
@@ -265,7 +265,7 @@ def test_tqdm_disable_hides_the_training_bar(prepared, tmp_path):
     bar is made with disable= only on processes that must not draw."""
     data, _ = prepared
     env = {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, str(SCRIPTS / "train.py"), *train_args(data, tmp_path / "run", "--max_train_steps", "2")]
+    command = [sys.executable, str(SCRIPTS / "train.py"), *train_args(data, tmp_path / "run", "--max_steps", "2")]
     proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "it/s]" not in proc.stderr and "s/it]" not in proc.stderr
@@ -426,7 +426,7 @@ def test_predict_texts_files_and_stdin(scripts, trained, prepared, tmp_path, cap
 def test_train_without_validation_file_holds_out_ten_percent(scripts, prepared, tmp_path, module_caches):
     data, _ = prepared
     results = scripts["train"].main(["--train_file", str(data / "train.csv"), "--output_dir", str(tmp_path),
-                                     *TINY, "--max_train_steps", "2"])
+                                     *TINY, "--max_steps", "2"])
     assert (results["train_samples"], results["eval_samples"]) == (222, 25)  # 247 rows split 90/10
     assert "test_accuracy" not in results and not (tmp_path / "eval_results.json").exists()
 
@@ -436,7 +436,7 @@ def test_resume_mid_epoch_matches_uninterrupted(scripts, prepared, tmp_path, mod
     common = ["--num_train_epochs", "2", "--checkpointing_steps", "20", "--eval_steps", "6"]
     uninterrupted = scripts["train"].main(train_args(data, tmp_path / "a", *common))
     # "Crash" after step 20 (epoch 2, batch 4; the last evaluation was at step 18), then resume.
-    scripts["train"].main(train_args(data, tmp_path / "b", *common, "--max_train_steps", "20"))
+    scripts["train"].main(train_args(data, tmp_path / "b", *common, "--max_steps", "20"))
     assert (tmp_path / "b" / "step_20" / "trainer_state.json").is_file()
     resumed = scripts["train"].main(train_args(data, tmp_path / "b", *common, "--resume_from_checkpoint", "latest"))
     strip = lambda results: {k: v for k, v in results.items() if k not in TIMING_KEYS}  # noqa: E731

@@ -6,6 +6,7 @@ the library call and the command line can never disagree on one.
 
 import argparse
 import math
+import warnings
 
 from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument
 from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig
@@ -14,8 +15,10 @@ from .state import EARLY_STOPPING_PATIENCE, MAX_EPOCHS, MIN_EVAL_STEPS, MIN_STEP
 
 MODEL_DEFAULTS = BiLSTMConfig()
 DEFAULT_OUTPUT_DIR = "outputs/bilstm"
-# Older names of options that train() still accepts (the command line takes both spellings).
+# Deprecated option names (train() keyword and flag), accepted with a DeprecationWarning until
+# REMOVED_IN, the release that removes them and ``modeling.trainer``.
 OPTION_ALIASES = {"max_train_steps": "max_steps"}
+REMOVED_IN = "0.3.0"
 REPORT_TO_CHOICES = ("all", "none", "tensorboard", "trackio", "wandb")
 # Flags that describe the architecture or the tokenizer: a run that continues a saved model
 # (--model_name_or_path) takes them from that model instead.
@@ -104,8 +107,11 @@ def add_training_arguments(train):
     train.add_argument("--num_train_epochs", type=int,
                        help="Train at most this many epochs. None: until early stopping ends the run (at most"
                             f" {MAX_EPOCHS} epochs).")
-    train.add_argument("--max_steps", "--max_train_steps", dest="max_steps", type=int,
+    train.add_argument("--max_steps", type=int,
                        help="Train at most this many optimizer steps; wins over --num_train_epochs.")
+    # Absent from the namespace unless given (SUPPRESS), so resolve_aliases sees whether it was used.
+    train.add_argument("--max_train_steps", type=int, default=argparse.SUPPRESS,
+                       help=f"Deprecated spelling of --max_steps, removed in {REMOVED_IN}.")
     train.add_argument("--early_stopping_patience", type=int, default=EARLY_STOPPING_PATIENCE,
                        help="Stop when this many evaluations in a row have not lowered the validation loss"
                             " (the model with the lowest one is kept); 0: train to the limit.")
@@ -185,10 +191,27 @@ def check_options(options):
             raise ValueError(f"--pretrained_embeddings: {err}") from None
 
 
+def deprecation_message(old, new):
+    """The warning for a deprecated name, e.g. "--max_train_steps is deprecated and will be removed in 0.3.0"."""
+    return f"{old} is deprecated and will be removed in {REMOVED_IN}; use {new} instead"
+
+
+def resolve_aliases(options, prefix=""):
+    """Rename the deprecated names in the dict ``options`` in place, each with a ``DeprecationWarning``
+    that points at the caller of the function calling this one (``prefix``: "--" for flags)."""
+    for old, new in OPTION_ALIASES.items():
+        if old in options:
+            warnings.warn(deprecation_message(prefix + old, prefix + new), DeprecationWarning, stacklevel=3)
+            options[new] = options.pop(old)
+    return options
+
+
 def parse_args(argv=None, description=None):
     """Parse ``scripts/train.py``'s command line; a bad value exits with argparse's usage error."""
     parser = build_parser(description)
     args = parser.parse_args(argv)
+    # The warning names scripts/train.py's frame: Python shows DeprecationWarnings raised in __main__.
+    resolve_aliases(vars(args), prefix="--")
     try:
         check_options(args)
     except ValueError as err:

@@ -18,7 +18,7 @@ from tests.conftest import write_news_csv
 from tests.test_scripts import TINY, load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = [*TINY, "--max_train_steps", "2"]
+FAST = [*TINY, "--max_steps", "2"]
 
 
 @pytest.fixture(scope="module")
