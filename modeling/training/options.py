@@ -44,7 +44,7 @@ def add_data_arguments(data):
     data.add_argument("--test_file", help="Test file: the best model is evaluated on it at the end.")
     data.add_argument("--dataset_name",
                       help="Instead of files: a data set for datasets.load_dataset (a Hub id or a local folder), with"
-                           " a train split and optionally validation (or valid/dev) and test splits.")
+                           " a train split and optionally validation (or valid/dev/val) and test splits.")
     data.add_argument("--dataset_config_name", help="The configuration of --dataset_name, if it has several.")
     data.add_argument("--text_column", help="Text column; None: titletext (built from title and text), else text.")
     data.add_argument("--label_column", default="label", help="Label column.")
@@ -68,7 +68,9 @@ def add_model_arguments(model):
     """The architecture (or the saved model to continue) and the word vectors."""
     model.add_argument("--model_name_or_path",
                        help="Continue training a saved model (a train.py output folder or a Hub repo id): its"
-                            " tokenizer and architecture are kept and the model flags below are ignored.")
+                            " tokenizer and architecture are kept, so the other model flags (but --pretrained_embeddings"
+                            " and --freeze_embeddings) and --max_length, --min_frequency, --lowercase and"
+                            " --min_text_chars are ignored; a warning names those given.")
     model.add_argument("--embedding_dim", type=int, default=MODEL_DEFAULTS.embedding_dim, help="Word vector size.")
     model.add_argument("--hidden_size", type=int, default=MODEL_DEFAULTS.hidden_size, help="LSTM size per direction.")
     model.add_argument("--num_layers", type=int, default=MODEL_DEFAULTS.num_layers, help="Stacked LSTM layers.")
@@ -91,8 +93,8 @@ def add_model_arguments(model):
                             "Its width replaces --embedding_dim.")
     model.add_argument("--vector_words", action="store_true",
                        help="With --pretrained_embeddings: words of the train split that the vectors cover enter the"
-                            " vocabulary even when seen fewer than --min_frequency times (off by default: it raised the"
-                            " validation loss on 5 of 8 learning-curve settings, docs/BENCHMARKS.md section 9).")
+                            " vocabulary even when seen fewer than --min_frequency times (off by default: see"
+                            " docs/BENCHMARKS.md, section 9).")
     model.add_argument("--freeze_embeddings", action="store_true",
                        help="Do not train the word vectors found in --pretrained_embeddings (the others train).")
 
@@ -101,7 +103,7 @@ def add_training_arguments(train):
     """The run: output folder, length, optimizer, precision, evaluation and checkpoints."""
     train.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR,
                        help="Where the model and results go. A folder holding an earlier run is refused,"
-                            " except an earlier demo run (no --train_file), which a demo run replaces.")
+                            " except an earlier demo run (no data flags), which a demo run replaces.")
     train.add_argument("--overwrite_output_dir", action="store_true",
                        help="Replace the model, results and checkpoints already in --output_dir.")
     train.add_argument("--num_train_epochs", type=int,
@@ -144,8 +146,9 @@ def add_training_arguments(train):
                        help="Keep at most this many checkpoints, deleting the oldest (None: keep all).")
     train.add_argument("--resume_from_checkpoint", help="A checkpoint folder, or 'latest' in --output_dir.")
     train.add_argument("--no_baseline", action="store_true",
-                       help="Skip the TF-IDF + LogisticRegression baseline that is otherwise fitted on the train split"
-                            " at the end and reported next to the model's scores (it needs scikit-learn).")
+                       help="Skip the TF-IDF + LogisticRegression baseline, otherwise fitted on the train split"
+                            " before training and reported next to the model's scores at the end (without"
+                            " scikit-learn it is skipped anyway).")
 
 
 def add_tracking_arguments(track):

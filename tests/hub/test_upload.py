@@ -467,7 +467,7 @@ def test_handler_runs_as_the_endpoints_toolkit_loads_it(python, dry_run, run_dir
 @pytest.mark.parametrize("rule", [5, 1])
 def test_handler_applies_the_short_text_rule_of_config_json(rule, dry_run, tmp_path):
     """The rule the model was trained with (min_text_chars; 5 when config.json predates the field)
-    decides which texts the handler refuses, as predict leaves them unlabelled (issue 23 item 4)."""
+    decides which texts the handler refuses, as predict leaves them unlabelled."""
     folder = tmp_path / "upload"
     shutil.copytree(dry_run, folder)
     config = json.loads((folder / "config.json").read_text())

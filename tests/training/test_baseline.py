@@ -1,4 +1,4 @@
-"""The TF-IDF + LogisticRegression baseline every run reports (issue 22): fitted on the run's own
+"""The TF-IDF + LogisticRegression baseline every run reports: fitted on the run's own
 train split, scored on the rows the BiLSTM is scored on, and a warning when it wins."""
 
 import json

@@ -233,7 +233,7 @@ def phrase_rows(n, seed):
 
 
 def test_a_short_text_file_keeps_its_short_rows_and_every_test_row_is_scored(tmp_path, caplog):
-    """Issue 22: train.py drops only empty texts by default, records its rule in config.json, and a
+    """train.py drops only empty texts by default, records its rule in config.json, and a
     labelled row that cannot be scored is counted in the results and the log, never silently."""
     files = {name: write_csv(tmp_path / f"{name}.csv", ["label", "text"], phrase_rows(n, seed))
              for name, n, seed in (("train", 64, 0), ("valid", 16, 1), ("test", 16, 2))}
