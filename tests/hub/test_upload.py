@@ -220,11 +220,15 @@ def test_requirements_and_file_names_suit_the_endpoints_toolkit(dry_run):
 
 
 def test_the_model_card_template_has_one_copy():
-    # The repository's model_card.md is a link to the template the package ships and renders.
+    # The one file is the template in the package, which card.py renders and the wheel and sdist carry
+    # (tests/test_packaging.py); the repository's model_card.md is a relative link to it, so the two
+    # cannot drift. A checkout without symlink support makes the link a text file holding the path,
+    # which fails here.
     from modeling.hub.card import model_card_template_path
 
-    assert (REPO_ROOT / "model_card.md").is_symlink()
-    assert (REPO_ROOT / "model_card.md").resolve() == model_card_template_path().resolve()
+    link = REPO_ROOT / "model_card.md"
+    assert link.is_symlink() and os.readlink(link) == "modeling/hub/templates/model_card.md"
+    assert link.resolve() == model_card_template_path().resolve()
 
 
 def test_build_refuses_a_folder_with_other_files_and_replaces_a_previous_build(run_dir, tmp_path):
