@@ -1,4 +1,4 @@
-"""Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate.py``: one function, one file format.
+"""Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate_model.py``: one function, one file format.
 
 ``eval_results.json`` (read by the Hub model card) holds the :class:`~modeling.training.metrics.ClassificationReport`
 result plus the loss, the decision threshold, the name of the evaluated file and ``num_unscored``, the

@@ -35,7 +35,7 @@ from .baseline import baseline_scores, baseline_warning
 from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, record_unscored, save_eval_results
 from .loop import Loop, TrainingInterrupted, train_loop
 from .optimization import check_precision_supported, create_optimizer, get_scheduler, resolve_train_precision
-from .options import ARCHITECTURE_OPTIONS, OPTION_ALIASES, check_options, default_options
+from .options import ARCHITECTURE_OPTIONS, check_options, default_options, resolve_aliases
 from .reporting import (
     describe_accelerator, describe_classes, log_banner, next_steps, resolve_trackers, tracker_config,
     write_card_data, write_history,
@@ -68,7 +68,7 @@ def train(train_data=None, validation_data=None, test_data=None, **options):
     ``outputs/bilstm``); load the model with ``BiLSTMForSequenceClassification.from_pretrained``.
     """
     args = default_options()
-    options = {OPTION_ALIASES.get(name, name): value for name, value in options.items()}
+    resolve_aliases(options)
     unknown = sorted(set(options) - set(args) - {"train_file", "validation_file", "test_file"})
     if unknown:
         raise TypeError(f"train() got unknown option(s) {unknown}; see `python scripts/train.py --help`")

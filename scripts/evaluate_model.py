@@ -1,6 +1,6 @@
 """Evaluate a trained model on a labelled CSV: classification report, confusion matrix, eval_results.json.
 
-    python scripts/evaluate.py --model_name_or_path outputs/news --test_file data/news/test.csv \\
+    python scripts/evaluate_model.py --model_name_or_path outputs/news --test_file data/news/test.csv \\
         --output_dir outputs/news/eval
 
 The file is cleaned as train.py cleans it (titletext from title and text) and scored by the same
@@ -10,14 +10,9 @@ count is printed, logged and saved as num_unscored.
 Runs under `accelerate launch` too (the examples are shared between processes).
 """
 
+import argparse
 import sys
 from pathlib import Path
-
-# Run as `python scripts/x.py`, this folder comes first on sys.path, and scripts/evaluate.py would
-# then shadow the `evaluate` package that modeling.training.metrics imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
 
 from accelerate import Accelerator
 from accelerate.logging import get_logger
