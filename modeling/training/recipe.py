@@ -30,6 +30,7 @@ from ..data.checks import check_batch_size, check_vocabulary
 from ..data.preparation import as_text_batches
 from ..data.splits import Splits, align_labels, load_demo_splits, load_splits
 from ..model import BiLSTMForSequenceClassification
+from ..source import warn_if_unfinished
 from ..tokenizer import PAD_TOKEN_ID, train_tokenizer
 from ..utils import atomic_write_json
 from .baseline import baseline_scores, baseline_warning
@@ -42,7 +43,7 @@ from .reporting import (
     write_card_data, write_history,
 )
 from .run_folder import (
-    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir, warn_if_unfinished,
+    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir,
     write_run_status,
 )
 from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message
