@@ -196,9 +196,9 @@ def test_an_unreachable_hub_is_asked_once_and_fails_in_one_line(tmp_path, name):
     result = run_offline_predict(cwd, tmp_path / "hf", name)
     err = result.stderr.strip()
     assert result.returncode == 1 and len(err.splitlines()) == 1, err
-    assert err == (f"error: {name}: no such local folder (the current folder holds: data), and as a Hub repo id it"
-                   f" cannot be fetched: the Hugging Face Hub cannot be reached ([Errno 111] Connection refused)"
-                   " and the HF cache holds no copy of it")
+    assert err.startswith(f"error: {name}: no such local folder (the current folder holds: data), and as a Hub"
+                          " repo id it cannot be fetched: the Hugging Face Hub cannot be reached (")
+    assert "Connection refused" in err and err.endswith(") and the HF cache holds no copy of it")
     assert float(result.stdout.split()[-1]) < 10
 
 
