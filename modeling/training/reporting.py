@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from ..data.checks import dataset_name_from_path, example_texts, guess_language
-from ..data.preparation import read_data_source
+from ..data.splits import read_data_source
 from ..utils import atomic_write_json
 from .plots import plot_loss_curve
 from .run_folder import CARD_DATA_FILE, LOSS_CURVE_FILE, METRICS_FILE
@@ -82,12 +82,13 @@ def next_steps(args, eval_file=None):
     test = shlex.quote(str(eval_file)) if eval_file else "<a labelled file>"
     reading = file_flags(args)
     evaluate_flags = "".join(f" {flag} {value}" for flag, value in reading)
-    # predict.py reads only texts: of the run's reading flags it takes the text column's.
-    predict_flags = "".join(f" {flag} {value}" for flag, value in reading if flag == "--text_column")
+    # predict.py reads only texts: it takes the run's flags for the text column and the file's shape.
+    predict_flags = "".join(f" {flag} {value}" for flag, value in reading
+                            if flag in ("--text_column", "--delimiter", "--column_names"))
     predict = (f"--input_file {test}{predict_flags} --output_file predictions.csv" if eval_file
                else "\"A text to classify\"")
     return [f"Saved the model to {args.output_dir} (config.json, model.safetensors, tokenizer.json). Next:",
-            f"  python scripts/evaluate.py --model_name_or_path {out} --test_file {test}{evaluate_flags}",
+            f"  python scripts/evaluate_model.py --model_name_or_path {out} --test_file {test}{evaluate_flags}",
             f"  python scripts/predict.py --model_name_or_path {out} {predict}",
             f"  python scripts/push_to_hub.py --model_dir {out} --hub_model_id <your-name>/<model-name>"]
 

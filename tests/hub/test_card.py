@@ -10,7 +10,7 @@ import yaml
 
 from modeling.hub import upload as hub
 from modeling.hub.card import project_url
-from modeling.training.recipe import train
+from modeling.training import train
 from tests.hub.test_upload import tiny_model
 from tests.conftest import write_csv
 
