@@ -106,18 +106,29 @@ def test_the_hf_trainer_flag_names_work_with_its_meaning():
         train(None, validation_split_percentage=0)
 
 
-def test_warmup_ratio_validation_split_percentage_max_predict_samples_and_fp16(news, tmp_path, caplog):
+def test_warmup_ratio_validation_split_percentage_and_max_predict_samples(news, tmp_path, caplog):
     """--warmup_ratio 0.5 of 8 steps warms up over 4 (HF: ceil(ratio x max_steps)); 20% of 80 rows held out;
-    the test split cut to its first 5 rows; --fp16 runs Accelerate's fp16 mixed precision."""
+    the test split cut to its first 5 rows."""
     test = write_csv(tmp_path / "test.csv", ["label", "text"], article_rows(30, seed=5))
     with caplog.at_level(logging.INFO):
         results = train(news, test_data=test, output_dir=str(tmp_path / "run"), lr_scheduler_type="constant_with_warmup",
                         warmup_ratio=0.5, max_steps=8, logging_steps=1, validation_split_percentage=20,
-                        max_predict_samples=5, fp16=True, no_baseline=True, **TINY)
+                        max_predict_samples=5, no_baseline=True, **TINY)
     rates = re.findall(r"Step \d+: loss [\d.]+, learning_rate ([\d.e-]+),", caplog.text)
     assert rates == ["0.005", "0.0075", "0.01", "0.01", "0.01", "0.01", "0.01", "0.01"]
     assert (results["train_samples"], results["eval_samples"], results["test_samples"]) == (64, 16, 5)
-    assert results["train_precision"] == "fp16"
+
+
+def test_fp16_runs_accelerates_fp16_mixed_precision(news, tmp_path):
+    """--fp16 (a process of its own: Accelerate's precision is fixed once its state exists)."""
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--train_file", str(news), "--output_dir",
+                           str(out), "--fp16", "--max_steps", "2", "--no_baseline", "--embedding_dim", "8",
+                           "--hidden_size", "8"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Mixed precision fp16 from --fp16 (training and evaluation)" in proc.stdout
+    assert read_json(out / "all_results.json")["train_precision"] == "fp16"
 
 
 def test_report_to_none_logs_nowhere(news, tmp_path):
@@ -159,7 +170,8 @@ def test_help_shows_every_default_once():
         elif not line.strip():
             current = None
     defaults = default_options()
-    assert {flag[2:] for flag in entries} - {"no_bidirectional", *OPTION_ALIASES} == set(defaults)  # all listed
+    # all listed (--bf16 and --save_steps set train_precision and checkpointing_steps)
+    assert {flag[2:] for flag in entries} - {"no_bidirectional", "bf16", *OPTION_ALIASES} == set(defaults)
     for flag, entry in entries.items():
         unset = defaults.get(flag[2:]) in (None, False)
         assert "(default: " in entry or unset or flag in ("--no_bidirectional", "--max_train_steps", "--bf16"), flag
