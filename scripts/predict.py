@@ -88,18 +88,18 @@ def classify(model, texts, batch_size, threshold):
         yield from model.predict(texts[start : start + CHUNK], batch_size=batch_size, threshold=threshold)
 
 
-def output_records(rows, predictions, include_text):
-    """One JSON-able record per input: its index, the text when asked, then the prediction."""
-    for index, (row, pred) in enumerate(zip(rows, predictions)):
-        text = {"text": row["text"]} if include_text and "text" in row else {}
-        yield {"index": index, **text, **pred}
+def output_records(texts, predictions, include_text):
+    """One JSON-able record per input: its index, the text classified when asked (from a file, the
+    text column or the titletext built as training builds it), then the prediction."""
+    for index, (text, pred) in enumerate(zip(texts, predictions)):
+        yield {"index": index, **({"text": text} if include_text else {}), **pred}
 
 
-def write_output(path, rows, predictions, label_names):
+def write_output(path, texts, rows, predictions, label_names):
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         if path.suffix.lower() == ".jsonl":
-            for record in output_records(rows, predictions, include_text=True):
+            for record in output_records(texts, predictions, include_text=True):
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
         fields = ["index" if "index" not in rows[0] else "input_index", *rows[0]]
@@ -128,10 +128,10 @@ def main(argv=None):
     print(f"backend: {describe_backend(model)}", file=sys.stderr)  # after the input checks: errors stay one line
     predictions = list(classify(model, texts, args.batch_size, args.threshold))
     if args.output_file:
-        write_output(args.output_file, rows, predictions, model.config.label_names)
+        write_output(args.output_file, texts, rows, predictions, model.config.label_names)
         print(f"wrote {len(predictions)} predictions to {args.output_file}", file=sys.stderr)
     else:
-        for record in output_records(rows, predictions, args.include_text):
+        for record in output_records(texts, predictions, args.include_text):
             print(json.dumps(record, ensure_ascii=False))
     skipped = sum(pred["label"] is None for pred in predictions)
     if skipped:
