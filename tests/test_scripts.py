@@ -724,6 +724,11 @@ def test_the_commands_a_run_prints_work_on_its_own_data(scripts, prepared, tmp_p
     predicted = read_csv(tmp_path / "predictions.csv")
     assert len(predicted) == results["test_samples"]
     assert sum(r["category"] == r["label"] for r in predicted) / len(predicted) == results["test_accuracy"]
+    # .jsonl output (and --include_text) carry the text classified: here the question column's.
+    predict_args[predict_args.index("--output_file") + 1] = str(tmp_path / "predictions.jsonl")
+    scripts["predict"].main(predict_args)
+    written = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert [w["text"] for w in written] == [r["question"] for r in predicted]
 
 
 def test_help_names_each_default_once(scripts, capsys):

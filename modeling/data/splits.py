@@ -173,6 +173,7 @@ class PrepareReport:
     rows_read: int = 0
     dedup: bool = False
     rows_dropped_short: int = 0
+    rows_dropped_unlabelled: int = 0
     min_text_chars: int = TUTORIAL_MIN_TEXT_CHARS
     rows_dropped_duplicate: int = 0
     duplicate_label_conflicts: int = 0
@@ -181,9 +182,11 @@ class PrepareReport:
 
     def lines(self):
         """Human-readable summary, one line per fact."""
-        kept = self.rows_read - self.rows_dropped_short - self.rows_dropped_duplicate
+        kept = self.rows_read - self.rows_dropped_unlabelled - self.rows_dropped_short - self.rows_dropped_duplicate
         rule = short_text_reason(self.min_text_chars, plural=True)
         dropped = f"rows dropped: {self.rows_dropped_short} {rule} (--min_text_chars)"
+        if self.rows_dropped_unlabelled:
+            dropped += f", {self.rows_dropped_unlabelled} without a label"
         if self.dedup:
             dropped += f", {self.rows_dropped_duplicate} exact duplicates of an earlier text (--dedup)"
         out = [f"rows read: {self.rows_read}", dropped, f"rows kept: {kept}"]
@@ -219,7 +222,8 @@ def prepare_splits(input_file, *, text_column=None, title_column="title", label_
         first_n_words=first_n_words, min_text_chars=min_text_chars, label_names=label_names,
         label_names_given="--label_names", delimiter=delimiter, column_names=column_names)
     report = PrepareReport(rows_read=stats.rows_read, rows_dropped_short=stats.rows_dropped_short,
-                           min_text_chars=min_text_chars, dedup=dedup)
+                           rows_dropped_unlabelled=stats.rows_dropped_unlabelled, min_text_chars=min_text_chars,
+                           dedup=dedup)
     report.duplicate_label_conflicts = count_label_conflicts(ds, text_column)
     if dedup:
         before = len(ds)
@@ -287,6 +291,7 @@ def write_data_source(output_dir, input_file, report, *, first_n_words, seed, de
     atomic_write_json(Path(output_dir) / DATA_SOURCE_FILE, {
         "source_file": Path(input_file).name, "source_sha256": digest.hexdigest(),
         "rows_read": report.rows_read, "rows_dropped_short": report.rows_dropped_short,
+        "rows_dropped_unlabelled": report.rows_dropped_unlabelled,
         "rows_dropped_duplicate": report.rows_dropped_duplicate, "first_n_words": first_n_words,
         "dedup": dedup, "seed": seed, "train_ratio": train_ratio, "valid_ratio": valid_ratio,
         "split_rows": {name: sum(counts.values()) for name, counts in report.class_balance.items()},

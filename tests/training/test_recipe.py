@@ -317,3 +317,19 @@ def test_a_short_text_file_keeps_its_short_rows_and_every_test_row_is_scored(tmp
     assert results["test_samples"] == 8 and results["test_unscored_samples"] == 9
     assert read_json(out5 / "config.json")["min_text_chars"] == 5
     assert BiLSTMForSequenceClassification.from_pretrained(out5).predict("fun")["label"] is None
+
+
+def test_a_run_leaves_out_rows_without_a_label_and_says_how_many(tmp_path, caplog):
+    """A user's export with a few empty labels trains on the labelled rows and scores the labelled
+    test rows; a warning per file counts the rows left out."""
+    rows = article_rows(80)
+    train_rows = rows[:60] + [["", "an article nobody labelled"], [" ", "another one"]]
+    test_rows = rows[60:] + [["", "a test article nobody labelled"]]
+    train_path = write_csv(tmp_path / "train.csv", ["label", "text"], train_rows)
+    test_path = write_csv(tmp_path / "test.csv", ["label", "text"], test_rows)
+    with caplog.at_level(logging.WARNING):
+        results = train(train_path, test_data=test_path, output_dir=str(tmp_path / "run"), max_steps=2,
+                        no_baseline=True, **TINY)
+    assert results["train_samples"] + results["eval_samples"] == 60 and results["test_samples"] == 20
+    assert f"{train_path}: 2 of 62 rows left out: no label in column 'label' (first: row 62)" in caplog.text
+    assert f"{test_path}: 1 of 21 rows left out: no label in column 'label' (first: row 22)" in caplog.text
