@@ -98,6 +98,7 @@ class Run:
     demo: bool  # training on the shipped demo data (no data flags)
     checkpoint: Optional[Path]  # the checkpoint to resume from
     trackers: Optional[list]
+    threads: Optional[int] = None  # the thread count set instead of accelerate launch's default of 1
 
 
 @dataclass
@@ -144,18 +145,14 @@ def open_run(args, given):
                               project_config=project, mixed_precision="fp16" if args.fp16 else None)
     check_precision_supported("bf16" if accelerator.mixed_precision == "bf16" else args.train_precision,
                               accelerator.device)
-    threads = align_threads(accelerator.num_processes, accelerator.device.type == "cpu")
-    if threads:
-        logger.info(f"accelerate launch set OMP_NUM_THREADS=1 by default: training uses {threads} threads (one per"
-                    " physical core), as `python scripts/train.py` does, so both train the same model"
-                    " (accelerate launch --num_cpu_threads_per_process N chooses)")
+    threads = align_threads(accelerator.num_processes, accelerator.device.type == "cpu")  # logged by announce
     if replace_demo:
         logger.warning(f"{args.output_dir} holds an earlier demo run: replacing it (runs on your own data are"
                        " never overwritten without --overwrite_output_dir)")
     if args.push_to_hub and accelerator.is_main_process:
         check_hub(args)
     set_seed(args.seed)
-    return Run(args, accelerator, demo, checkpoint, trackers)
+    return Run(args, accelerator, demo, checkpoint, trackers, threads)
 
 
 def load_base_model(args):
@@ -336,6 +333,10 @@ def announce(run, loop, data):
     args, accelerator = run.args, run.accelerator
     # One line, once the inputs are read: Accelerate's own repr of its state is 7 lines per process.
     logger.info(describe_accelerator(accelerator))
+    if run.threads:
+        logger.info(f"accelerate launch set OMP_NUM_THREADS=1 by default: training uses {run.threads} threads (one"
+                    " per physical core), as `python scripts/train.py` does, so both train the same model"
+                    " (accelerate launch --num_cpu_threads_per_process N chooses)")
     logger.info(describe_classes(data.data.label_names, data.encoded["train"]["label"]))
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     log_banner(logger, num_examples=len(data.encoded["train"]), num_epochs=loop.num_epochs,
