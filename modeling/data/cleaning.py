@@ -18,7 +18,7 @@ import datasets
 from datasets import Dataset
 
 from ..config import NON_EMPTY, is_long_enough, short_text_reason
-from .files import TEXT_LINE_SUFFIXES, DataError, read_lines, read_table, show_columns as _show
+from .files import TEXT_LINE_SUFFIXES, DataError, header_hint, read_lines, read_table, show_columns as _show
 from .labels import encode_labels, label_counts, label_names_from, value_counts
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def choose_text_column(columns, text_column=None, title_column="title", source="
     if text_column not in columns:
         wanted = repr(text_column) if text_column else f"('{TITLETEXT}', 'text', or '{title_column}' and 'text')"
         raise DataError(f"{source}: no text column {wanted}; the file has columns {_show(columns)}"
-                        " (set --text_column)")
+                        f" (set --text_column){header_hint(columns)}")
     return text_column, False
 
 

@@ -84,7 +84,7 @@ def read_table(path, *, required_columns=(), delimiter=None, column_names=None):
     columns = table.dataset.column_names
     missing = [c for c in required_columns if c and c not in columns]
     if missing:
-        hint = _header_hint(columns) if table.kind != "json" else ""
+        hint = header_hint(columns) if table.kind != "json" else ""
         raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {show_columns(columns)}"
                         f"{hint or ' (set --label_column or --text_column)'}")
     return table
@@ -121,7 +121,7 @@ def _read_csv(path, delimiter, column_names=None):
     columns = header.columns
     if not header.names_ok:
         raise DataError(f"{path}: the header row has empty or repeated column names {show_columns(header.raw)}"
-                        f"{_header_hint(header.raw)}")
+                        f"{header_hint(header.raw)}")
     if not has_rows:
         raise DataError(f"{path}: the file has a header row {show_columns(header.raw)} but no data rows")
     features = datasets.Features({name: datasets.Value("string") for name in columns})
@@ -318,7 +318,7 @@ def _looks_like_data(cell):
     return len(cell) > 40 or len(cell.split()) >= 4 or any(ch.isdigit() for ch in cell)
 
 
-def _header_hint(columns):
+def header_hint(columns):
     """A hint for a file without a header row: most of its "column names" look like data cells
     (long, several words, or digits); an empty or repeated name alone does not mean that."""
     named = [c for c in columns if c.strip()]
