@@ -243,8 +243,12 @@ def _read_arrow_table(path, kind):
 
 
 def _as_strings(batch):
-    return {name: ["" if v is None else v if isinstance(v, str) else _number_text(v) for v in values]
-            for name, values in batch.items()}
+    return {name: [cell_text(v) for v in values] for name, values in batch.items()}
+
+
+def cell_text(value):
+    """A cell as :func:`read_table` reads it: ``""`` for null, numbers as text (1.0 as ``"1"``)."""
+    return "" if value is None else value if isinstance(value, str) else _number_text(value)
 
 
 def _number_text(value):
