@@ -8,7 +8,7 @@
         --output_file predictions.parquet            # every GPU / process scores its share; --resume after a kill
 
 Texts come from the arguments, else --input_file (a CSV/TSV, JSON lines or Parquet file with a text
-column, or a text file with one text per line), else standard input (one text per line). There is
+column, or a .txt file with one text per line), else standard input (one text per line). There is
 one output per input, in input order, blank lines included: each printed line is {"index": i,
 "label": ..., "score": ..., "scores": {label: probability, ...}} (with "text" under --include_text).
 A text under the model's short-text rule (min_text_chars in its config.json: empty texts, or under 5
@@ -36,16 +36,15 @@ import time
 from pathlib import Path
 
 import datasets
+import torch
 from accelerate import Accelerator, PartialState
 
 from modeling.cli import exit_on_error, load_model
-from modeling.data.files import JSON_SUFFIXES, PARQUET_SUFFIXES
-from modeling.data.streaming import TextSource
-from modeling.inference import short_text_reason
+from modeling.config import short_text_reason
+from modeling.data.arguments import add_reading_arguments, batch_size_arg, threshold_arg
 from modeling.data.scoring import DEFAULT_CHUNK_SIZE, OUTPUT_SUFFIXES, ScoringJob, score
+from modeling.data.streaming import TextSource
 from modeling.serving import BACKENDS, describe_backend
-
-TABLE_SUFFIXES = (".csv", ".tsv", ".tab", *JSON_SUFFIXES, *PARQUET_SUFFIXES)
 
 
 def parse_args(argv=None):
@@ -53,20 +52,22 @@ def parse_args(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("texts", nargs="*", help="Texts to classify.")
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
-    parser.add_argument("--input_file", help="CSV/TSV, JSON lines or Parquet with a text column, or a text file"
+    parser.add_argument("--input_file", help="CSV/TSV, JSON lines or Parquet file with a text column, or a .txt file"
                                              " with one text per line.")
-    parser.add_argument("--text_column", help="Text column; default: titletext (or title + text), else text.")
+    parser.add_argument("--text_column", help="Text column of --input_file; default: titletext (or title + text),"
+                                              " else text.")
+    add_reading_arguments(parser)
     parser.add_argument("--output_file", help="Write predictions to this .csv, .jsonl or .parquet file instead of"
                                               " printing.")
     parser.add_argument("--resume", action="store_true",
                         help="Go on from where a killed run with the same --output_file stopped (its progress is"
                              " kept next to the output until the output is complete).")
     parser.add_argument("--include_text", action="store_true", help="Add each input text to the printed lines.")
-    parser.add_argument("--batch_size", type=int, default=64, help="Texts per forward pass.")
-    parser.add_argument("--chunk_size", type=int, default=DEFAULT_CHUNK_SIZE,
+    parser.add_argument("--batch_size", type=batch_size_arg, default=64, help="Texts per forward pass.")
+    parser.add_argument("--chunk_size", type=batch_size_arg, default=DEFAULT_CHUNK_SIZE,
                         help="Rows read, classified (split across processes) and written at a time; a resumed run"
                              " goes on after the last chunk written.")
-    parser.add_argument("--threshold", type=float, default=0.5,
+    parser.add_argument("--threshold", type=threshold_arg, default=0.5,
                         help="Binary models predict the second label when its probability is above this.")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
@@ -80,10 +81,8 @@ def parse_args(argv=None):
         parser.error(f"--output_file must end in {', '.join(OUTPUT_SUFFIXES)}")
     if args.resume and not args.output_file:
         parser.error("--resume continues an --output_file; printed predictions cannot be resumed")
-    if not 0.0 <= args.threshold <= 1.0:
-        parser.error(f"--threshold must be in [0, 1], got {args.threshold}")
-    if args.batch_size < 1 or args.chunk_size < 1:
-        parser.error("--batch_size and --chunk_size must be at least 1")
+    if (args.delimiter or args.column_names) and not args.input_file:
+        parser.error("--delimiter and --column_names describe --input_file")
     return args
 
 
@@ -92,8 +91,8 @@ def text_source(args, num_processes):
     if args.texts:
         return TextSource(texts=list(args.texts))
     if args.input_file:
-        lines = Path(args.input_file).suffix.lower() not in TABLE_SUFFIXES
-        return TextSource.from_file(args.input_file, text_column=args.text_column, lines=lines)
+        return TextSource.from_file(args.input_file, text_column=args.text_column, delimiter=args.delimiter,
+                                    column_names=args.column_names)
     if num_processes > 1:  # only one process can read the terminal's standard input
         raise ValueError("under several processes, give the texts as --input_file")
     return TextSource(texts=sys.stdin)
@@ -153,6 +152,10 @@ def main(argv=None):
             rule = model.config.min_text_chars
             print(f"warning: {skipped} of {scored} texts got no label: {short_text_reason(rule)}, which the model"
                   f" was trained without (min_text_chars {rule} in its config.json)", file=sys.stderr)
+    if torch.distributed.is_initialized():
+        # As the PyTorch docs ask at the end of a distributed program: a process that exits with the gloo
+        # group alive can abort in its threads ("terminate called without an active exception").
+        torch.distributed.destroy_process_group()
     return {"num_texts": rows, "num_scored": scored, "num_skipped": skipped, "seconds": seconds}
 
 

@@ -1,10 +1,14 @@
 """Reading a user's data file: what it is, how it is delimited, which columns it has.
 
-One place decides how a path becomes a ``datasets.Dataset`` of string columns, for training,
-evaluation, prediction and ``prepare_data.py`` alike. It accepts the shapes real files come in:
+One place decides how a path becomes string columns, for training, evaluation, prediction and
+``prepare_data.py`` alike: a ``datasets.Dataset`` (:func:`read_table`), or a stream of rows that never
+reaches the Arrow cache (:func:`stream_table`: batch scoring, ``train.py --streaming``). It accepts the shapes real files come in:
 CSV/TSV (a UTF-8 byte-order mark, Windows line endings, quoted multi-line fields, semicolons as
 European Excel writes them, the unnamed index column of ``DataFrame.to_csv()``), JSON lines and
-Parquet. Everything else is refused with one line that names the file and says what to do.
+Parquet, and text files of one text per line (:func:`check_text_file`). Everything else is refused with
+one line that names the file and says what to do. Opening a file (format, encoding, header, column
+checks) is kept apart from taking its rows: a :class:`Table`'s dataset is Arrow on disk, not rows
+in memory.
 """
 
 import csv
@@ -21,6 +25,8 @@ logger = logging.getLogger(__name__)
 CSV_DELIMITERS = (",", "\t", ";", "|")
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Plain text, one text per line: texts to classify (predict.py), never labelled data.
+TEXT_LINE_SUFFIXES = (".txt", ".text")
 # pandas names a column without a header "Unnamed: N"; written back with to_csv() it keeps that name.
 _PANDAS_UNNAMED = re.compile(r"^Unnamed: \d+$")
 # Magic numbers of files that are often renamed or exported by mistake.
@@ -66,6 +72,9 @@ def read_table(path, *, required_columns=(), delimiter=None, column_names=None):
     path = Path(path)
     _check_is_file(path)
     suffix = path.suffix.lower()
+    if suffix in TEXT_LINE_SUFFIXES and required_columns:
+        raise DataError(f"{path}: a text file (one text per line) has no columns such as {required_columns[0]!r};"
+                        " labelled data is a CSV/TSV, JSON lines or Parquet file")
     _check_column_names(path, column_names)
     if suffix in PARQUET_SUFFIXES:
         table = _read_arrow_table(path, "parquet")
@@ -219,13 +228,6 @@ def check_text_file(path):
     _check_utf8(path)
 
 
-def read_lines(path):
-    """The lines of a UTF-8 text file, one text each (blank lines kept, no empty string after a final
-    newline); a folder, a missing file or bytes that are not UTF-8 raise one :class:`DataError` line."""
-    check_text_file(path)
-    return Path(path).read_text(encoding="utf-8").splitlines()
-
-
 # ----------------------------------------------------------------------------- JSON lines, Parquet
 def _read_arrow_table(path, kind):
     try:
@@ -259,7 +261,8 @@ def _number_text(value):
 
 
 # ----------------------------------------------------------------------------- datasets.load_dataset
-SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
+# The split names a datasets.load_dataset source may use for each of a run's splits.
+SPLIT_ALIASES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
 
 
 def read_dataset(name, config_name=None, *, label_column="label", **load_options):
@@ -277,7 +280,7 @@ def read_dataset(name, config_name=None, *, label_column="label", **load_options
     if isinstance(loaded, datasets.Dataset):
         loaded = datasets.DatasetDict(train=loaded)
     splits = {}
-    for split, aliases in SPLIT_NAMES.items():
+    for split, aliases in SPLIT_ALIASES.items():
         found = next((a for a in aliases if a in loaded), None)
         if found is not None:
             splits[split] = found

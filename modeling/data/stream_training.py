@@ -3,7 +3,7 @@ cache, read by ``datasets`` streaming (``files.stream_table``) once to fit the v
 the classes (:func:`scan_train_stream`), then again and again, each process its share
 (``split_dataset_by_node``), into length-grouped batches from a bounded buffer (:class:`TrainStream`).
 
-Rows are cleaned as :func:`modeling.data.pipeline.prepare_dataset` cleans a split: ``titletext``
+Rows are cleaned as :func:`modeling.data.cleaning.clean_table` cleans a split: ``titletext``
 built, texts under the short-text rule dropped, the first ``first_n_words`` words kept, labels
 mapped as :mod:`modeling.data.labels` maps them.
 """
@@ -16,11 +16,11 @@ from typing import Optional
 import torch
 from datasets.distributed import split_dataset_by_node
 
-from ..inference import is_long_enough
+from ..config import is_long_enough
 from .batching import collate_batch
 from .files import DataError, cell_text, string_batch
 from .labels import label_mapping, label_names_from
-from .pipeline import add_titletext, choose_text_column
+from .cleaning import add_titletext, choose_text_column
 
 GROUP_FACTOR = 50  # batches per length-grouping buffer, as LengthGroupedBatchSampler groups them
 SCAN_BATCH = 10_000  # rows per Arrow batch of the fitting pass

@@ -9,8 +9,8 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import check_text_file, stream_table, string_batch
-from .pipeline import add_titletext, choose_text_column
+from .cleaning import add_titletext, choose_text_column
+from .files import TEXT_LINE_SUFFIXES, DataError, check_text_file, stream_table, string_batch
 
 
 @dataclass
@@ -42,9 +42,12 @@ class TextSource:
         self.title_column = title_column
 
     @classmethod
-    def from_file(cls, path, *, text_column=None, delimiter=None, column_names=None, lines=False):
-        """A data file, or with ``lines=True`` a text file of one text per line (blank lines kept)."""
-        if lines:
+    def from_file(cls, path, *, text_column=None, delimiter=None, column_names=None):
+        """A data file, or a ``.txt`` file of one text per line (blank lines kept)."""
+        if Path(path).suffix.lower() in TEXT_LINE_SUFFIXES:
+            if column_names:
+                raise DataError(f"{path}: --column_names names the columns of a CSV/TSV file; a text file has one"
+                                " text per line")
             check_text_file(path)
             return cls(lines_file=Path(path))
         return cls(table=stream_table(path, delimiter=delimiter, column_names=column_names), text_column=text_column)

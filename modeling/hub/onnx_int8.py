@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from ..inference import decide, is_long_enough, short_text_reason
+from ..config import is_long_enough, short_text_reason
+from ..inference import decide
 from ..serving import FINGERPRINT_KEY, PRECISION_KEY, OnnxBiLSTMClassifier, onnx_session
 
 GATE_FILE = "model_int8_gate.json"

@@ -7,8 +7,8 @@ the library call and the command line can never disagree on one.
 import argparse
 import math
 
-from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument
-from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig
+from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig, check_batch_size, check_min_text_chars
+from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument, batch_size_arg
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
 from .state import EARLY_STOPPING_PATIENCE, MAX_EPOCHS, MIN_EVAL_STEPS, MIN_STEPS, checkpointing_steps
 
@@ -120,8 +120,10 @@ def add_training_arguments(train):
                             " (the model with the lowest one is kept); 0: train to the limit.")
     train.add_argument("--min_steps", type=int, default=MIN_STEPS,
                        help="Optimizer steps before early stopping may end the run (at most the limit).")
-    train.add_argument("--per_device_train_batch_size", type=int, default=32, help="Train batch size per process.")
-    train.add_argument("--per_device_eval_batch_size", type=int, default=64, help="Evaluation batch size per process.")
+    train.add_argument("--per_device_train_batch_size", type=batch_size_arg, default=32,
+                       help="Train batch size per process.")
+    train.add_argument("--per_device_eval_batch_size", type=batch_size_arg, default=64,
+                       help="Evaluation batch size per process.")
     train.add_argument("--learning_rate", type=float, default=1e-3, help="Peak Adam learning rate.")
     train.add_argument("--lr_scheduler_type", choices=SCHEDULER_TYPES, default="constant",
                        help="Learning-rate schedule over the run.")
@@ -165,8 +167,10 @@ def add_tracking_arguments(track):
 def check_options(options):
     """Raise ``ValueError`` naming the first out-of-range option (``options``: a namespace or dict)."""
     get = options.get if isinstance(options, dict) else lambda name: getattr(options, name)
-    for name in ("per_device_train_batch_size", "per_device_eval_batch_size",
-                 "gradient_accumulation_steps", "max_length", "min_frequency", "min_text_chars"):
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size"):
+        check_batch_size(get(name), f"--{name}")
+    check_min_text_chars(get("min_text_chars"), "--min_text_chars")
+    for name in ("gradient_accumulation_steps", "max_length", "min_frequency"):
         if get(name) < 1:
             raise ValueError(f"--{name} must be at least 1")
     for name in ("max_train_samples", "max_eval_samples", "logging_steps", "save_total_limit", "max_steps",

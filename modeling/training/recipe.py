@@ -25,9 +25,8 @@ from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, set_seed
 
 from ..config import BiLSTMConfig
-from ..data.batching import encode_dataset, make_dataloader
-from ..data.checks import check_batch_size, check_vocabulary
-from ..data.preparation import as_text_batches
+from ..data.batching import as_text_batches, encode_dataset, make_dataloader
+from ..data.checks import check_vocabulary, warn_if_one_batch_per_epoch
 from ..data.splits import Splits, align_labels, load_demo_splits, load_splits
 from ..model import BiLSTMForSequenceClassification
 from ..tokenizer import PAD_TOKEN_ID, train_tokenizer
@@ -201,7 +200,8 @@ def load_run_data(run, given, base=None):
         raise failure
     if accelerator.is_main_process:
         check_vocabulary(tokenizer, encoded["train"], data.text_column, args.min_frequency)
-        check_batch_size(args.per_device_train_batch_size, len(encoded["train"]), accelerator.num_processes)
+        warn_if_one_batch_per_epoch(args.per_device_train_batch_size, len(encoded["train"]),
+                                    accelerator.num_processes)
     return RunData(data, tokenizer, encoded, vector_words)
 
 

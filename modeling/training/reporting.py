@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from ..data.checks import dataset_name_from_path, example_texts, guess_language
-from ..data.preparation import read_data_source
+from ..data.splits import read_data_source
 from ..utils import atomic_write_json
 from .plots import plot_loss_curve
 from .run_folder import CARD_DATA_FILE, LOSS_CURVE_FILE, METRICS_FILE

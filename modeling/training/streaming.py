@@ -13,10 +13,9 @@ from accelerate.utils import broadcast_object_list
 from tokenizers import Tokenizer
 
 from ..data.batching import encode_dataset
-from ..data.checks import take_first
+from ..data.cleaning import clean_table
 from ..data.files import read_table, stream_table
-from ..data.pipeline import prepare_dataset
-from ..data.splits import Splits
+from ..data.splits import Splits, take_first
 from ..data.stream_training import TrainStream, scan_train_stream
 from ..tokenizer import PAD_TOKEN_ID, train_tokenizer
 
@@ -92,11 +91,10 @@ def eval_splits(args, text_column, label_names):
             continue
         table = read_table(path, required_columns=[args.label_column], delimiter=args.delimiter,
                            column_names=args.column_names)
-        splits[name], _, _, stats = prepare_dataset(
-            table.dataset, text_column=text_column, label_column=args.label_column, first_n_words=args.max_length,
-            min_text_chars=args.min_text_chars, label_names=label_names, label_names_given="train stream",
-            source=str(table.path), first_row=table.first_row)
+        splits[name], _, _, stats = clean_table(
+            table, text_column=text_column, label_column=args.label_column, first_n_words=args.max_length,
+            min_text_chars=args.min_text_chars, label_names=label_names, label_names_given="train stream")
         unscored[name] = stats.rows_dropped_short
-    splits["validation"] = take_first(splits["validation"], args.max_eval_samples, "validation")
+    splits = take_first(splits, max_eval_samples=args.max_eval_samples)
     test_name = args.test_file and str(args.test_file).rsplit("/", 1)[-1]
     return Splits(splits, text_column, label_names, test_name if "test" in splits else None, unscored)

@@ -11,7 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 from modeling import BiLSTMForSequenceClassification
-from modeling.data.checks import check_batch_size, dataset_name_from_path, guess_language, unk_rate
+from modeling.data.checks import warn_if_one_batch_per_epoch, dataset_name_from_path, guess_language, unk_rate
 from modeling.training.options import build_parser, default_options
 from modeling.training.recipe import train
 from tests.conftest import FAKE_WORDS, FILLER, REAL_WORDS, make_article, write_csv
@@ -167,7 +167,7 @@ def test_batch_larger_than_the_train_split_warns(news, tmp_path, caplog):
     assert results["global_step"] == 1
     assert ("--per_device_train_batch_size 100 is larger than the train split (72 examples): each epoch is a"
             " single optimizer step") in caplog.text
-    assert not check_batch_size(36, 72, num_processes=2) and check_batch_size(37, 72, num_processes=2)
+    assert not warn_if_one_batch_per_epoch(36, 72, num_processes=2) and warn_if_one_batch_per_epoch(37, 72, num_processes=2)
 
 
 def test_card_data_helpers():
