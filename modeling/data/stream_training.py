@@ -78,6 +78,8 @@ class StreamScan:
             if texts:
                 yield texts
             if self.limit is not None and self.rows_read >= self.limit:
+                # --max_train_samples alone: every row training will read was read
+                self.complete = self.limit == self.rules.max_rows
                 return
         self.complete = True
 

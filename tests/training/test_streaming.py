@@ -128,6 +128,9 @@ def test_a_sampled_vocabulary_trains_by_steps(train, files, tmp_path):
     results = train(stream_args(files, tmp_path / "out", "--tokenizer_train_samples", "100", "--max_steps", "6",
                                 "--eval_steps", "3"))
     assert results["global_step"] == 6 and results["train_samples"] == 100  # the rows the fitting pass kept
+    # --max_train_samples alone reads every row training uses: the epoch's length is known
+    results = train(stream_args(files, tmp_path / "first", "--max_train_samples", "64", "--num_train_epochs", "2"))
+    assert results["train_samples"] == 64 and results["global_step"] == 8  # 2 epochs of 4 batches of 16
 
 
 def test_two_processes_stream_their_shares(files, tmp_path):
