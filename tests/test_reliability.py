@@ -264,9 +264,11 @@ def test_messy_but_valid_input_trains(scripts, data, tmp_path, caplog):
     assert "(first: row 64)" in caplog.text
     model = BiLSTMForSequenceClassification.from_pretrained(out)
     assert model.config.label_names == ["0", "1"]
-    predictions = scripts["predict"].main(["--model_name_or_path", str(out), "--input_file", str(train),
-                                           "--output_file", str(tmp_path / "predictions.jsonl")])
-    assert len(predictions) == 65  # prediction keeps every row, the long and the empty ones too
+    summary = scripts["predict"].main(["--model_name_or_path", str(out), "--input_file", str(train),
+                                       "--output_file", str(tmp_path / "predictions.jsonl")])
+    # prediction keeps every row, the long and the empty ones too
+    assert summary["num_texts"] == 65 and summary["num_skipped"] == 2
+    assert len((tmp_path / "predictions.jsonl").read_text(encoding="utf-8").splitlines()) == 65
 
 
 def test_real_cli_prints_the_error_last_without_traceback(data, tmp_path):

@@ -1,6 +1,6 @@
 """One labelled file → clean rows: :func:`read_labelled_file` is how every caller (training, evaluation,
-``prepare_data.py``, the ONNX checks) reads one, and :func:`read_texts` reads texts to classify by the
-same rules.
+``prepare_data.py``, the ONNX checks) reads one; texts to classify are read by the same rules, as a
+stream (:class:`modeling.data.streaming.TextSource`).
 
 Cleaning: titletext from title and text, rows under the short-text rule dropped, texts trimmed to
 their first words, labels encoded (:mod:`modeling.data.labels`). Everything runs on Arrow through
@@ -12,13 +12,11 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import datasets
-from datasets import Dataset
 
 from ..config import NON_EMPTY, is_long_enough, short_text_reason
-from .files import TEXT_LINE_SUFFIXES, DataError, header_hint, read_lines, read_table, show_columns as _show
+from .files import DataError, header_hint, read_table, show_columns as _show
 from .labels import encode_labels, label_counts, label_names_from, value_counts
 
 logger = logging.getLogger(__name__)
@@ -125,28 +123,6 @@ def choose_text_column(columns, text_column=None, title_column="title", source="
         raise DataError(f"{source}: no text column {wanted}; the file has columns {_show(columns)}"
                         f" (set --text_column){header_hint(columns)}")
     return text_column, False
-
-
-def read_texts(path, *, text_column=None, title_column="title", delimiter=None, column_names=None):
-    """Texts to classify from a file, the text chosen by training's rule (:func:`choose_text_column`): a
-    CSV/TSV, JSON lines or Parquet file (:func:`modeling.data.files.read_table`), or a text file
-    (``.txt``: one text per line, stripped; blank lines kept). The rows stay on Arrow (nothing is
-    materialised here), so a caller can take them in chunks.
-
-    Returns:
-        (dataset of the file's columns plus the text column, name of the text column)
-    """
-    if Path(path).suffix.lower() in TEXT_LINE_SUFFIXES:
-        if column_names:
-            raise DataError(f"{path}: --column_names names the columns of a CSV/TSV file; a text file has one text"
-                            " per line")
-        return Dataset.from_dict({"text": [line.strip() for line in read_lines(path)]}), "text"
-    table = read_table(path, delimiter=delimiter, column_names=column_names)
-    ds = table.dataset
-    text_column, build_titletext = choose_text_column(ds.column_names, text_column, title_column, str(path))
-    if build_titletext:
-        ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column})
-    return ds, text_column
 
 
 def _drop_unlabelled(ds, label_column, counts, stats, source, row_of):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from accelerate.logging import get_logger
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from .evaluation import evaluate_model
@@ -39,7 +40,7 @@ class Loop:
     model: object
     optimizer: object
     lr_scheduler: object
-    train_dataloader: object
+    train_dataloader: object  # None under --streaming
     train_sampler: object  # the length-grouped batch sampler, whose epoch the loop sets
     eval_dataloaders: dict
     state: TrainingState
@@ -49,6 +50,7 @@ class Loop:
     first_step: int = 0  # the step a resumed run started from
     stopped_early: bool = False  # early stopping ended the run
     stop_signal: list = None  # the signal that asked the run to stop (catch_stop_signals), if any
+    stream: object = None  # --streaming: this process's endless batches (modeling.data.stream_training.TrainStream)
 
     @property
     def steps_per_epoch(self):
@@ -71,6 +73,13 @@ class Loop:
         """Why the run ended: ``"early_stopping"`` or the limit it reached (``loop.length.limit``)."""
         return "early_stopping" if self.stopped_early else self.length.limit
 
+    def epochs_done(self):
+        """Passes over the train data so far: fractional when the epoch's length is known, else (a
+        stream fitted on a sample) the passes this process completed."""
+        if self.steps_per_epoch:
+            return self.state.global_step / self.steps_per_epoch
+        return float(self.state.epoch)
+
     def done(self):
         return self.stopped_early or self.state.global_step >= self.total_steps
 
@@ -88,7 +97,10 @@ def train_loop(run, loop):
     start_time, counts = time.perf_counter(), {"examples": 0, "loss": 0.0, "batches": 0}
     loop.stop_signal, restore_signals = catch_stop_signals(run.accelerator.is_main_process)
     try:
-        for epoch in range(state.epoch, loop.num_epochs):
+        if loop.stream is not None:
+            if not loop.done():
+                train_batches(run, loop, loop.stream, progress_bar, counts)
+        for epoch in range(state.epoch, loop.num_epochs if loop.stream is None else 0):
             if loop.done():
                 break
             train_epoch(run, loop, epoch, progress_bar, counts)
@@ -112,12 +124,27 @@ def train_epoch(run, loop, epoch, progress_bar, counts):
     """One epoch (or what is left of it after a mid-epoch resume); ``counts`` accumulates the
     examples seen and the loss since the last ``--logging_steps`` line."""
     args, accelerator, state = run.args, run.accelerator, loop.state
-    loop.model.train()
     loop.train_sampler.set_epoch(epoch)
     loop.train_dataloader.set_epoch(epoch)
     skip = state.batches_in_epoch  # non-zero only when resuming mid-epoch
     batches = accelerator.skip_first_batches(loop.train_dataloader, skip) if skip else loop.train_dataloader
+    train_batches(run, loop, batches, progress_bar, counts)
+    if state.batches_in_epoch == len(loop.train_dataloader):
+        state.epoch, state.batches_in_epoch = epoch + 1, 0
+        if args.checkpointing_steps == "epoch":
+            checkpoint_now(run, loop, f"epoch_{epoch}")
+
+
+def train_batches(run, loop, batches, progress_bar, counts):
+    """Train on ``batches`` until they end or the run is done: an epoch's, or the endless batches of
+    a stream (whose pass, ``loop.stream.position``, becomes the state's epoch)."""
+    args, accelerator, state = run.args, run.accelerator, loop.state
+    loop.model.train()
+    batches = iter(batches)
     for batch in batches:
+        if loop.stream is not None:
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            state.epoch = loop.stream.position["epoch"]
         mean_loss = training_step(run, loop, batch)
         stop_if_diverged(run, state, mean_loss, progress_bar)
         state.add_train_loss(mean_loss)
@@ -130,7 +157,7 @@ def train_epoch(run, loop, epoch, progress_bar, counts):
         progress_bar.update(1)
         if args.logging_steps and state.global_step % args.logging_steps == 0:
             log_step(accelerator, state, counts["loss"] / counts["batches"], loop.lr_scheduler.get_last_lr()[0],
-                     state.global_step / loop.steps_per_epoch)
+                     loop.epochs_done())
             counts["loss"], counts["batches"] = 0.0, 0
         if state.global_step % loop.eval_steps == 0:
             evaluate_and_record(run, loop, progress_bar)
@@ -140,10 +167,6 @@ def train_epoch(run, loop, epoch, progress_bar, counts):
         if loop.done():
             break
         stop_if_requested(run, loop)
-    if state.batches_in_epoch == len(loop.train_dataloader):
-        state.epoch, state.batches_in_epoch = epoch + 1, 0
-        if args.checkpointing_steps == "epoch":
-            checkpoint_now(run, loop, f"epoch_{epoch}")
 
 
 def training_step(run, loop, batch):
@@ -177,11 +200,11 @@ def evaluate_and_record(run, loop, progress_bar=None):
     """Evaluate on the validation split, log it, keep the weights if they are the best so far, and
     move the progress bar's end to the earliest step at which early stopping can now end the run."""
     accelerator, state = run.accelerator, loop.state
-    epochs_done = state.global_step / loop.steps_per_epoch
+    epochs_done = loop.epochs_done()
     results = evaluate_model(loop.model, loop.eval_dataloaders["validation"], accelerator)
     is_best = state.record_evaluation(results, epochs_done)
     train_loss = state.history["train_loss_list"][-1]
-    logger.info(f"Epoch [{math.ceil(epochs_done)}/{loop.num_epochs}], Step [{state.global_step}/{loop.total_steps}], "
+    logger.info(f"Epoch [{math.ceil(epochs_done)}/{loop.num_epochs or '?'}], Step [{state.global_step}/{loop.total_steps}], "
                 f"Train Loss: {train_loss:.4f}, Valid Loss: {results['loss']:.4f}, "
                 f"Valid Accuracy: {results['accuracy']:.4f}" + (" (best)" if is_best else ""))
     accelerator.log({"train_loss": train_loss, "eval_loss": results["loss"], "eval_accuracy": results["accuracy"],
@@ -206,8 +229,11 @@ def keep_best(accelerator, model, state, output_dir):
 
 def checkpoint_now(run, loop, name):
     """A resumable checkpoint ``output_dir/name`` (kept as it is if that step's is already there),
-    then ``--save_total_limit`` applied. Returns its path."""
+    then ``--save_total_limit`` applied; under --streaming with every process's place in its
+    stream. Returns its path."""
     path = Path(run.args.output_dir) / name
+    if loop.stream is not None:  # a collective: every process takes part
+        loop.state.stream_positions = gather_object([loop.stream.position])
     if not (path / TRAINER_STATE_FILE).is_file() or json.loads(
             (path / TRAINER_STATE_FILE).read_text())["global_step"] != loop.state.global_step:
         save_checkpoint(run.accelerator, loop.state, run.args.output_dir, name)

@@ -70,6 +70,15 @@ def add_data_arguments(data):
     data.add_argument("--validation_split_percentage", type=int, default=VALIDATION_SPLIT_PERCENTAGE,
                       help="Without validation data: the share of the train split held out for validation, in"
                            " percent (the demo's one file is cut 80/10/10 instead).")
+    data.add_argument("--streaming", action="store_true",
+                      help="Read --train_file as a stream (datasets streaming=True): it is never converted to an Arrow"
+                           " cache, so files larger than memory or disk train. One pass fits the vocabulary and counts"
+                           " the rows; then each process reads its share in order, in length-grouped batches from a"
+                           " bounded buffer. Needs --validation_file.")
+    data.add_argument("--tokenizer_train_samples", type=int,
+                      help="With --streaming: fit the vocabulary (and find the classes) on the first N train rows"
+                           " instead of the whole stream; the stream's length is then unknown, so --max_steps and"
+                           " --eval_steps are needed.")
     data.add_argument("--max_length", type=int, default=MODEL_DEFAULTS.max_length, help="Tokens kept per text.")
     data.add_argument("--min_frequency", type=int, default=3,
                       help="Words seen fewer times in the train split become [UNK].")
@@ -196,8 +205,8 @@ def check_options(options):
     for name in ("gradient_accumulation_steps", "max_length", "min_frequency"):
         if get(name) < 1:
             raise ValueError(f"--{name} must be at least 1")
-    for name in ("max_train_samples", "max_eval_samples", "max_predict_samples", "logging_steps", "max_steps",
-                 "eval_steps", "num_train_epochs"):
+    for name in ("max_train_samples", "max_eval_samples", "max_predict_samples", "logging_steps",
+                 "max_steps", "eval_steps", "num_train_epochs", "tokenizer_train_samples"):
         if get(name) is not None and get(name) < 1:
             raise ValueError(f"--{name} must be at least 1, got {get(name)}")
     for name in ("early_stopping_patience", "min_steps", "save_total_limit"):
@@ -219,6 +228,7 @@ def check_options(options):
         raise ValueError("--vector_words needs --pretrained_embeddings")
     if get("freeze_embeddings") and not get("pretrained_embeddings"):
         raise ValueError("--freeze_embeddings needs --pretrained_embeddings")
+    check_streaming(get)
     if get("pretrained_embeddings"):  # a missing file or package fails before any data is read
         from .vectors import check_source
 
@@ -241,6 +251,35 @@ def resolve_aliases(options, prefix=""):
             warnings.warn(deprecation_message(prefix + old, prefix + new), DeprecationWarning, stacklevel=3)
             options[new] = options.pop(old)
     return options
+
+
+def check_streaming(get):
+    """One ``ValueError`` for each option that cannot work with ``--streaming`` (a train file read
+    as a stream, whose length is known only once it has been read)."""
+    if not get("streaming"):
+        if get("tokenizer_train_samples") is not None:
+            raise ValueError("--tokenizer_train_samples needs --streaming")
+        return
+    if not get("train_file") or get("dataset_name"):
+        raise ValueError("--streaming reads --train_file (a CSV/TSV, JSON lines or Parquet file); it cannot stream"
+                         " --dataset_name, the demo data or datasets objects")
+    if not get("validation_file"):
+        raise ValueError("--streaming needs --validation_file: a stream cannot hold out a stratified 10% of itself")
+    if get("checkpointing_steps") == "epoch":
+        raise ValueError("--checkpointing_steps epoch: a stream's epochs end at different steps on each process;"
+                         " with --streaming give a number of steps")
+    if get("pretrained_embeddings"):
+        raise ValueError("--pretrained_embeddings picks vectors by the train split's word counts, which a stream"
+                         " does not hold; train without --streaming")
+    if get("model_name_or_path"):
+        raise ValueError("--model_name_or_path with --streaming is not supported: continue training without"
+                         " --streaming")
+    if get("tokenizer_train_samples") is not None:
+        missing = [f"--{name}" for name in ("max_steps", "eval_steps") if get(name) is None]
+        if missing or get("num_train_epochs") is not None:
+            raise ValueError(f"--tokenizer_train_samples: the stream's length is unknown until it is read, so"
+                             f" give {' and '.join(missing) or '--max_steps'}"
+                             + (" instead of --num_train_epochs" if get("num_train_epochs") is not None else ""))
 
 
 def parse_args(argv=None, description=None):

@@ -47,6 +47,7 @@ from .run_folder import (
 )
 from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message
 from .threads import align_threads
+from .streaming import StreamInfo, load_stream_data
 
 logger = get_logger(__name__)
 
@@ -109,6 +110,11 @@ class RunData:
     tokenizer: object
     encoded: dict
     vector_words: Optional[list] = None  # words let in below --min_frequency for their vectors (--vector_words)
+    stream: Optional[StreamInfo] = None  # --streaming: the train split as a stream (not in data or encoded)
+
+    @property
+    def num_train_examples(self):
+        return self.stream.rows_kept if self.stream else len(self.encoded["train"])
 
 
 def run_training(args, given=None):
@@ -117,7 +123,7 @@ def run_training(args, given=None):
     given = given or {}
     run = open_run(args, given)
     base = load_base_model(args) if args.model_name_or_path else None
-    data = load_run_data(run, given, base)
+    data = load_stream_data(run, RunData) if args.streaming else load_run_data(run, given, base)
     baseline = measure_baseline(run, data)
     model, embeddings_info = build_model(run, data, base)
     loop = prepare_loop(run, model, data)
@@ -248,6 +254,9 @@ def measure_baseline(run, data):
     baseline that does not fit in memory shows at the start of the run, not after it."""
     if run.args.no_baseline or not run.accelerator.is_main_process:
         return {}
+    if data.stream:  # it fits on the whole train split in memory
+        logger.info("No TF-IDF baseline with --streaming: it needs the train split in memory")
+        return {}
     scores = baseline_scores(data.data)
     if scores:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if k.endswith("accuracy"))
@@ -287,17 +296,25 @@ def prepare_loop(run, model, data):
     checkpoint restored; then, and only then, ``--output_dir`` written (bad input leaves it as it was)."""
     args, accelerator = run.args, run.accelerator
     pad_id = model.config.pad_token_id
-    train_dataloader = make_dataloader(data.encoded["train"], args.per_device_train_batch_size, shuffle=True,
-                                       seed=args.seed, pad_token_id=pad_id)
-    # Accelerate's DDP wrapper does not reach a custom batch sampler's set_epoch: keep a handle on it.
-    train_sampler = train_dataloader.batch_sampler
     eval_names = [name for name in ("validation", "test") if name in data.encoded]
     eval_dataloaders = [make_eval_dataloader(data.encoded[name], args.per_device_eval_batch_size, pad_id)
                         for name in eval_names]
     optimizer = create_optimizer(model.parameters(), args.learning_rate, args.weight_decay)
-    model, optimizer, train_dataloader, *eval_dataloaders = accelerator.prepare(
-        model, optimizer, train_dataloader, *eval_dataloaders)
-    steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+    if data.stream:
+        # Not prepared: each process already reads its own share (split_dataset_by_node), where a prepared
+        # loader over an iterable would have rank 0 read and dispatch every batch.
+        train_dataloader = train_sampler = None
+        model, optimizer, *eval_dataloaders = accelerator.prepare(model, optimizer, *eval_dataloaders)
+        steps_per_epoch = data.stream.steps_per_epoch(accelerator.num_processes, args.per_device_train_batch_size,
+                                                      args.gradient_accumulation_steps)
+    else:
+        train_dataloader = make_dataloader(data.encoded["train"], args.per_device_train_batch_size, shuffle=True,
+                                           seed=args.seed, pad_token_id=pad_id)
+        # Accelerate's DDP wrapper does not reach a custom batch sampler's set_epoch: keep a handle on it.
+        train_sampler = train_dataloader.batch_sampler
+        model, optimizer, train_dataloader, *eval_dataloaders = accelerator.prepare(
+            model, optimizer, train_dataloader, *eval_dataloaders)
+        steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
     length = plan_training_length(steps_per_epoch, max_steps=args.max_steps, num_train_epochs=args.num_train_epochs,
                                   eval_steps=args.eval_steps, early_stopping_patience=args.early_stopping_patience,
                                   min_steps=args.min_steps)
@@ -313,9 +330,12 @@ def prepare_loop(run, model, data):
     loop = Loop(model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, train_dataloader=train_dataloader,
                 train_sampler=train_sampler, eval_dataloaders=dict(zip(eval_names, eval_dataloaders)),
                 state=TrainingState(), length=length, precision=precision,
-                precision_name=accelerator.mixed_precision if precision == "accelerate" else precision)
+                precision_name=accelerator.mixed_precision if precision == "accelerate" else precision,
+                stream=data.stream and data.stream.batches)
     if run.checkpoint is not None:
         load_checkpoint(accelerator, loop.state, run.checkpoint)  # model, optimizer, RNG states and the state
+        if loop.stream is not None:
+            restore_stream_position(loop.stream, loop.state, run.checkpoint, accelerator.num_processes)
         logger.info(f"Resumed from {run.checkpoint}: epoch {loop.state.epoch}, step {loop.state.global_step}, "
                     f"{loop.state.batches_in_epoch} batches into the epoch")
     loop.first_step = loop.state.global_step
@@ -328,6 +348,16 @@ def prepare_loop(run, model, data):
     return loop
 
 
+def restore_stream_position(stream, state, checkpoint, num_processes):
+    """Put this process's train stream where it was when ``checkpoint`` was written."""
+    positions = state.stream_positions
+    if not positions or len(positions) != num_processes:
+        found = "no stream positions" if not positions else f"the positions of {len(positions)} processes"
+        raise ValueError(f"{checkpoint}: cannot resume a --streaming run on {num_processes} process(es) from it"
+                         f" (it holds {found}); resume with the number of processes that wrote it")
+    stream.load_position(positions[stream.rank])
+
+
 def announce(run, loop, data):
     """The "Running training" banner and the precision line."""
     args, accelerator = run.args, run.accelerator
@@ -337,9 +367,10 @@ def announce(run, loop, data):
         logger.info(f"accelerate launch set OMP_NUM_THREADS=1 by default: training uses {run.threads} threads (one"
                     " per physical core), as `python scripts/train.py` does, so both train the same model"
                     " (accelerate launch --num_cpu_threads_per_process N chooses)")
-    logger.info(describe_classes(data.data.label_names, data.encoded["train"]["label"]))
+    train_labels = data.stream.train_labels() if data.stream else data.encoded["train"]["label"]
+    logger.info(describe_classes(data.data.label_names, train_labels))
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
-    log_banner(logger, num_examples=len(data.encoded["train"]), num_epochs=loop.num_epochs,
+    log_banner(logger, num_examples=data.num_train_examples, num_epochs=loop.num_epochs,
                batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
                accumulation=args.gradient_accumulation_steps, total_steps=loop.total_steps,
                eval_steps=loop.eval_steps, num_valid=len(data.encoded["validation"]), length=loop.length.describe())
@@ -361,15 +392,15 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, b
     if state.best_weights is None:
         raise ValueError("no evaluation gave a finite validation loss: training diverged (try a lower --learning_rate)")
     accelerator.unwrap_model(loop.model).load_state_dict(state.best_weights)  # every process holds the same copy
-    logger.info(f"Training stopped at step {state.global_step} (epoch {state.global_step / loop.steps_per_epoch:.1f}):"
+    logger.info(f"Training stopped at step {state.global_step} (epoch {loop.epochs_done():.1f}):"
                 f" {stop_reason_message(loop.stop_reason, loop.length, args)}; the model kept is that of step"
                 f" {state.best_global_step}, the lowest validation loss ({state.best_valid_loss:.4f})")
     examples_seen = accelerator.reduce(torch.tensor(examples_seen, device=accelerator.device), reduction="sum").item()
     all_results = {
-        "epoch": state.global_step / loop.steps_per_epoch, "global_step": state.global_step,
+        "epoch": loop.epochs_done(), "global_step": state.global_step,
         "best_global_step": state.best_global_step, "stop_reason": loop.stop_reason, "eval_steps": loop.eval_steps,
         "early_stopping_patience": loop.length.patience, "train_loss": state.mean_train_loss,
-        "train_runtime": round(train_runtime, 4), "train_samples": len(data.encoded["train"]),
+        "train_runtime": round(train_runtime, 4), "train_samples": data.num_train_examples,
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - loop.first_step) / train_runtime, 3),
         "train_precision": loop.precision_name, "train_threads": torch.get_num_threads(),

@@ -127,6 +127,8 @@ def write_card_data(args, data, demo, demo_name):
     card's metadata and widget."""
     splits, text_column, label_names = data.splits, data.text_column, data.label_names
     examples = example_texts(splits["validation"], text_column, label_names)
+    # Under --streaming the train split is a stream that is not held: the validation split stands in.
+    train = splits.get("train", splits["validation"])
     if demo:
         name = f"{demo_name} (synthetic demo data)"
     elif args.dataset_name:
@@ -138,12 +140,12 @@ def write_card_data(args, data, demo, demo_name):
     source = read_data_source(args.train_file) if args.train_file else None
     if source and not args.dataset_name:
         name = Path(source["source_file"]).stem  # the raw file prepare_data.py split, not its output folder
-    words = sorted(len(text.split()) for text in splits["train"][text_column])
+    words = sorted(len(text.split()) for text in train[text_column])
     atomic_write_json(Path(args.output_dir) / CARD_DATA_FILE, {
         "dataset_name": name, "train_file": args.train_file and Path(args.train_file).name,
         "train_folder": args.train_file and Path(args.train_file).parent.name,
         "text_column": text_column, "label_names": list(label_names),
-        "language": guess_language(example_texts(splits["train"], text_column, label_names, per_label=20)),
+        "language": guess_language(example_texts(train, text_column, label_names, per_label=20)),
         "widget_texts": examples,
         "data_source": source,  # prepare_data.py's data_source.json, when the splits came from it
         "train_words": {"median": words[len(words) // 2], "max": words[-1]} if words else None,

@@ -50,6 +50,7 @@ class TrainingState:
         self.history = {"train_loss_list": [], "valid_loss_list": [], "global_steps_list": [],
                         "valid_accuracy_list": [], "epoch_list": []}
         self.best_valid_loss, self.best_global_step, self.best_weights = math.inf, None, None
+        self.stream_positions = None  # --streaming: each process's place in its train stream (TrainStream.position)
 
     def state_dict(self):
         return dict(vars(self))
@@ -139,7 +140,8 @@ class TrainingLength:
 
     @property
     def num_epochs(self):
-        return math.ceil(self.max_steps / self.steps_per_epoch)
+        """Epochs the limit spans; None for a stream of unknown length."""
+        return math.ceil(self.max_steps / self.steps_per_epoch) if self.steps_per_epoch else None
 
     def should_stop_early(self, state):
         """Whether the run in ``state`` ends at its last evaluation. It depends only on the evaluation

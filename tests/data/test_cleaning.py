@@ -219,11 +219,12 @@ def test_ragged_rows_are_a_parse_error(tmp_path):
 
 def test_texts_of_a_headerless_file_get_the_header_hint(tmp_path):
     """predict.py's reader names the missing header row as training's does, not only the column."""
-    from modeling.data.cleaning import read_texts
+    from modeling.data.streaming import TextSource
 
     path = tmp_path / "headerless.csv"
     path.write_text("FAKE,Secret company that school over programs\nREAL,Senate passes the budget bill\n")
     with pytest.raises(DataError, match=r"no text column .*does the file lack a header row\? Then name its 2 columns"):
-        read_texts(path)
-    ds, column = read_texts(path, column_names=["label", "text"])
-    assert column == "text" and list(ds["text"])[1] == "Senate passes the budget bill"
+        TextSource.from_file(path)
+    source = TextSource.from_file(path, column_names=["label", "text"])
+    texts = [text for chunk in source.chunks(10) for text in chunk.texts]
+    assert source.text_column == "text" and texts[1] == "Senate passes the budget bill"
