@@ -15,8 +15,15 @@ script also estimates what the same texts and token ids would take as Python lis
 ``datasets`` cache under ``bench/.work/`` is used (and deleted afterwards), so nothing is reused
 from an earlier run.
 
-    python bench/bench_pipeline.py                   # 1,000,000 rows (1.2 GB CSV, ~10 GB Arrow cache, deleted after)
+``--pipeline map`` runs the calls above; ``--pipeline fused`` (default) the fused prototype of
+``bench/pipeline_fused.py`` (one cleaning pass in Arrow, the split on the labels alone, one ids
+table). Afterwards, outside the memory sampler, the tokenizer's own time on the same texts: training
+the vocabulary on the train split's texts and ``encode_batch`` on every text, from Python lists
+made beforehand (the goal compares the pipeline's total with it).
+
+    python bench/bench_pipeline.py                   # 1,000,000 rows (1.2 GB CSV)
     python bench/bench_pipeline.py --quick           # 100,000 rows
+    python bench/bench_pipeline.py --pipeline map    # the map-per-step pipeline (~10 GB Arrow cache per 1M rows)
 """
 from __future__ import annotations
 
@@ -27,6 +34,7 @@ if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -109,6 +117,29 @@ def python_list_estimate_mb(ds, text_column, sample=10_000) -> float:
     return total * len(ds) / len(part) / 2**20
 
 
+def timed_stage(stages, name, rows, fn, log=print):
+    """Run ``fn``, record its seconds and rows/s (``rows``, or the length of what it returns) in ``stages``."""
+    t0 = time.perf_counter()
+    out = fn()
+    s = time.perf_counter() - t0
+    rows = len(out) if rows is None else rows
+    stages[name] = {"s": s, "rows": rows, "rows_per_s": rows / s, "peak_rss_mb_so_far": peak_rss_mb()}
+    log(f"  {name:16s} {rows:>9,} rows  {s:7.1f} s  {rows / s:>10,.0f} rows/s  "
+        f"peak RSS so far {peak_rss_mb():,.0f} MiB")
+    return out
+
+
+def summary(stages, n, kept, tokenizer, label_names, encoded, text_column) -> dict:
+    """A run's report: its stages, totals, vocabulary and the encoded splits (for the tokenizer timing)."""
+    total = sum(s["s"] for s in stages.values())
+    train = encoded["train"]
+    return {"stages": stages, "rows": n, "rows_kept": kept, "total_s": total, "rows_per_s": n / total,
+            "vocab_size": tokenizer.get_vocab_size(), "label_names": label_names,
+            "mean_tokens": float(np.mean(train.select(range(min(10_000, len(train))))["length"])),
+            "python_lists_estimate_mb": python_list_estimate_mb(train, text_column) * kept / len(train),
+            "_splits": encoded, "_text_column": text_column}
+
+
 def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
     """Time each stage of the pipeline on ``csv_path``; return timings and counts."""
     from modeling import train_tokenizer
@@ -117,16 +148,7 @@ def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
     from modeling.data.preparation import as_text_batches
 
     stages = {}
-
-    def stage(name, rows, fn):
-        t0 = time.perf_counter()
-        out = fn()
-        s = time.perf_counter() - t0
-        rows = len(out) if rows is None else rows
-        stages[name] = {"s": s, "rows": rows, "rows_per_s": rows / s, "peak_rss_mb_so_far": peak_rss_mb()}
-        log(f"  {name:16s} {rows:>9,} rows  {s:7.1f} s  {rows / s:>10,.0f} rows/s  "
-            f"peak RSS so far {peak_rss_mb():,.0f} MiB")
-        return out
+    stage = functools.partial(timed_stage, stages, log=log)
 
     raw = stage("load_csv", None, lambda: load_csv(csv_path, required_columns=["label"]))
     n = len(raw)
@@ -137,18 +159,58 @@ def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
         as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"]))
     encoded = stage("encode_dataset", len(ds), lambda: {
         name: encode_dataset(split, tokenizer, text_column) for name, split in splits.items()})
-    total = sum(s["s"] for s in stages.values())
-    return {"stages": stages, "rows": n, "rows_kept": len(ds), "total_s": total, "rows_per_s": n / total,
-            "vocab_size": tokenizer.get_vocab_size(), "label_names": label_names,
-            "mean_tokens": float(np.mean(encoded["train"].select(range(min(10_000, len(encoded["train"]))))["length"])),
-            "python_lists_estimate_mb": python_list_estimate_mb(encoded["train"], text_column) * len(ds)
-            / len(encoded["train"])}
+    return summary(stages, n, len(ds), tokenizer, label_names, encoded, text_column)
+
+
+def run_fused(csv_path: Path, run: dict, log=print) -> dict:
+    """The fused prototype (bench/pipeline_fused.py), stage by stage as :func:`run_pipeline`."""
+    from bench.pipeline_fused import encode_all, prepare_fused, select_splits, split_rows
+    from modeling import train_tokenizer
+    from modeling.data.labels import label_names_from, value_counts
+    from modeling.data.pipeline import load_csv
+    from modeling.data.preparation import as_text_batches
+
+    stages = {}
+    stage = functools.partial(timed_stage, stages, log=log)
+    raw = stage("load_csv", None, lambda: load_csv(csv_path, required_columns=["label"]))
+    n = len(raw)
+    names = label_names_from(value_counts(raw, "label"))
+    ds, text_column, label_names, stats = stage("prepare_dataset", n, lambda: prepare_fused(
+        raw, label_column="label", first_n_words=run["max_length"], label_names=names, source=str(csv_path),
+        columns="text"))
+    rows = stage("split_dataset", len(ds), lambda: split_rows(ds, 0.8, 0.1, seed=run["seed"]))
+    splits = select_splits(ds, rows)
+    tokenizer = stage("train_tokenizer", len(splits["train"]), lambda: train_tokenizer(
+        as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"]))
+    encoded = stage("encode_dataset", len(ds), lambda: select_splits(encode_all(ds, tokenizer, text_column), rows))
+    return summary(stages, n, len(ds), tokenizer, label_names, encoded, text_column)
+
+
+def tokenizer_reference(splits, text_column, run, log=print) -> dict:
+    """The tokenizer's own time on the pipeline's texts: train the vocabulary on the train split's
+    texts, ``encode_batch`` every text; the texts are Python lists made before the clock starts."""
+    from modeling import train_tokenizer
+
+    batches = {name: [b[text_column] for b in split.select_columns([text_column]).iter(batch_size=1000)]
+               for name, split in splits.items()}
+    t0 = time.perf_counter()
+    tokenizer = train_tokenizer(batches["train"], run["min_frequency"], run["max_length"])
+    t1 = time.perf_counter()
+    for split in batches.values():
+        for batch in split:
+            tokenizer.encode_batch(batch)
+    t2 = time.perf_counter()
+    log(f"  tokenizer alone: train {t1 - t0:.1f} s + encode_batch {t2 - t1:.1f} s = {t2 - t0:.1f} s")
+    return {"train_s": t1 - t0, "encode_batch_s": t2 - t1, "total_s": t2 - t0}
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="synthetic rows (default: %(default)s)")
     ap.add_argument("--quick", action="store_true", help="100,000 rows")
+    ap.add_argument("--pipeline", choices=["fused", "map"], default="fused",
+                    help="the fused prototype (bench/pipeline_fused.py) or a map per step (default: %(default)s)")
+    ap.add_argument("--no_reference", action="store_true", help="skip the tokenizer-alone timing")
     ap.add_argument("--keep_cache", action="store_true", help="keep the datasets cache folder afterwards")
     ap.add_argument("--output_dir", default="bench/results", help="folder for pipeline_<rows>.json")
     args = ap.parse_args(argv)
@@ -179,10 +241,18 @@ def main(argv=None) -> dict:
     print(f"{args.rows:,} rows, {report['csv_mb']:,.0f} MiB CSV; fresh datasets cache {cache}")
     start_rss = MemorySampler().read()
     try:
+        report["pipeline"], report["load_average_start"] = args.pipeline, os.getloadavg()
+        run = run_fused if args.pipeline == "fused" else run_pipeline
         with MemorySampler() as mem:
-            report.update(run_pipeline(csv_path, report["train_defaults"]))
+            result = run(csv_path, report["train_defaults"])
+        splits, text_column = result.pop("_splits", None), result.pop("_text_column", None)
+        report.update(result)
         report["memory_mb"] = {"start": start_rss, "peak": mem.peak, "ru_maxrss": peak_rss_mb()}
         report["cache_mb"] = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()) / 2**20
+        if splits is not None and not args.no_reference:
+            report["tokenizer_alone"] = tokenizer_reference(splits, text_column, report["train_defaults"])
+            report["tokenizer_share"] = report["tokenizer_alone"]["total_s"] / report["total_s"]
+        report["load_average_end"] = os.getloadavg()
     finally:
         if not args.keep_cache:
             shutil.rmtree(cache, ignore_errors=True)
@@ -195,8 +265,10 @@ def main(argv=None) -> dict:
     print("\n| stage | rows | s | rows/s |\n| --- | --- | --- | --- |")
     for name, s in report["stages"].items():
         print(f"| {name} | {s['rows']:,} | {s['s']:.1f} | {s['rows_per_s']:,.0f} |")
-    out = write_json(report, args.output_dir, f"pipeline_{args.rows}.json")
-    print(f"\nArrow cache written: {report['cache_mb']:,.0f} MiB; wrote {out}")
+    out = write_json(report, args.output_dir, f"pipeline_{args.pipeline}_{args.rows}.json")
+    print(f"\nArrow cache written: {report['cache_mb']:,.0f} MiB ({report['cache_mb'] / report['csv_mb']:.2f}x the CSV)"
+          + (f"; tokenizer alone / pipeline total: {report['tokenizer_share']:.2f}" if "tokenizer_share" in report else "")
+          + f"; load average {report['load_average_start']} -> {report['load_average_end']}; wrote {out}")
     return report
 
 
