@@ -80,9 +80,9 @@ def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False, ex
         "accuracy": res["test_accuracy"], "macro_f1": res["test_macro_f1"],
         "weighted_f1": res["test_weighted_f1"], "train_s": res["train_runtime"],
         "train_samples_per_second": res["train_samples_per_second"],
-        "train_precision": res.get("train_precision", "fp32"),  # runs before --train_precision were fp32
+        "train_precision": res.get("train_precision", "fp32"),  # result files without the key are fp32 runs
         "best_global_step": res["best_global_step"], "global_step": res["global_step"],
-        "stop_reason": res.get("stop_reason"),  # runs before early stopping (issue 22) had none
+        "stop_reason": res.get("stop_reason"),  # absent from result files of runs without early stopping
         "valid_accuracy": res["eval_accuracy"], "valid_loss": res["eval_loss"],
         **{k: v for k, v in res.items() if k.startswith("pretrained_embeddings_")},
         "training_args": json.loads((run_dir / "training_args.json").read_text()),

@@ -1,27 +1,14 @@
 """Raw texts to labels, for every backend: tokenize, pad length-sorted batches, turn logits into
 probabilities and probabilities into labels; the short-text rule. The torch model
 (``modeling.model``) and the onnxruntime session (``modeling.serving``) both call these, so they batch,
-pad and decide identically. Imports only torch (and the rule's numbers from ``modeling.config``).
+pad and decide identically. Imports only torch (and the short-text rule from ``modeling.config``).
 """
 
 import torch
 
-# The short-text rule: each model carries its own (config.min_text_chars); MIN_TEXT_CHARS (5) is the
-# tutorial's, and that of models saved before the field existed.
-from .config import MIN_TEXT_CHARS, NON_EMPTY
+from .config import is_long_enough, short_text_reason
 
-__all__ = ["MIN_TEXT_CHARS", "NON_EMPTY", "batched_probabilities", "classify_texts", "decide", "is_long_enough",
-           "label_results", "pad_sequences", "probabilities", "short_text_reason"]
-
-
-def is_long_enough(text, min_chars):
-    """The short-text rule: whether ``text`` has at least ``min_chars`` characters, whitespace stripped."""
-    return len(text.strip()) >= min_chars
-
-
-def short_text_reason(min_chars):
-    """Why a text under the rule gets no label: ``"empty text"`` or ``"text shorter than N characters"``."""
-    return "empty text" if min_chars <= NON_EMPTY else f"text shorter than {min_chars} characters"
+__all__ = ["batched_probabilities", "classify_texts", "decide", "label_results", "pad_sequences", "probabilities"]
 
 
 def probabilities(logits, num_labels):

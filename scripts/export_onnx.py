@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from modeling.cli import exit_on_error, load_model
+from modeling.data.arguments import add_reading_arguments
 
 QUANTIZE_CHOICES = ("int8",)
 
@@ -39,10 +40,11 @@ def parse_args(argv=None):
                         help="Skip running the graph in onnxruntime against torch after the export.")
     parser.add_argument("--quantize", choices=QUANTIZE_CHOICES,
                         help="Also write model_int8.onnx, gated on labelled texts (see --eval_file).")
-    parser.add_argument("--eval_file", help="Labelled CSV/TSV for the checks and the int8 gate (default: the run's"
-                                            " --validation_file, from its training_args.json).")
+    parser.add_argument("--eval_file", help="Labelled CSV/TSV, JSON lines or Parquet file for the checks and the int8"
+                                            " gate (default: the run's --validation_file, from its training_args.json).")
     parser.add_argument("--text_column", help="Text column of --eval_file (default: the run's, else titletext or text).")
     parser.add_argument("--label_column", help="Label column of --eval_file (default: the run's, else label).")
+    add_reading_arguments(parser)
     parser.add_argument("--min_agreement", type=float, default=0.99,
                         help="int8 gate: least share of labels equal to the fp32 model's (default: %(default)s).")
     parser.add_argument("--max_accuracy_drop", type=float, default=0.5,
@@ -52,6 +54,8 @@ def parse_args(argv=None):
         parser.error(f"--min_agreement must be in [0, 1], got {args.min_agreement}")
     if args.max_accuracy_drop < 0:
         parser.error(f"--max_accuracy_drop must be at least 0, got {args.max_accuracy_drop}")
+    if (args.delimiter or args.column_names) and not args.eval_file:
+        parser.error("--delimiter and --column_names describe --eval_file")
     if args.quantize and not args.check:
         parser.error("--quantize needs the checks: drop --no_check")
     return args
@@ -74,13 +78,15 @@ def eval_data(args, model):
         raise FileNotFoundError(f"the run's validation file {path} (training_args.json) is not here; pass --eval_file")
     import datasets
 
-    from modeling.data.pipeline import prepare_file
+    from modeling.data.cleaning import read_labelled_file
 
     datasets.disable_progress_bars()  # a few hundred rows: the bars would only be noise
-    ds, text_column, _, stats = prepare_file(
+    reading = ({"delimiter": args.delimiter, "column_names": args.column_names} if args.eval_file else
+               {"delimiter": run.get("delimiter"), "column_names": run.get("column_names")})
+    ds, text_column, _, stats = read_labelled_file(
         path, text_column=args.text_column or run.get("text_column"),
-        label_column=args.label_column or run.get("label_column") or "label",
-        delimiter=None if args.eval_file else run.get("delimiter"), first_n_words=model.config.max_length,
+        label_column=args.label_column or run.get("label_column") or "label", **reading,
+        first_n_words=model.config.max_length,
         min_text_chars=model.config.min_text_chars,
         label_names=model.config.label_names, label_names_given="model (config.json label_names)")
     return list(ds[text_column]), list(ds["label"]), path, stats.rows_dropped_short

@@ -55,7 +55,8 @@ MODEL_INDEX_METRICS = (
 _ALL_RESULTS_FALLBACK = {"test_accuracy": "accuracy", "test_macro_f1": "macro_f1",
                          "test_weighted_f1": "weighted_f1", "test_loss": "loss"}
 # The training_args.json entries that are hyper-parameters (the architecture has its own table);
-# paths, bookkeeping and sharing settings stay off the card.
+# paths, bookkeeping and sharing settings stay off the card. max_train_steps is the key that run
+# folders written before --max_steps hold, so their cards keep the limit.
 HYPERPARAMETERS = ("model_name_or_path", "max_length", "min_frequency", "lowercase", "max_train_samples",
                    "num_train_epochs", "max_steps", "max_train_steps", "early_stopping_patience", "min_steps",
                    "per_device_train_batch_size", "gradient_accumulation_steps",

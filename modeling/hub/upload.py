@@ -36,7 +36,7 @@ OPTIONAL_FILES = ("eval_results.json", "all_results.json", "metrics.json", "trai
                   "loss_curve.png", "confusion_matrix.png")
 HANDLER_FILE, REQUIREMENTS_FILE, CARD_FILE = "handler.py", "requirements.txt", "README.md"
 VENDORED_PACKAGE = "bilstm_inference"
-# The Endpoint's copy of the core: every flat module of modeling/ but the scripts' cli and the old
+# The Endpoint's copy of the core: every flat module of modeling/ but the scripts' cli and the deprecated
 # trainer alias. The core contract (setup.cfg [importlinter]) keeps them from importing anything else
 # of the project, so the copy is complete; _check_vendorable checks their third-party imports.
 _CORE_DIR = Path(__file__).resolve().parents[1]

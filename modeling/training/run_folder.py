@@ -3,7 +3,7 @@
 
 ``run_status.json`` is written when training starts (``"state": "running"``) and replaced when it
 ends: ``"finished"``, ``"interrupted"`` (Ctrl-C) or ``"diverged"``. A run killed outright stays
-``"running"``. ``evaluate.py`` and ``predict.py`` warn about a model whose run did not finish,
+``"running"``. ``evaluate_model.py`` and ``predict.py`` warn about a model whose run did not finish,
 ``push_to_hub.py`` refuses it unless ``--force``.
 """
 
