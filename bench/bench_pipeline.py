@@ -4,7 +4,8 @@ The CSV (``title,text,label``) is written to ``bench/.work/`` with numpy: titles
 texts of 150-200 words (shorter than real articles, which run 200-400+, to keep the file near
 1 GB; the tutorial trims texts to 200 words anyway) drawn from a Zipf-like 50,000-word vocabulary,
 labels REAL/FAKE. It then goes through the same calls as ``scripts/train.py`` given one raw
-file: ``read_table`` -> ``clean_table`` (titletext, drop short, trim to 200 words, labels) ->
+file: ``read_table`` -> ``clean_table`` (titletext, drop short, trim to 200 words, labels; label and
+text kept, as ``load_splits`` keeps them) ->
 ``split_dataset`` (80/10/10, stratified) -> ``train_tokenizer`` on the train split ->
 ``encode_dataset`` on every split, each stage timed.
 
@@ -15,15 +16,12 @@ script also estimates what the same texts and token ids would take as Python lis
 ``datasets`` cache under ``bench/.work/`` is used (and deleted afterwards), so nothing is reused
 from an earlier run.
 
-``--pipeline map`` runs the calls above; ``--pipeline fused`` (default) the fused prototype of
-``bench/pipeline_fused.py`` (one cleaning pass in Arrow, the split on the labels alone, one ids
-table). Afterwards, outside the memory sampler, the tokenizer's own time on the same texts: training
-the vocabulary on the train split's texts and ``encode_batch`` on every text, from Python lists
-made beforehand (the goal compares the pipeline's total with it).
+Afterwards, outside the memory sampler, the tokenizer's own time on the same texts: training the
+vocabulary on the train split's texts and ``encode_batch`` on every text, from Python lists made
+beforehand (the goal compares the pipeline's total with it).
 
     python bench/bench_pipeline.py                   # 1,000,000 rows (1.2 GB CSV)
     python bench/bench_pipeline.py --quick           # 100,000 rows
-    python bench/bench_pipeline.py --pipeline map    # the map-per-step pipeline (~10 GB Arrow cache per 1M rows)
 """
 from __future__ import annotations
 
@@ -107,11 +105,11 @@ class MemorySampler:
         self._thread.join()
 
 
-def python_list_estimate_mb(ds, text_column, sample=10_000) -> float:
+def python_list_estimate_mb(ds, encoded, text_column, sample=10_000) -> float:
     """MiB that texts + token ids would take as Python lists, extrapolated from ``sample`` rows."""
-    part = ds.select(range(min(sample, len(ds))))
+    part = range(min(sample, len(ds)))
     total = 0
-    for text, ids in zip(part[text_column], part["input_ids"]):
+    for text, ids in zip(ds.select(part)[text_column], encoded.select(part)["input_ids"]):
         # str object + list object (8-byte pointers) + int objects (small ints < 257 are shared)
         total += sys.getsizeof(text) + sys.getsizeof(ids) + sum(28 for i in ids if i > 256)
     return total * len(ds) / len(part) / 2**20
@@ -129,15 +127,15 @@ def timed_stage(stages, name, rows, fn, log=print):
     return out
 
 
-def summary(stages, n, kept, tokenizer, label_names, encoded, text_column) -> dict:
-    """A run's report: its stages, totals, vocabulary and the encoded splits (for the tokenizer timing)."""
+def summary(stages, n, kept, tokenizer, label_names, splits, encoded, text_column) -> dict:
+    """A run's report: its stages, totals, vocabulary and the cleaned splits (for the tokenizer timing)."""
     total = sum(s["s"] for s in stages.values())
     train = encoded["train"]
     return {"stages": stages, "rows": n, "rows_kept": kept, "total_s": total, "rows_per_s": n / total,
             "vocab_size": tokenizer.get_vocab_size(), "label_names": label_names,
             "mean_tokens": float(np.mean(train.select(range(min(10_000, len(train))))["length"])),
-            "python_lists_estimate_mb": python_list_estimate_mb(train, text_column) * kept / len(train),
-            "_splits": encoded, "_text_column": text_column}
+            "python_lists_estimate_mb": python_list_estimate_mb(splits["train"], train, text_column) * kept
+            / len(train), "_splits": splits, "_text_column": text_column}
 
 
 def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
@@ -156,37 +154,13 @@ def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
                 or tables[0].dataset)
     n = len(raw)
     ds, text_column, label_names, stats = stage("clean_table", n, lambda: clean_table(
-        tables[0], label_column="label", first_n_words=run["max_length"]))
+        tables[0], label_column="label", first_n_words=run["max_length"], text_only=True))
     splits = stage("split_dataset", len(ds), lambda: split_dataset(ds, 0.8, 0.1, seed=run["seed"]))
     tokenizer = stage("train_tokenizer", len(splits["train"]), lambda: train_tokenizer(
         as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"]))
     encoded = stage("encode_dataset", len(ds), lambda: {
         name: encode_dataset(split, tokenizer, text_column) for name, split in splits.items()})
-    return summary(stages, n, len(ds), tokenizer, label_names, encoded, text_column)
-
-
-def run_fused(csv_path: Path, run: dict, log=print) -> dict:
-    """The fused prototype (bench/pipeline_fused.py), stage by stage as :func:`run_pipeline`."""
-    from bench.pipeline_fused import encode_all, prepare_fused, select_splits, split_rows
-    from modeling import train_tokenizer
-    from modeling.data.labels import label_names_from, value_counts
-    from modeling.data.pipeline import load_csv
-    from modeling.data.preparation import as_text_batches
-
-    stages = {}
-    stage = functools.partial(timed_stage, stages, log=log)
-    raw = stage("load_csv", None, lambda: load_csv(csv_path, required_columns=["label"]))
-    n = len(raw)
-    names = label_names_from(value_counts(raw, "label"))
-    ds, text_column, label_names, stats = stage("prepare_dataset", n, lambda: prepare_fused(
-        raw, label_column="label", first_n_words=run["max_length"], label_names=names, source=str(csv_path),
-        columns="text"))
-    rows = stage("split_dataset", len(ds), lambda: split_rows(ds, 0.8, 0.1, seed=run["seed"]))
-    splits = select_splits(ds, rows)
-    tokenizer = stage("train_tokenizer", len(splits["train"]), lambda: train_tokenizer(
-        as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"]))
-    encoded = stage("encode_dataset", len(ds), lambda: select_splits(encode_all(ds, tokenizer, text_column), rows))
-    return summary(stages, n, len(ds), tokenizer, label_names, encoded, text_column)
+    return summary(stages, n, len(ds), tokenizer, label_names, splits, encoded, text_column)
 
 
 def tokenizer_reference(splits, text_column, run, log=print) -> dict:
@@ -211,8 +185,6 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="synthetic rows (default: %(default)s)")
     ap.add_argument("--quick", action="store_true", help="100,000 rows")
-    ap.add_argument("--pipeline", choices=["fused", "map"], default="fused",
-                    help="the fused prototype (bench/pipeline_fused.py) or a map per step (default: %(default)s)")
     ap.add_argument("--no_reference", action="store_true", help="skip the tokenizer-alone timing")
     ap.add_argument("--keep_cache", action="store_true", help="keep the datasets cache folder afterwards")
     ap.add_argument("--output_dir", default="bench/results", help="folder for pipeline_<rows>.json")
@@ -225,7 +197,7 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
-    need_gb = 13 * args.rows / 1e6  # CSV ~1.2 GB + Arrow cache ~10 GB per million rows
+    need_gb = 5 * args.rows / 1e6  # CSV ~1.2 GB + Arrow cache ~3 GB per million rows
     free_gb = shutil.disk_usage(WORK).free / 1e9
     if free_gb < need_gb:
         raise SystemExit(f"error: {free_gb:.0f} GB free under {WORK}; {args.rows:,} rows need about {need_gb:.0f} GB")
@@ -244,10 +216,9 @@ def main(argv=None) -> dict:
     print(f"{args.rows:,} rows, {report['csv_mb']:,.0f} MiB CSV; fresh datasets cache {cache}")
     start_rss = MemorySampler().read()
     try:
-        report["pipeline"], report["load_average_start"] = args.pipeline, os.getloadavg()
-        run = run_fused if args.pipeline == "fused" else run_pipeline
+        report["load_average_start"] = os.getloadavg()
         with MemorySampler() as mem:
-            result = run(csv_path, report["train_defaults"])
+            result = run_pipeline(csv_path, report["train_defaults"])
         splits, text_column = result.pop("_splits", None), result.pop("_text_column", None)
         report.update(result)
         report["memory_mb"] = {"start": start_rss, "peak": mem.peak, "ru_maxrss": peak_rss_mb()}
@@ -268,7 +239,7 @@ def main(argv=None) -> dict:
     print("\n| stage | rows | s | rows/s |\n| --- | --- | --- | --- |")
     for name, s in report["stages"].items():
         print(f"| {name} | {s['rows']:,} | {s['s']:.1f} | {s['rows_per_s']:,.0f} |")
-    out = write_json(report, args.output_dir, f"pipeline_{args.pipeline}_{args.rows}.json")
+    out = write_json(report, args.output_dir, f"pipeline_{args.rows}.json")
     print(f"\nArrow cache written: {report['cache_mb']:,.0f} MiB ({report['cache_mb'] / report['csv_mb']:.2f}x the CSV)"
           + (f"; tokenizer alone / pipeline total: {report['tokenizer_share']:.2f}" if "tokenizer_share" in report else "")
           + f"; load average {report['load_average_start']} -> {report['load_average_end']}; wrote {out}")

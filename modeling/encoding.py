@@ -55,10 +55,11 @@ class CutRule:
         self.max_length, self.cut_chars = max_length, cut_chars
         separators = re.escape(WHITESPACE)
         isolated = re.escape(token_chars)
-        # One estimated token: a run of characters that are neither whitespace nor isolated, or one
-        # isolated character. Possessive quantifiers: no backtracking, one pass over the prefix.
-        token = f"(?:[^{separators}{isolated}]++|[{isolated}])" if token_chars else f"[^{separators}]++"
-        self._tokens = re.compile(f"(?:[{separators}]*+{token}){{{max_length}}}")
+        # One estimated token: a whole run of characters that are neither whitespace nor isolated (the
+        # lookahead keeps a failed match from trying shorter runs), or one isolated character.
+        word = f"[^{separators}{isolated}]"
+        token = f"(?:{word}+(?!{word})|[{isolated}])" if token_chars else f"{word}+(?!{word})"
+        self._tokens = re.compile(f"(?:[{separators}]*{token}){{{max_length}}}")
         self._cut = re.compile(f"[{re.escape(cut_chars)}]")
 
     def cut(self, text):
