@@ -19,8 +19,9 @@ from accelerate.logging import get_logger
 
 from modeling.cli import exit_on_error, load_model, setup_logging
 from modeling.data.arguments import add_file_format_arguments, batch_size_arg, threshold_arg
+from modeling.source import EVAL_RESULTS_FILE
 from modeling.training.evaluation import (
-    evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
+    CONFUSION_MATRIX_FILE, evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
     save_eval_results,
 )
 from modeling.training.reporting import describe_accelerator
@@ -80,7 +81,7 @@ def main(argv=None):
             print(f"warning: {warning}", file=sys.stderr)
         if args.output_dir:
             save_eval_results(results, args.output_dir, test_file=Path(args.test_file).name)
-            print(f"wrote {Path(args.output_dir) / 'eval_results.json'} and confusion_matrix.png")
+            print(f"wrote {Path(args.output_dir) / EVAL_RESULTS_FILE} and {CONFUSION_MATRIX_FILE}")
     return results
 
 

@@ -18,12 +18,13 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..model import BiLSTMForSequenceClassification
+from ..source import EVAL_RESULTS_FILE
 
 TEMPLATE_NAME = "model_card.md"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 HANDLER_TEMPLATE = _PACKAGE_DIR / "templates" / "handler.py"
 
-RUN_JSON_FILES = ("eval_results.json", "all_results.json", "metrics.json", "training_args.json", "card_data.json")
+RUN_JSON_FILES = (EVAL_RESULTS_FILE, "all_results.json", "metrics.json", "training_args.json", "card_data.json")
 DEFAULT_TAGS = ["text-classification", "bilstm", "lstm", "pytorch"]
 NEWS_TAGS = ["fake-news"]
 NEWS_LABELS = {"REAL", "FAKE"}
@@ -96,8 +97,8 @@ def read_run_files(model_dir):
 
 def reported_metrics(run_files):
     """The test scores to report: ``eval_results.json``, else ``all_results.json``'s ``test_*`` keys."""
-    if "eval_results.json" in run_files:
-        return run_files["eval_results.json"]
+    if EVAL_RESULTS_FILE in run_files:
+        return run_files[EVAL_RESULTS_FILE]
     all_results = run_files.get("all_results.json", {})
     return {new: all_results[old] for old, new in _ALL_RESULTS_FALLBACK.items() if old in all_results}
 

@@ -29,6 +29,7 @@ from ..data.batching import as_text_batches, encode_dataset, make_dataloader
 from ..data.checks import check_vocabulary, warn_if_one_batch_per_epoch
 from ..data.splits import Splits, align_labels, load_demo_splits, load_splits
 from ..model import BiLSTMForSequenceClassification
+from ..source import warn_if_unfinished
 from ..tokenizer import PAD_TOKEN_ID, train_tokenizer
 from ..utils import atomic_write_json
 from .baseline import baseline_scores, baseline_warning
@@ -41,7 +42,7 @@ from .reporting import (
     write_card_data, write_history,
 )
 from .run_folder import (
-    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir, warn_if_unfinished,
+    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir,
     write_run_status,
 )
 from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message

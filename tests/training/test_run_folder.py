@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import modeling.training.loop
-from modeling.training.run_folder import read_run_status, resume_hint, unfinished_message, write_run_status
+from modeling.source import read_run_status, unfinished_message
+from modeling.training.run_folder import resume_hint, write_run_status
 from tests.conftest import write_news_csv
 from tests.test_scripts import TINY, load_script
 
