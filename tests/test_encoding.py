@@ -223,3 +223,27 @@ def test_cut_characters_are_normalization_boundaries(normalizer):
         assert pieces == ["a"] + list(each[c]) + ["b"], repr(c)
     if default:  # the check can fail: "<" before U+0338 composes into "≮"
         assert normalizer.normalize_str("".join("<" + x for x in points)) != "".join("<" + each[x] for x in points)
+
+
+def test_predict_on_long_texts_equals_the_full_encode():
+    """predict() (every backend's TextClassifier) on long texts gives what the whole texts' ids give,
+    and transformers' tokenizer of the same folder gives the same ids."""
+    import torch
+
+    from modeling import BiLSTMForSequenceClassification
+    from modeling.inference import pad_sequences, probabilities
+
+    folder = Path(__file__).resolve().parent / "fixtures" / "model_ec690d9"
+    model = BiLSTMForSequenceClassification.from_pretrained(folder)
+    rng = random.Random(5)
+    texts = [random_text(rng, rng.randint(100, 3000)) for _ in range(12)] + ["short text", "x " * 5000]
+    full = [e.ids for e in model.tokenizer.encode_batch(texts)]
+    assert encode_ids(model.tokenizer, texts) == full
+    assert sum(cut_text(model.tokenizer, t) is not t for t in texts) >= 10
+    with torch.inference_mode():
+        expected = torch.cat([probabilities(model.logits(*pad_sequences([ids], 0)), 2) for ids in full])
+    got = model.predict_proba(texts, batch_size=1)
+    assert torch.allclose(got, expected, atol=1e-6)
+    transformers = pytest.importorskip("transformers")
+    tokenizer = transformers.PreTrainedTokenizerFast.from_pretrained(folder)
+    assert tokenizer(texts, truncation=True)["input_ids"] == full
