@@ -65,7 +65,9 @@ class CutRule:
     def cut(self, text):
         """``text`` up to the first cut character after ``max_length`` estimated tokens, or ``text``
         itself when it has no such place."""
-        if len(text) <= self.max_length:  # too short for max_length tokens and a cut after them
+        # Under ~4 characters a token, a text seldom holds max_length tokens, and scanning it for the
+        # place costs more than a cut would save (any text may be left whole: the ids are the same).
+        if len(text) <= 4 * self.max_length:
             return text
         match = self._tokens.match(text)
         cut = match and self._cut.search(text, match.end())
