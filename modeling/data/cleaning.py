@@ -98,10 +98,6 @@ def clean_table(table, *, text_column=None, title_column="title", label_column="
     mapping, stats.labels_as_ids = check_labels(label_column, label_names, counts, source=source,
                                                 given=label_names_given,
                                                 row_of=lambda predicate: row_of(label_column, predicate))
-    short = _short_rows(ds, body_column, min_text_chars)
-    stats.rows_dropped_short = len(short)
-    if stats.rows_dropped_short:
-        _report_short_texts(body_column, stats, source, first=int(short[0]) + table.first_row)
     columns = [c for c in cols if c not in (label_column, "label")] + ["label"] + [TITLETEXT] * build_titletext
     columns = ["label", text_column] if text_only else columns
     features = datasets.Features({c: ds.features.get(c, datasets.Value("string")) for c in columns})
@@ -113,6 +109,10 @@ def clean_table(table, *, text_column=None, title_column="title", label_column="
                        body_column=body_column, trim=trim, n=first_n_words, min_chars=min_text_chars, columns=columns),
         desc=f"Cleaning (dropping {short_text_reason(min_text_chars, plural=True)}, first {first_n_words} words)",
     ).with_format(None)
+    stats.rows_dropped_short = stats.rows_read - len(ds)
+    if stats.rows_dropped_short:
+        first = int(_short_rows(table.dataset, body_column, min_text_chars)[0]) + table.first_row
+        _report_short_texts(body_column, stats, source, first=first)
     stats.label_counts = label_counts(ds, label_names)
     return ds, text_column, label_names, stats
 
@@ -121,6 +121,8 @@ def clean_table(table, *, text_column=None, title_column="title", label_column="
 # with these characters given explicitly.
 PY_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
 _WHITESPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]+"
+# Spacing for which str.split() is not a split on " ": other whitespace, runs, spaces at either end.
+_IRREGULAR_SPACING = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE if c != " ") + "]|  |^ | $"
 
 
 def _stripped_length(strings):
@@ -128,14 +130,48 @@ def _stripped_length(strings):
 
 
 def first_words(strings, n):
-    """``" ".join(t.split(maxsplit=n)[:n])`` of each string of an Arrow array, in Arrow."""
+    """``" ".join(t.split(maxsplit=n)[:n])`` of each string of an Arrow array, in Arrow.
+
+    A text whose only whitespace is single spaces between words (most of them) keeps the bytes before
+    its n-th space, copied in one numpy step; the others go through a split on runs of Python's
+    whitespace and a join."""
+    strings = strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
+    if strings.type != pa.string() or strings.null_count:
+        return _first_words_split(strings, n)
+    irregular = pc.match_substring_regex(strings, _IRREGULAR_SPACING)
+    parts = pc.split_pattern(strings, " ", max_splits=n)
+    over = pc.greater(pc.list_value_length(parts), n).to_numpy(zero_copy_only=False)
+    keep = pc.binary_length(strings).to_numpy(zero_copy_only=False).astype(np.int64)
+    rest = pc.binary_length(pc.list_flatten(pc.list_slice(parts, n, n + 1))).to_numpy(zero_copy_only=False)
+    keep[over] -= rest.astype(np.int64) + 1  # the bytes after the n-th space, and the space
+    out = _prefixes(strings, keep)
+    if pc.any(irregular).as_py():
+        out = pc.replace_with_mask(out, irregular, _first_words_split(strings.filter(irregular), n))
+    return out
+
+
+def _first_words_split(strings, n):
     words = pc.split_pattern_regex(pc.utf8_trim(strings, characters=PY_WHITESPACE), pattern=_WHITESPACE_RUN,
                                    max_splits=n)
     return pc.binary_join(pc.list_slice(words, 0, n), " ")
 
 
+def _prefixes(strings, lengths):
+    """The first ``lengths[i]`` bytes of each string of a ``pa.string()`` array (whole UTF-8 characters)."""
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    full = np.diff(offsets)
+    if np.array_equal(full, lengths):
+        return strings
+    data = memoryview(strings.buffers()[2] or b"")
+    new_offsets = np.zeros(len(strings) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=new_offsets[1:])
+    joined = b"".join([data[start : start + n] for start, n in zip(offsets[:-1].tolist(), lengths.tolist())])
+    return pa.StringArray.from_buffers(len(strings), pa.py_buffer(new_offsets), pa.py_buffer(joined))
+
+
 def _short_rows(ds, column, min_chars):
-    """Positions of the rows under the short-text rule (``is_long_enough`` in Arrow), read column-wise."""
+    """Positions of the rows under the short-text rule (``is_long_enough`` in Arrow), read column-wise;
+    for the message about them."""
     short = []
     for start, batch in enumerate(ds.select_columns([column]).with_format("arrow").iter(batch_size=100_000)):
         mask = pc.less(_stripped_length(batch.column(column)), min_chars).to_numpy(zero_copy_only=False)

@@ -68,8 +68,13 @@ def test_first_words_is_str_split_and_join():
     words = ["a", "bb", "Trump’s", "ﬁne", "東京", "!!", "", "e\u0301"]
     texts = ["".join(rng.choice(words) + rng.choice(SPACES) for _ in range(rng.randint(0, 40))) for _ in range(500)]
     texts += ["", " ", "\x1c", "a\x1cb c", "\u00a0x\u00a0"]
+    # Single spaces only (the byte-prefix path), with multi-byte characters, and mixed with the others.
+    texts += [" ".join(rng.choice(words[:6] + ["é", "東京都"]) for _ in range(rng.randint(1, 30))) for _ in range(300)]
     for n in (1, 3, 20):
-        assert first_words(pa.array(texts), n).to_pylist() == [" ".join(t.split(maxsplit=n)[:n]) for t in texts]
+        expected = [" ".join(t.split(maxsplit=n)[:n]) for t in texts]
+        assert first_words(pa.array(texts), n).to_pylist() == expected
+        assert first_words(pa.chunked_array([texts[:100], texts[100:]]), n).to_pylist() == expected
+        assert first_words(pa.array(texts).slice(7), n).to_pylist() == expected[7:]
 
 
 @pytest.mark.parametrize("n_classes,n,n_test,seed", [(2, 1000, 200, 42), (3, 777, 100, 0), (6, 5000, 1234, 7),
