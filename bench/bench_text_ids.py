@@ -9,8 +9,12 @@ trained on the fakenews train split), on one thread (torch and onnxruntime). Thr
 2. ``articles``: ``predict`` on fakenews articles of at least 1,000 words cut to their first 1,000
    words (the valid and test files with the full texts); the predictions are written to the JSON so
    that two trees' outputs can be compared.
-3. ``one_text``: one 5 MB text (articles joined) and one 200-word text, each ``predict``-ed alone:
-   best seconds of 3 calls, and the peak resident memory during the calls above the memory before them.
+   With ``modeling.encoding`` (this tree), also a2d399d's steps on the same articles in the same
+   process, interleaved: the text -> padded ids part alone and ``predict_proba`` (identical
+   probabilities checked).
+3. ``one_text``: one 5 MB text (articles joined) and one 200-word text, each ``predict``-ed alone, in
+   turn: best and median seconds of 10 calls, and the peak resident memory during a call above the
+   memory before it.
 
 Run it in an older checkout too (copy this file there: it uses only what both have) for before/after;
 ``modeling.encoding`` present or not says which path the tree takes.
@@ -57,6 +61,22 @@ def padded_batches(model, texts, batch_size):
             for s in range(0, len(order), batch_size)]
 
 
+def pad_whole(model, texts, batch_size=64):
+    """a2d399d's text -> padded ids: every text encoded whole, length order, padding row by row."""
+    encodings = model.tokenizer.encode_batch(list(texts))
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+    return [_pad_rows([encodings[i].ids for i in order[s : s + batch_size]]) for s in range(0, len(order), batch_size)]
+
+
+def _pad_rows(rows):
+    input_ids = torch.zeros((len(rows), max(1, max(map(len, rows)))), dtype=torch.long)
+    mask = torch.zeros_like(input_ids)
+    for r, ids in enumerate(rows):
+        input_ids[r, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        mask[r, : len(ids)] = 1
+    return input_ids, mask
+
+
 def predict_proba_whole(model, texts, batch_size=64):
     """``predict_proba`` as a2d399d ran it: every text encoded whole by ``encode_batch`` (then truncated),
     padded row by row; for a before/after ratio inside one process, interleaved."""
@@ -65,12 +85,7 @@ def predict_proba_whole(model, texts, batch_size=64):
     probs = torch.zeros(len(encodings), model.config.num_labels)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        rows = [encodings[i].ids for i in chunk]
-        input_ids = torch.zeros((len(rows), max(1, max(map(len, rows)))), dtype=torch.long)
-        mask = torch.zeros_like(input_ids)
-        for r, ids in enumerate(rows):
-            input_ids[r, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
-            mask[r, : len(ids)] = 1
+        input_ids, mask = _pad_rows([encodings[i].ids for i in chunk])
         probs[chunk] = probabilities(model.logits(input_ids, mask), model.config.num_labels)
     return probs
 
@@ -86,18 +101,26 @@ def long_articles(data_dir, n_words=1000):
     return texts, [" ".join(t.split()[:n_words]) for t in texts if len(t.split()) >= n_words]
 
 
-def one_text_cost(model, text, calls=3):
-    """Best seconds of ``calls`` predictions of ``text`` alone, and the peak RSS above the RSS before (MiB)."""
-    model.predict(text[:1000])
-    sampler = MemorySampler(interval=0.005)
-    before = sampler.read()["VmRSS"]
-    times = []
-    with sampler:
-        for _ in range(calls):
+def one_text_costs(model, texts, calls=10):
+    """For each of ``texts`` predicted alone: the best seconds of ``calls`` calls (the texts in turn,
+    so both see the same load) and the peak RSS during its calls above the RSS before them (MiB)."""
+    for text in texts.values():
+        model.predict(text)
+    times = {name: [] for name in texts}
+    for _ in range(calls):
+        for name, text in texts.items():
             t0 = time.perf_counter()
             model.predict(text)
-            times.append(time.perf_counter() - t0)
-    return {"chars": len(text), "best_s": min(times), "peak_rss_above_mb": sampler.peak["VmRSS"] - before}
+            times[name].append(time.perf_counter() - t0)
+    out = {}
+    for name, text in texts.items():
+        sampler = MemorySampler(interval=0.005)
+        before = sampler.read()["VmRSS"]
+        with sampler:
+            model.predict(text)
+        out[name] = {"chars": len(text), "best_s": min(times[name]), "median_s": float(np.median(times[name])),
+                     "peak_rss_above_mb": sampler.peak["VmRSS"] - before}
+    return out
 
 
 def main(argv=None):
@@ -129,13 +152,20 @@ def main(argv=None):
             print(f"{name}: predict {predict_s * 1000:.0f} ms, text -> padded ids {text_s * 1000:.0f} ms"
                   f" ({text_s / predict_s:.0%})")
         full, articles = long_articles(args.data_dir)
-        if _has_encoding():  # this tree's predict_proba against a2d399d's steps, interleaved in this process
-            whole_s, cut_s = interleaved_times([lambda: predict_proba_whole(model, articles),
-                                                lambda: model.predict_proba(articles, batch_size=64)], 3)
-            same = torch.equal(predict_proba_whole(model, articles), model.predict_proba(articles, batch_size=64))
-            report["articles_interleaved_torch"] = {"whole_s": whole_s, "cut_s": cut_s, "speedup": whole_s / cut_s,
-                                                    "identical_probabilities": same}
-            print(f"1,000-word articles, torch, interleaved: whole texts {whole_s:.2f} s, cut {cut_s:.2f} s"
+        if _has_encoding():  # the text -> padded ids part alone: whole texts (a2d399d) against cut ones
+            whole_s, cut_s = interleaved_times([lambda: pad_whole(model, articles),
+                                                lambda: padded_batches(model, articles, 64)], 3)
+            report["articles_text_to_ids"] = {"whole_s": whole_s, "cut_s": cut_s, "speedup": whole_s / cut_s}
+            print(f"1,000-word articles, text -> padded ids: whole {whole_s:.2f} s, cut {cut_s:.2f} s"
+                  f" ({whole_s / cut_s:.1f}x)")
+        for name, m in (("torch", model), ("onnx_int8", int8)) if _has_encoding() else ():
+            # this tree's predict_proba against a2d399d's steps, interleaved in this process
+            whole_s, cut_s = interleaved_times([lambda m=m: predict_proba_whole(m, articles),
+                                                lambda m=m: m.predict_proba(articles, batch_size=64)], 3)
+            same = torch.equal(predict_proba_whole(m, articles), m.predict_proba(articles, batch_size=64))
+            report[f"articles_interleaved_{name}"] = {"whole_s": whole_s, "cut_s": cut_s, "speedup": whole_s / cut_s,
+                                                      "identical_probabilities": same}
+            print(f"1,000-word articles, {name}, interleaved: whole texts {whole_s:.2f} s, cut {cut_s:.2f} s"
                   f" ({whole_s / cut_s:.1f}x), identical probabilities: {same}")
         for name, m in (("torch", model), ("onnx_int8", int8)):
             (seconds,) = interleaved_times([lambda m=m: m.predict(articles, batch_size=64)], 3)
@@ -147,9 +177,10 @@ def main(argv=None):
             big += " " + big
         big = big.encode()[:5_000_000].decode(errors="ignore")
         short = " ".join(full[0].split()[:200])
-        report["one_text"] = {"5MB": one_text_cost(model, big), "200_words": one_text_cost(model, short)}
+        report["one_text"] = one_text_costs(model, {"5MB": big, "200_words": short})
         for k, v in report["one_text"].items():
-            print(f"one {k} text: {v['best_s'] * 1000:.1f} ms, peak RSS +{v['peak_rss_above_mb']:.0f} MiB")
+            print(f"one {k} text: best {v['best_s'] * 1000:.1f} ms, median {v['median_s'] * 1000:.1f} ms,"
+                  f" peak RSS +{v['peak_rss_above_mb']:.0f} MiB")
     report["load_average_end"] = os.getloadavg()
     print(f"load average {report['load_average_start']} -> {report['load_average_end']}")
     write_json(report, args.output_dir, f"text_ids_{args.label}.json")
