@@ -16,9 +16,11 @@ script also estimates what the same texts and token ids would take as Python lis
 ``datasets`` cache under ``bench/.work/`` is used (and deleted afterwards), so nothing is reused
 from an earlier run.
 
-Afterwards, outside the memory sampler, the tokenizer's own time on the same texts: training the
-vocabulary on the train split's texts and ``encode_batch`` on every text, from Python lists made
-beforehand (the goal compares the pipeline's total with it).
+The seconds spent inside the Rust tokenizer during the run are counted too (``inside_tokenizer_s``:
+vocabulary training less the time its batches took to come from Arrow, plus every encode call), and
+afterwards, outside the memory sampler, the tokenizer's own time on the same texts is measured
+apart: training the vocabulary on the train split's texts and ``encode_batch`` on every text, from
+Python lists made beforehand. The goal compares the pipeline's total with them.
 
     python bench/bench_pipeline.py                   # 1,000,000 rows (1.2 GB CSV)
     python bench/bench_pipeline.py --quick           # 100,000 rows
@@ -156,11 +158,63 @@ def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
     ds, text_column, label_names, stats = stage("clean_table", n, lambda: clean_table(
         tables[0], label_column="label", first_n_words=run["max_length"], text_only=True))
     splits = stage("split_dataset", len(ds), lambda: split_dataset(ds, 0.8, 0.1, seed=run["seed"]))
+    clock = TokenizerClock()
     tokenizer = stage("train_tokenizer", len(splits["train"]), lambda: train_tokenizer(
-        as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"]))
+        clock.feeding(as_text_batches(splits["train"], text_column)), run["min_frequency"], run["max_length"]))
+    clock.trained(stages["train_tokenizer"]["s"])
     encoded = stage("encode_dataset", len(ds), lambda: {
-        name: encode_dataset(split, tokenizer, text_column) for name, split in splits.items()})
-    return summary(stages, n, len(ds), tokenizer, label_names, splits, encoded, text_column)
+        name: encode_dataset(split, clock.timing(tokenizer), text_column) for name, split in splits.items()})
+    report = summary(stages, n, len(ds), tokenizer, label_names, splits, encoded, text_column)
+    report["inside_tokenizer_s"] = clock.seconds
+    report["inside_tokenizer_share"] = clock.seconds / report["total_s"]
+    log(f"  inside the tokenizer: {clock.seconds:.1f} s of {report['total_s']:.1f} s"
+        f" ({report['inside_tokenizer_share']:.2f})")
+    return report
+
+
+class TokenizerClock:
+    """Seconds the pipeline spends inside the Rust tokenizer, measured in the same run as the rest (a
+    shared machine's load moves between two runs): vocabulary training less the time its batches took
+    to come from Arrow, plus every ``encode_batch``/``encode_batch_fast`` call."""
+
+    def __init__(self):
+        self.seconds = self._feeding = 0.0
+
+    def feeding(self, batches):
+        """``batches``, the time spent producing them counted apart."""
+        it = iter(batches)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            finally:
+                self._feeding += time.perf_counter() - t0
+            yield batch
+
+    def trained(self, stage_seconds):
+        self.seconds += stage_seconds - self._feeding
+
+    def timing(self, tokenizer):
+        """A stand-in for ``tokenizer`` that times its encode calls (everything else passes through)."""
+        clock = self
+
+        class Timed:
+            def __getattr__(self, name):
+                value = getattr(tokenizer, name)
+                if name not in ("encode_batch", "encode_batch_fast"):
+                    return value
+
+                def timed(*args, **kwargs):
+                    t0 = time.perf_counter()
+                    try:
+                        return value(*args, **kwargs)
+                    finally:
+                        clock.seconds += time.perf_counter() - t0
+                return timed
+
+        return Timed()
 
 
 def tokenizer_reference(splits, text_column, run, log=print) -> dict:
