@@ -3,9 +3,11 @@
 (``collate_batch``), for training and evaluation."""
 
 import functools
+import itertools
 
 import datasets
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader, Sampler
@@ -25,17 +27,27 @@ def encode_dataset(ds, tokenizer, text_column, batch_size=1000):
     """The model's inputs of a cleaned split: ``label`` (where ``ds`` has one), ``input_ids`` (int32)
     and ``length``, one batched map with :func:`modeling.encoding.encode_ids` (long texts cut to what
     ``max_length`` tokens need, one ``encode_batch`` call per batch). The texts stay in ``ds``: the
-    table written holds the ids alone, not another copy of every column."""
-
-    def encode(texts):
-        ids = encode_ids(tokenizer, texts)
-        return {"input_ids": ids, "length": [len(row) for row in ids]}
-
-    features = datasets.Features({**({"label": ds.features["label"]} if "label" in ds.column_names else {}),
+    table written holds the ids alone, not another copy of every column; they go to Arrow as one
+    numpy array per batch, not as Python lists for ``datasets`` to convert."""
+    keep = ["label"] if "label" in ds.column_names else []
+    features = datasets.Features({**{c: ds.features[c] for c in keep},
                                   "input_ids": datasets.Sequence(datasets.Value("int32")),
                                   "length": datasets.Value("int32")})
-    return ds.map(encode, batched=True, batch_size=batch_size, input_columns=[text_column], features=features,
-                  remove_columns=[c for c in ds.column_names if c != "label"], desc="Tokenizing")
+    encoded = ds.select_columns(keep + [text_column]).with_format("arrow").map(
+        _encode_batch, batched=True, batch_size=batch_size, remove_columns=keep + [text_column], features=features,
+        fn_kwargs={"tokenizer": tokenizer, "text_column": text_column, "keep": keep}, desc="Tokenizing")
+    return encoded.with_format(None)
+
+
+def _encode_batch(batch, tokenizer, text_column, keep):
+    ids = encode_ids(tokenizer, batch.column(text_column).to_pylist())
+    lengths = np.fromiter(map(len, ids), dtype=np.int32, count=len(ids))
+    offsets = np.zeros(len(ids) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1]))
+    columns = {c: batch.column(c) for c in keep}
+    columns.update(input_ids=pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)), length=pa.array(lengths))
+    return pa.table(columns)
 
 
 class LengthGroupedBatchSampler(Sampler):
