@@ -4,7 +4,8 @@ The CSV (``title,text,label``) is written to ``bench/.work/`` with numpy: titles
 texts of 150-200 words (shorter than real articles, which run 200-400+, to keep the file near
 1 GB; the tutorial trims texts to 200 words anyway) drawn from a Zipf-like 50,000-word vocabulary,
 labels REAL/FAKE. It then goes through the same calls as ``scripts/train.py`` given one raw
-file: ``read_table`` -> ``clean_table`` (titletext, drop short, trim to 200 words, labels) ->
+file: ``read_table`` -> ``clean_table`` (titletext, drop short, trim to 200 words, labels; label and
+text kept, as ``load_splits`` keeps them) ->
 ``split_dataset`` (80/10/10, stratified) -> ``train_tokenizer`` on the train split ->
 ``encode_dataset`` on every split, each stage timed.
 
@@ -15,7 +16,13 @@ script also estimates what the same texts and token ids would take as Python lis
 ``datasets`` cache under ``bench/.work/`` is used (and deleted afterwards), so nothing is reused
 from an earlier run.
 
-    python bench/bench_pipeline.py                   # 1,000,000 rows (1.2 GB CSV, ~10 GB Arrow cache, deleted after)
+The seconds spent inside the Rust tokenizer during the run are counted too (``inside_tokenizer_s``:
+vocabulary training less the time its batches took to come from Arrow, plus every encode call), and
+afterwards, outside the memory sampler, the tokenizer's own time on the same texts is measured
+apart: training the vocabulary on the train split's texts and ``encode_batch`` on every text, from
+Python lists made beforehand. The goal compares the pipeline's total with them.
+
+    python bench/bench_pipeline.py                   # 1,000,000 rows (1.2 GB CSV)
     python bench/bench_pipeline.py --quick           # 100,000 rows
 """
 from __future__ import annotations
@@ -27,6 +34,7 @@ if __package__ in (None, ""):  # run as `python bench/x.py`: make `bench.*` and 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -99,14 +107,37 @@ class MemorySampler:
         self._thread.join()
 
 
-def python_list_estimate_mb(ds, text_column, sample=10_000) -> float:
+def python_list_estimate_mb(ds, encoded, text_column, sample=10_000) -> float:
     """MiB that texts + token ids would take as Python lists, extrapolated from ``sample`` rows."""
-    part = ds.select(range(min(sample, len(ds))))
+    part = range(min(sample, len(ds)))
     total = 0
-    for text, ids in zip(part[text_column], part["input_ids"]):
+    for text, ids in zip(ds.select(part)[text_column], encoded.select(part)["input_ids"]):
         # str object + list object (8-byte pointers) + int objects (small ints < 257 are shared)
         total += sys.getsizeof(text) + sys.getsizeof(ids) + sum(28 for i in ids if i > 256)
     return total * len(ds) / len(part) / 2**20
+
+
+def timed_stage(stages, name, rows, fn, log=print):
+    """Run ``fn``, record its seconds and rows/s (``rows``, or the length of what it returns) in ``stages``."""
+    t0 = time.perf_counter()
+    out = fn()
+    s = time.perf_counter() - t0
+    rows = len(out) if rows is None else rows
+    stages[name] = {"s": s, "rows": rows, "rows_per_s": rows / s, "peak_rss_mb_so_far": peak_rss_mb()}
+    log(f"  {name:16s} {rows:>9,} rows  {s:7.1f} s  {rows / s:>10,.0f} rows/s  "
+        f"peak RSS so far {peak_rss_mb():,.0f} MiB")
+    return out
+
+
+def summary(stages, n, kept, tokenizer, label_names, splits, encoded, text_column) -> dict:
+    """A run's report: its stages, totals, vocabulary and the cleaned splits (for the tokenizer timing)."""
+    total = sum(s["s"] for s in stages.values())
+    train = encoded["train"]
+    return {"stages": stages, "rows": n, "rows_kept": kept, "total_s": total, "rows_per_s": n / total,
+            "vocab_size": tokenizer.get_vocab_size(), "label_names": label_names,
+            "mean_tokens": float(np.mean(train.select(range(min(10_000, len(train))))["length"])),
+            "python_lists_estimate_mb": python_list_estimate_mb(splits["train"], train, text_column) * kept
+            / len(train), "_splits": splits, "_text_column": text_column}
 
 
 def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
@@ -118,40 +149,97 @@ def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
     from modeling.data.splits import split_dataset
 
     stages = {}
-
-    def stage(name, rows, fn):
-        t0 = time.perf_counter()
-        out = fn()
-        s = time.perf_counter() - t0
-        rows = len(out) if rows is None else rows
-        stages[name] = {"s": s, "rows": rows, "rows_per_s": rows / s, "peak_rss_mb_so_far": peak_rss_mb()}
-        log(f"  {name:16s} {rows:>9,} rows  {s:7.1f} s  {rows / s:>10,.0f} rows/s  "
-            f"peak RSS so far {peak_rss_mb():,.0f} MiB")
-        return out
+    stage = functools.partial(timed_stage, stages, log=log)
 
     tables = []
     raw = stage("read_table", None, lambda: tables.append(read_table(csv_path, required_columns=["label"]))
                 or tables[0].dataset)
     n = len(raw)
     ds, text_column, label_names, stats = stage("clean_table", n, lambda: clean_table(
-        tables[0], label_column="label", first_n_words=run["max_length"]))
+        tables[0], label_column="label", first_n_words=run["max_length"], text_only=True))
     splits = stage("split_dataset", len(ds), lambda: split_dataset(ds, 0.8, 0.1, seed=run["seed"]))
+    clock = TokenizerClock()
     tokenizer = stage("train_tokenizer", len(splits["train"]), lambda: train_tokenizer(
-        as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"]))
+        clock.feeding(as_text_batches(splits["train"], text_column)), run["min_frequency"], run["max_length"]))
+    clock.trained(stages["train_tokenizer"]["s"])
     encoded = stage("encode_dataset", len(ds), lambda: {
-        name: encode_dataset(split, tokenizer, text_column) for name, split in splits.items()})
-    total = sum(s["s"] for s in stages.values())
-    return {"stages": stages, "rows": n, "rows_kept": len(ds), "total_s": total, "rows_per_s": n / total,
-            "vocab_size": tokenizer.get_vocab_size(), "label_names": label_names,
-            "mean_tokens": float(np.mean(encoded["train"].select(range(min(10_000, len(encoded["train"]))))["length"])),
-            "python_lists_estimate_mb": python_list_estimate_mb(encoded["train"], text_column) * len(ds)
-            / len(encoded["train"])}
+        name: encode_dataset(split, clock.timing(tokenizer), text_column) for name, split in splits.items()})
+    report = summary(stages, n, len(ds), tokenizer, label_names, splits, encoded, text_column)
+    report["inside_tokenizer_s"] = clock.seconds
+    report["inside_tokenizer_share"] = clock.seconds / report["total_s"]
+    log(f"  inside the tokenizer: {clock.seconds:.1f} s of {report['total_s']:.1f} s"
+        f" ({report['inside_tokenizer_share']:.2f})")
+    return report
+
+
+class TokenizerClock:
+    """Seconds the pipeline spends inside the Rust tokenizer, measured in the same run as the rest (a
+    shared machine's load moves between two runs): vocabulary training less the time its batches took
+    to come from Arrow, plus every ``encode_batch``/``encode_batch_fast`` call."""
+
+    def __init__(self):
+        self.seconds = self._feeding = 0.0
+
+    def feeding(self, batches):
+        """``batches``, the time spent producing them counted apart."""
+        it = iter(batches)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            finally:
+                self._feeding += time.perf_counter() - t0
+            yield batch
+
+    def trained(self, stage_seconds):
+        self.seconds += stage_seconds - self._feeding
+
+    def timing(self, tokenizer):
+        """A stand-in for ``tokenizer`` that times its encode calls (everything else passes through)."""
+        clock = self
+
+        class Timed:
+            def __getattr__(self, name):
+                value = getattr(tokenizer, name)
+                if name not in ("encode_batch", "encode_batch_fast"):
+                    return value
+
+                def timed(*args, **kwargs):
+                    t0 = time.perf_counter()
+                    try:
+                        return value(*args, **kwargs)
+                    finally:
+                        clock.seconds += time.perf_counter() - t0
+                return timed
+
+        return Timed()
+
+
+def tokenizer_reference(splits, text_column, run, log=print) -> dict:
+    """The tokenizer's own time on the pipeline's texts: train the vocabulary on the train split's
+    texts, ``encode_batch`` every text; the texts are Python lists made before the clock starts."""
+    from modeling import train_tokenizer
+
+    batches = {name: [b[text_column] for b in split.select_columns([text_column]).iter(batch_size=1000)]
+               for name, split in splits.items()}
+    t0 = time.perf_counter()
+    tokenizer = train_tokenizer(batches["train"], run["min_frequency"], run["max_length"])
+    t1 = time.perf_counter()
+    for split in batches.values():
+        for batch in split:
+            tokenizer.encode_batch(batch)
+    t2 = time.perf_counter()
+    log(f"  tokenizer alone: train {t1 - t0:.1f} s + encode_batch {t2 - t1:.1f} s = {t2 - t0:.1f} s")
+    return {"train_s": t1 - t0, "encode_batch_s": t2 - t1, "total_s": t2 - t0}
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="synthetic rows (default: %(default)s)")
     ap.add_argument("--quick", action="store_true", help="100,000 rows")
+    ap.add_argument("--no_reference", action="store_true", help="skip the tokenizer-alone timing")
     ap.add_argument("--keep_cache", action="store_true", help="keep the datasets cache folder afterwards")
     ap.add_argument("--output_dir", default="bench/results", help="folder for pipeline_<rows>.json")
     args = ap.parse_args(argv)
@@ -163,7 +251,7 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
-    need_gb = 13 * args.rows / 1e6  # CSV ~1.2 GB + Arrow cache ~10 GB per million rows
+    need_gb = 5 * args.rows / 1e6  # CSV ~1.2 GB + Arrow cache ~3 GB per million rows
     free_gb = shutil.disk_usage(WORK).free / 1e9
     if free_gb < need_gb:
         raise SystemExit(f"error: {free_gb:.0f} GB free under {WORK}; {args.rows:,} rows need about {need_gb:.0f} GB")
@@ -182,10 +270,17 @@ def main(argv=None) -> dict:
     print(f"{args.rows:,} rows, {report['csv_mb']:,.0f} MiB CSV; fresh datasets cache {cache}")
     start_rss = MemorySampler().read()
     try:
+        report["load_average_start"] = os.getloadavg()
         with MemorySampler() as mem:
-            report.update(run_pipeline(csv_path, report["train_defaults"]))
+            result = run_pipeline(csv_path, report["train_defaults"])
+        splits, text_column = result.pop("_splits", None), result.pop("_text_column", None)
+        report.update(result)
         report["memory_mb"] = {"start": start_rss, "peak": mem.peak, "ru_maxrss": peak_rss_mb()}
         report["cache_mb"] = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()) / 2**20
+        if splits is not None and not args.no_reference:
+            report["tokenizer_alone"] = tokenizer_reference(splits, text_column, report["train_defaults"])
+            report["tokenizer_share"] = report["tokenizer_alone"]["total_s"] / report["total_s"]
+        report["load_average_end"] = os.getloadavg()
     finally:
         if not args.keep_cache:
             shutil.rmtree(cache, ignore_errors=True)
@@ -199,7 +294,9 @@ def main(argv=None) -> dict:
     for name, s in report["stages"].items():
         print(f"| {name} | {s['rows']:,} | {s['s']:.1f} | {s['rows_per_s']:,.0f} |")
     out = write_json(report, args.output_dir, f"pipeline_{args.rows}.json")
-    print(f"\nArrow cache written: {report['cache_mb']:,.0f} MiB; wrote {out}")
+    print(f"\nArrow cache written: {report['cache_mb']:,.0f} MiB ({report['cache_mb'] / report['csv_mb']:.2f}x the CSV)"
+          + (f"; tokenizer alone / pipeline total: {report['tokenizer_share']:.2f}" if "tokenizer_share" in report else "")
+          + f"; load average {report['load_average_start']} -> {report['load_average_end']}; wrote {out}")
     return report
 
 

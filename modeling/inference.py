@@ -2,14 +2,18 @@
 batches, turns logits into probabilities and probabilities into labels, and applies the short-text
 rule. The torch model (``modeling.model``) and the onnxruntime session (``modeling.serving``) are
 both ``TextClassifier`` subclasses that give only their ``logits``, so they batch, pad and decide
-identically. Imports only torch (and the short-text rule from ``modeling.config``).
+identically. Imports torch and numpy (and the short-text rule from ``modeling.config``, text → ids
+from ``modeling.encoding``).
 """
 
 import contextlib
+import itertools
 
+import numpy as np
 import torch
 
 from .config import is_long_enough, short_text_reason
+from .encoding import encode_ids
 
 __all__ = ["TextClassifier", "decide", "label_results", "pad_sequences", "probabilities"]
 
@@ -43,14 +47,14 @@ class TextClassifier:
         """(len(texts), num_labels) probabilities for raw texts, in input order."""
         if self.tokenizer is None:
             raise ValueError("this model has no tokenizer: load it with from_pretrained() or set model.tokenizer")
-        encodings = self.tokenizer.encode_batch(list(texts))
+        ids = encode_ids(self.tokenizer, texts)  # long texts cut to what max_length tokens need first
         # Sort by length so each batch pads little; results go back to input order.
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        probs = torch.zeros(len(encodings), self.config.num_labels)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        probs = torch.zeros(len(ids), self.config.num_labels)
         with self.inference_context():
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
-                input_ids, mask = pad_sequences([encodings[i].ids for i in chunk], self.config.pad_token_id)
+                input_ids, mask = pad_sequences([ids[i] for i in chunk], self.config.pad_token_id)
                 probs[chunk] = probabilities(self.logits(input_ids, mask), self.config.num_labels).cpu()
         return probs
 
@@ -95,10 +99,10 @@ def decide(probs, threshold=0.5):
 
 def pad_sequences(sequences, pad_token_id=0, device=None):
     """Right-pad lists of token ids into ``(input_ids, attention_mask)`` long tensors."""
-    longest = max(1, max((len(s) for s in sequences), default=1))
-    input_ids = torch.full((len(sequences), longest), pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
-    for i, ids in enumerate(sequences):
-        input_ids[i, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
-        mask[i, : len(ids)] = 1
-    return input_ids.to(device), mask.to(device)
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    longest = max(1, int(lengths.max(initial=1)))
+    # One copy of all the ids into the positions the mask selects, not a tensor per row.
+    mask = np.arange(longest) < lengths[:, None]
+    input_ids = np.full((len(sequences), longest), pad_token_id, dtype=np.int64)
+    input_ids[mask] = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
+    return torch.from_numpy(input_ids).to(device), torch.from_numpy(mask.astype(np.int64)).to(device)

@@ -3,11 +3,17 @@
 (``collate_batch``), for training and evaluation."""
 
 import functools
+import itertools
 
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader, Sampler
 
 from ..config import check_batch_size
+from ..encoding import encode_ids
 from ..inference import pad_sequences
 
 
@@ -18,13 +24,30 @@ def as_text_batches(ds, text_column, batch_size=1000):
 
 
 def encode_dataset(ds, tokenizer, text_column, batch_size=1000):
-    """Add ``input_ids`` and ``length`` with the tokenizer's fast ``encode_batch`` (batched map)."""
+    """The model's inputs of a cleaned split: ``label`` (where ``ds`` has one), ``input_ids`` (int32)
+    and ``length``, one batched map with :func:`modeling.encoding.encode_ids` (long texts cut to what
+    ``max_length`` tokens need, one ``encode_batch`` call per batch). The texts stay in ``ds``: the
+    table written holds the ids alone, not another copy of every column; they go to Arrow as one
+    numpy array per batch, not as Python lists for ``datasets`` to convert."""
+    keep = ["label"] if "label" in ds.column_names else []
+    features = datasets.Features({**{c: ds.features[c] for c in keep},
+                                  "input_ids": datasets.Sequence(datasets.Value("int32")),
+                                  "length": datasets.Value("int32")})
+    encoded = ds.select_columns(keep + [text_column]).with_format("arrow").map(
+        _encode_batch, batched=True, batch_size=batch_size, remove_columns=keep + [text_column], features=features,
+        fn_kwargs={"tokenizer": tokenizer, "text_column": text_column, "keep": keep}, desc="Tokenizing")
+    return encoded.with_format(None)
 
-    def encode(batch):
-        encodings = tokenizer.encode_batch(batch[text_column])
-        return {"input_ids": [e.ids for e in encodings], "length": [len(e.ids) for e in encodings]}
 
-    return ds.map(encode, batched=True, batch_size=batch_size, desc="Tokenizing")
+def _encode_batch(batch, tokenizer, text_column, keep):
+    ids = encode_ids(tokenizer, batch.column(text_column).to_pylist())
+    lengths = np.fromiter(map(len, ids), dtype=np.int32, count=len(ids))
+    offsets = np.zeros(len(ids) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1]))
+    columns = {c: batch.column(c) for c in keep}
+    columns.update(input_ids=pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat)), length=pa.array(lengths))
+    return pa.table(columns)
 
 
 class LengthGroupedBatchSampler(Sampler):
@@ -38,7 +61,7 @@ class LengthGroupedBatchSampler(Sampler):
 
     def __init__(self, lengths, batch_size, shuffle=True, seed=0, group_factor=50, drop_last=False):
         check_batch_size(batch_size)
-        self.lengths = torch.as_tensor(list(lengths))
+        self.lengths = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.group_factor, self.drop_last, self.epoch = group_factor, drop_last, 0
 
@@ -79,7 +102,9 @@ def collate_batch(features, pad_token_id=0):
 
 def make_dataloader(ds, batch_size, shuffle, seed=0, pad_token_id=0):
     """A ``DataLoader`` over an encoded dataset with length-grouped batches and dynamic padding."""
-    lengths = ds["length"] if "length" in ds.column_names else [len(ids) for ids in ds["input_ids"]]
+    column = "length" if "length" in ds.column_names else "input_ids"
+    lengths = ds.select_columns([column]).with_format("arrow")[:][column]  # read in Arrow, not row by row
+    lengths = lengths.to_numpy() if column == "length" else pc.list_value_length(lengths).to_numpy()
     sampler = LengthGroupedBatchSampler(lengths, batch_size, shuffle=shuffle, seed=seed)
     ds = ds.select_columns([c for c in ("input_ids", "label") if c in ds.column_names])
     # Its own generator: starting an iterator draws a base seed from it, not from the global RNG,

@@ -46,13 +46,14 @@ def unspaced_share(texts):
     return sum(len(_UNSPACED.findall(text)) for text in texts) / letters if letters else 0.0
 
 
-def check_vocabulary(tokenizer, encoded_train, text_column, min_frequency):
-    """Warn when the vocabulary is tiny or most train tokens are ``[UNK]``, and when the texts are in
-    a script without spaces between words; return ``(words, unk rate)``."""
+def check_vocabulary(tokenizer, encoded_train, train, text_column, min_frequency):
+    """Warn when the vocabulary is tiny or most train tokens are ``[UNK]`` (``encoded_train``), and when
+    the texts (``train[text_column]``) are in a script without spaces between words; return ``(words,
+    unk rate)``."""
     words = tokenizer.get_vocab_size() - 2
     rate = unk_rate(encoded_train)
     hint = f"check --text_column ({text_column!r}) and --min_frequency ({min_frequency})"
-    share = unspaced_share(encoded_train.select(range(min(len(encoded_train), 500)))[text_column])
+    share = unspaced_share(train.select(range(min(len(train), 500)))[text_column])
     if share > MAX_UNSPACED_SHARE:
         logger.warning(f"{share:.0%} of the train texts' characters are Chinese, Japanese, Thai or another script"
                        " written without spaces between words, but the tokenizer splits words at whitespace and"

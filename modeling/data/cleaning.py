@@ -3,9 +3,9 @@
 stream (:class:`modeling.data.streaming.TextSource`).
 
 Cleaning: titletext from title and text, rows under the short-text rule dropped, texts trimmed to
-their first words, labels encoded (:mod:`modeling.data.labels`). Everything runs on Arrow through
-``datasets`` (batched ``map``/``filter``), so a million-row file streams through without being held
-in Python lists.
+their first words, labels encoded (:mod:`modeling.data.labels`): one batched ``map`` in Arrow compute
+that writes one table, so a million-row file streams through without being held in Python lists or
+copied once per step.
 """
 
 import contextlib
@@ -14,10 +14,13 @@ import logging
 from dataclasses import dataclass, field
 
 import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..config import NON_EMPTY, is_long_enough, short_text_reason
+from ..config import NON_EMPTY, short_text_reason
 from .files import DataError, header_hint, read_table, show_columns as _show
-from .labels import encode_labels, label_counts, label_names_from, value_counts
+from .labels import check_labels, label_counts, label_ids, label_names_from, value_counts
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ def read_labelled_file(path, *, label_column="label", delimiter=None, column_nam
 
 
 def clean_table(table, *, text_column=None, title_column="title", label_column="label", first_n_words=200,
-                min_text_chars=NON_EMPTY, label_names=None, label_names_given="train split"):
+                min_text_chars=NON_EMPTY, label_names=None, label_names_given="train split", text_only=False):
     """Clean one :class:`~modeling.data.files.Table` as the tutorial does, on Arrow.
 
     With ``title`` and ``text`` columns present (and ``text_column`` unset or ``"titletext"``)
@@ -70,7 +73,11 @@ def clean_table(table, *, text_column=None, title_column="title", label_column="
     ``min_text_chars`` characters, whitespace stripped, are dropped (the default, 1, drops only empty
     texts; the tutorial's news recipe uses 5), ``text``/``titletext`` are trimmed to the first ``first_n_words`` words, and
     the label column becomes a ``ClassLabel`` named ``label`` (see :mod:`modeling.data.labels`).
-    Messages name the table's file and rows.
+    ``text_only`` keeps only ``label`` and the text column (what training reads) instead of every
+    column. Messages name the table's file and rows.
+
+    One batched ``map`` over the file's Arrow table does it all with Arrow compute (what ``str.strip``
+    and ``str.split`` do, with Python's whitespace) and writes the one cleaned table.
 
     Returns:
         (dataset, text column name, label names, :class:`CleaningStats`)
@@ -89,22 +96,100 @@ def clean_table(table, *, text_column=None, title_column="title", label_column="
     if any(not value.strip() for value in counts):
         ds, counts = _drop_unlabelled(ds, label_column, counts, stats, source, row_of)
     label_names = list(label_names) if label_names else _label_names_from(counts, label_column, source, row_of)
-    ds, stats.labels_as_ids = encode_labels(ds, label_column, label_names, counts, source=source,
-                                            given=label_names_given,
-                                            row_of=lambda predicate: row_of(label_column, predicate))
-    if build_titletext:
-        ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column}, desc="Building titletext")
-    kept = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column, "min_chars": min_text_chars},
-                     desc=f"Dropping {short_text_reason(min_text_chars, plural=True)}")
-    stats.rows_dropped_short = stats.rows_read - stats.rows_dropped_unlabelled - len(kept)
+    mapping, stats.labels_as_ids = check_labels(label_column, label_names, counts, source=source,
+                                                given=label_names_given,
+                                                row_of=lambda predicate: row_of(label_column, predicate))
+    columns = [c for c in cols if c not in (label_column, "label")] + ["label"] + [TITLETEXT] * build_titletext
+    columns = ["label", text_column] if text_only else columns
+    features = datasets.Features({c: ds.features.get(c, datasets.Value("string")) for c in columns})
+    features["label"] = datasets.ClassLabel(names=list(label_names))
+    trim = sorted({"text", TITLETEXT, text_column} & set(columns) - {"label"})
+    ds = ds.with_format("arrow").map(
+        _clean_batch, batched=True, batch_size=10_000, remove_columns=cols, features=features,
+        fn_kwargs=dict(label_column=label_column, mapping=mapping, title_column=title_column if build_titletext else None,
+                       body_column=body_column, trim=trim, n=first_n_words, min_chars=min_text_chars, columns=columns),
+        desc=f"Cleaning (dropping {short_text_reason(min_text_chars, plural=True)}, first {first_n_words} words)",
+    ).with_format(None)
+    stats.rows_dropped_short = stats.rows_read - stats.rows_dropped_unlabelled - len(ds)
     if stats.rows_dropped_short:
-        _report_short_texts(ds, body_column, stats, source, row_of)
-    ds = kept
-    trim_columns = [c for c in ("text", TITLETEXT, text_column) if c in ds.column_names]
-    ds = ds.map(_trim, batched=True, fn_kwargs={"columns": sorted(set(trim_columns)), "n": first_n_words},
-                desc=f"Keeping the first {first_n_words} words")
+        first = int(_short_rows(table.dataset, body_column, min_text_chars)[0]) + table.first_row
+        _report_short_texts(body_column, stats, source, first=first)
     stats.label_counts = label_counts(ds, label_names)
     return ds, text_column, label_names, stats
+
+
+# What str.isspace() accepts: Arrow's whitespace differs, so str.strip() and str.split() are matched
+# with these characters given explicitly.
+PY_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+_WHITESPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]+"
+# Spacing for which str.split() is not a split on " ": other whitespace, runs, spaces at either end.
+_IRREGULAR_SPACING = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE if c != " ") + "]|  |^ | $"
+
+
+def _stripped_length(strings):
+    return pc.utf8_length(pc.utf8_trim(strings, characters=PY_WHITESPACE))
+
+
+def first_words(strings, n):
+    """``" ".join(t.split(maxsplit=n)[:n])`` of each string of an Arrow array, in Arrow.
+
+    A text whose only whitespace is single spaces between words (most of them) keeps the bytes before
+    its n-th space, copied in one numpy step; the others go through a split on runs of Python's
+    whitespace and a join."""
+    strings = strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
+    if strings.type != pa.string() or strings.null_count:
+        return _first_words_split(strings, n)
+    irregular = pc.match_substring_regex(strings, _IRREGULAR_SPACING)
+    parts = pc.split_pattern(strings, " ", max_splits=n)
+    over = pc.greater(pc.list_value_length(parts), n).to_numpy(zero_copy_only=False)
+    keep = pc.binary_length(strings).to_numpy(zero_copy_only=False).astype(np.int64)
+    rest = pc.binary_length(pc.list_flatten(pc.list_slice(parts, n, n + 1))).to_numpy(zero_copy_only=False)
+    keep[over] -= rest.astype(np.int64) + 1  # the bytes after the n-th space, and the space
+    out = _prefixes(strings, keep)
+    if pc.any(irregular).as_py():
+        out = pc.replace_with_mask(out, irregular, _first_words_split(strings.filter(irregular), n))
+    return out
+
+
+def _first_words_split(strings, n):
+    words = pc.split_pattern_regex(pc.utf8_trim(strings, characters=PY_WHITESPACE), pattern=_WHITESPACE_RUN,
+                                   max_splits=n)
+    return pc.binary_join(pc.list_slice(words, 0, n), " ")
+
+
+def _prefixes(strings, lengths):
+    """The first ``lengths[i]`` bytes of each string of a ``pa.string()`` array (whole UTF-8 characters)."""
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    full = np.diff(offsets)
+    if np.array_equal(full, lengths):
+        return strings
+    data = memoryview(strings.buffers()[2] or b"")
+    new_offsets = np.zeros(len(strings) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=new_offsets[1:])
+    joined = b"".join([data[start : start + n] for start, n in zip(offsets[:-1].tolist(), lengths.tolist())])
+    return pa.StringArray.from_buffers(len(strings), pa.py_buffer(new_offsets), pa.py_buffer(joined))
+
+
+def _short_rows(ds, column, min_chars):
+    """Positions of the rows under the short-text rule (``is_long_enough`` in Arrow), read column-wise;
+    for the message about them."""
+    short = []
+    for start, batch in enumerate(ds.select_columns([column]).with_format("arrow").iter(batch_size=100_000)):
+        mask = pc.less(_stripped_length(batch.column(column)), min_chars).to_numpy(zero_copy_only=False)
+        short.append(np.flatnonzero(mask) + start * 100_000)
+    return np.concatenate(short) if short else np.zeros(0, np.int64)
+
+
+def _clean_batch(batch, *, label_column, mapping, title_column, body_column, trim, n, min_chars, columns):
+    """``map`` function over an Arrow batch of the file: labels, titletext, kept rows, trimmed texts."""
+    out = {name: batch.column(name) for name in batch.column_names}
+    out["label"] = label_ids(batch.column(label_column), mapping)
+    if title_column:
+        out[TITLETEXT] = pc.binary_join_element_wise(batch.column(title_column), batch.column("text"), ". ")
+    keep = pc.greater_equal(_stripped_length(batch.column(body_column)), min_chars)
+    for name in trim:
+        out[name] = first_words(out[name], n)
+    return pa.table({name: out[name] for name in columns}).filter(keep)
 
 
 def choose_text_column(columns, text_column=None, title_column="title", source="data"):
@@ -148,9 +233,9 @@ def _label_names_from(counts, label_column, source, row_of):
     return label_names
 
 
-def _report_short_texts(ds, column, stats, source, row_of):
-    """Warn about the dropped rows (empty, whitespace-only, "NaN"...), or refuse a file that keeps none."""
-    first = row_of(column, lambda v: not is_long_enough(v, stats.min_text_chars))
+def _report_short_texts(column, stats, source, first):
+    """Warn about the dropped rows (empty, whitespace-only, "NaN"...), or refuse a file that keeps none;
+    ``first`` is the file row of the first."""
     what = ("empty or whitespace-only" if stats.min_text_chars <= NON_EMPTY else
             f"shorter than {stats.min_text_chars} characters (empty, whitespace-only or a placeholder such as 'NaN')")
     if stats.rows_dropped_short == stats.rows_read - stats.rows_dropped_unlabelled:
@@ -163,14 +248,6 @@ def _report_short_texts(ds, column, stats, source, row_of):
 def add_titletext(batch, title_column):
     """``datasets.map`` function: the tutorial's ``titletext`` = title + ". " + text."""
     return {TITLETEXT: [f"{t}. {x}" for t, x in zip(batch[title_column], batch["text"])]}
-
-
-def _is_long_enough(batch, column, min_chars):
-    return [is_long_enough(t, min_chars) for t in batch[column]]
-
-
-def _trim(batch, columns, n):
-    return {c: [" ".join(t.split(maxsplit=n)[:n]) for t in batch[c]] for c in columns}
 
 
 def _first_row(ds, column, predicate, first_row=2):

@@ -9,6 +9,8 @@ given with ``label_names`` (``--label_names REAL,FAKE``) are ids into those name
 import logging
 
 import datasets
+import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from .files import DataError
@@ -79,21 +81,20 @@ def label_mapping(counts, label_names):
     return mapping, respelled, unknown, as_ids
 
 
-def encode_labels(ds, label_column, label_names, counts=None, *, source="data", row_of=None, given="train split"):
-    """Replace ``label_column`` by a ``ClassLabel`` column ``label`` in ``label_names`` order.
+def check_labels(label_column, label_names, counts, *, source="data", row_of=None, given="train split"):
+    """Map the cells of ``label_column`` (its :func:`value_counts`) to ids of ``label_names``: a cell that
+    matches no name is refused with the row it is on, respellings are read as their name with a warning.
 
     Args:
-        ds: the dataset, ``label_column`` holding strings.
         label_names: the class names, in id order.
-        counts: the column's :func:`value_counts`, when the caller has them.
+        counts: the column's :func:`value_counts`.
         source: the file, for messages.
         row_of: ``f(predicate) -> row number`` of the first row whose cell satisfies ``predicate``.
         given: where ``label_names`` came from, for the message about an unknown label.
 
     Returns:
-        (the dataset, whether integer cells were read as ids)
+        (``{cell: id}``, whether integer cells were read as ids)
     """
-    counts = counts if counts is not None else value_counts(ds, label_column)
     mapping, respelled, unknown, as_ids = label_mapping(counts, label_names)
     if unknown:
         value = unknown[0]
@@ -108,21 +109,24 @@ def encode_labels(ds, label_column, label_names, counts=None, *, source="data", 
                        f" {name!r}: labels that differ only in case or surrounding spaces are one class")
     if as_ids:
         logger.info(f"{source}: column {label_column!r} holds integers, read as ids of {label_names}")
-    features = ds.features.copy()
-    del features[label_column]
-    features.pop("label", None)
-    features["label"] = datasets.ClassLabel(names=list(label_names))
-    return ds.map(lambda batch: {"label": [mapping[v] for v in batch[label_column]]}, batched=True,
-                  remove_columns=[c for c in (label_column, "label") if c in ds.column_names],
-                  features=features, desc="Encoding labels"), as_ids
+    return mapping, as_ids
+
+
+def label_ids(cells, mapping):
+    """The ids of an Arrow string array of label cells, every cell a key of ``mapping`` (:func:`check_labels`)."""
+    ids = np.asarray(list(mapping.values()), dtype=np.int64)
+    return pa.array(ids[pc.index_in(cells, value_set=pa.array(list(mapping), pa.string())).to_numpy()])
+
+
+def label_array(ds):
+    """The ``label`` column as a numpy array, read in Arrow (a ``datasets`` column is read row by row)."""
+    return ds.select_columns(["label"]).with_format("arrow")[:]["label"].to_numpy()
 
 
 def label_counts(ds, label_names):
     """``{label name: rows}`` of a dataset with a ``label`` id column."""
-    counts = {name: 0 for name in label_names}
-    for i in ds["label"]:
-        counts[label_names[i]] += 1
-    return counts
+    counts = np.bincount(label_array(ds), minlength=len(label_names)) if len(ds) else np.zeros(len(label_names), int)
+    return dict(zip(label_names, counts.tolist()))
 
 
 def renumber_labels(ds, label_names, new_names):

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Optional
 
 import datasets
+import numpy as np
 
 from ..config import NON_EMPTY, TUTORIAL_MIN_TEXT_CHARS, short_text_reason
 from ..utils import atomic_path, atomic_write_json
 from .cleaning import TITLETEXT, clean_table, read_labelled_file
 from .files import DataError, read_dataset, read_table, tables_from_datasets
-from .labels import label_counts, renumber_labels
+from .labels import label_array, label_counts, renumber_labels
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,9 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
         test_name = test_file and Path(test_file).name
     if declared and not label_names:
         label_names, given = declared, "ClassLabel names of the train split"
+    # Training reads the label and the text alone: the other columns are not copied into the cleaned table.
     options = dict(text_column=text_column, label_column=label_column, first_n_words=first_n_words,
-                   min_text_chars=min_text_chars)
+                   min_text_chars=min_text_chars, text_only=True)
     train_table = tables.pop("train")
     train, text_column, label_names, _ = clean_table(train_table, **options, label_names=label_names,
                                                      label_names_given=given)
@@ -150,20 +152,62 @@ def split_dataset(ds, train_ratio=0.8, valid_ratio=0.1, seed=42, source="data", 
     n_valid = round(n * valid_ratio)
     n_test = 0 if test_ratio == 0 else n - round(n * train_ratio) - n_valid
     sizes = [n - n_valid - n_test, n_valid] + ([n_test] if test_ratio else [])
-    counts = label_counts(ds, ds.features["label"].names)
+    labels = label_array(ds)
+    counts = dict(zip(ds.features["label"].names, np.bincount(labels, minlength=ds.features["label"].num_classes)))
     if min(sizes) >= len(counts) and min(counts.values()) >= len(sizes):  # each split can get each class
         try:
-            first = ds.train_test_split(test_size=n_valid + n_test, stratify_by_column="label", seed=seed)
+            train, rest = stratified_split(labels, n_valid + n_test, seed)
             if n_test == 0:
-                return datasets.DatasetDict(train=first["train"], validation=first["test"])
-            second = first["test"].train_test_split(test_size=n_test, stratify_by_column="label", seed=seed)
-            return datasets.DatasetDict(train=first["train"], validation=second["train"], test=second["test"])
-        except ValueError:  # the stratified splitter's own checks
+                return datasets.DatasetDict(train=ds.select(train), validation=ds.select(rest))
+            valid, test = stratified_split(labels[rest], n_test, seed)
+            return datasets.DatasetDict(train=ds.select(train), validation=ds.select(rest[valid]),
+                                        test=ds.select(rest[test]))
+        except ValueError:  # too few rows of a class, as the stratified splitter checks
             pass
     ratios = f"train {train_ratio:g} / valid {valid_ratio:g}" + (f" / test {test_ratio:g}" if test_ratio else "")
     classes = ", ".join(f"{name} {k}" for name, k in counts.items())
     raise DataError(f"{source}: cannot split {n} rows ({classes}) into {ratios} with every class in every split;"
                     f" {hint}")
+
+
+def stratified_split(labels, n_test, seed):
+    """``(train, test)`` positions into the label array ``labels``: those of
+    ``Dataset.train_test_split(test_size=n_test, stratify_by_column="label", seed=seed)`` (scikit-learn's
+    StratifiedShuffleSplit as ``datasets`` runs it; tests/data/test_splits.py compares the two),
+    computed on the labels alone, where ``datasets`` reads the column row by row (a minute per
+    million rows)."""
+    rng = np.random.default_rng(seed)
+    n_train = len(labels) - n_test
+    classes, y = np.unique(labels, return_inverse=True)
+    counts = np.bincount(y)
+    if counts.min() < 2 or n_train < len(classes) or n_test < len(classes):
+        raise ValueError("too few rows of a class for a stratified split")
+    by_class = np.split(np.argsort(y, kind="mergesort"), np.cumsum(counts)[:-1])
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    train, test = [], []
+    for i in range(len(classes)):
+        rows = by_class[i].take(rng.permutation(counts[i]), mode="clip")
+        train.append(rows[: n_i[i]])
+        test.append(rows[n_i[i] : n_i[i] + t_i[i]])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def _approximate_mode(class_counts, n_draws, rng):
+    """The rows of each class a stratified draw of ``n_draws`` takes, ties broken by ``rng``."""
+    continuous = n_draws * class_counts / class_counts.sum()
+    floored = np.floor(continuous)
+    need = int(n_draws - floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add_now = min(len(inds), need)
+            floored[rng.choice(inds, size=add_now, replace=False)] += 1
+            need -= add_now
+            if need == 0:
+                break
+    return floored.astype(np.int64)
 
 
 @dataclass

@@ -92,7 +92,7 @@ def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_colu
     ds, text_column, _, stats = read_labelled_file(
         path, text_column=text_column, label_column=label_column, delimiter=delimiter, column_names=column_names,
         first_n_words=max_length, min_text_chars=min_text_chars, label_names=file_label_names or label_names,
-        label_names_given="--label_names" if file_label_names else "model (config.json label_names)")
+        label_names_given="--label_names" if file_label_names else "model (config.json label_names)", text_only=True)
     if stats.labels_as_ids and file_label_names is None:
         logger.warning(f"{path}: column {label_column!r} holds integers, read as the model's ids: "
                        + ", ".join(f"{i} = {name}" for i, name in enumerate(label_names))

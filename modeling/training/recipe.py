@@ -203,7 +203,7 @@ def load_run_data(run, given, base=None):
     if failure is not None:
         raise failure
     if accelerator.is_main_process:
-        check_vocabulary(tokenizer, encoded["train"], data.text_column, args.min_frequency)
+        check_vocabulary(tokenizer, encoded["train"], data.splits["train"], data.text_column, args.min_frequency)
         warn_if_one_batch_per_epoch(args.per_device_train_batch_size, len(encoded["train"]),
                                     accelerator.num_processes)
     return RunData(data, tokenizer, encoded, vector_words)
