@@ -180,11 +180,12 @@ def test_ctrl_c_under_accelerate_launch_q_exits_130(news, tmp_path):
     """A terminal's Ctrl-C reaches the launcher and the training process (one process group): the
     launcher sends SIGTERM too; the run saves its checkpoint and the launcher exits 130 (accelerate
     >= 1.16 passes 130 on; older releases turn every failure into 1 under -q)."""
-    import accelerate
+    from importlib.metadata import version
+
     from packaging.version import Version
 
-    if Version(accelerate.__version__) < Version("1.16"):
-        pytest.skip(f"accelerate {accelerate.__version__} exits 1 under -q whatever the script's status")
+    if Version(version("accelerate")) < Version("1.16"):
+        pytest.skip(f"accelerate {version('accelerate')} exits 1 under -q whatever the script's status")
     out = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "accelerate.commands.launch", "-q", *train_command(news, out)],
