@@ -164,7 +164,7 @@ def add_training_arguments(train):
                        help="The HF Trainer's name for --train_precision bf16.")
     train.add_argument("--fp16", action="store_true",
                        help="fp16 mixed precision through Accelerate (training and evaluation, with loss scaling),"
-                            " as `accelerate launch --mixed_precision fp16`; for GPUs.")
+                            " as `accelerate launch -q --mixed_precision fp16`; for GPUs.")
     train.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Batches per optimizer step.")
     train.add_argument("--seed", type=int, default=42, help="Seed for splits, initialization, shuffling, dropout.")
     train.add_argument("--eval_steps", type=int,

@@ -214,4 +214,5 @@ def test_demo_page_says_which_graph_serves(exported, monkeypatch):
     assert seen["model"].backend == "onnx-int8"
     assert "Served by: onnxruntime, int8 graph model_int8.onnx" in demo_module.header_markdown(seen["info"])
     demo.build(demo.parse_args(["--model_name_or_path", str(exported[0])]))
-    assert describe_backend(seen["model"]) == "torch"  # the demo's default is unchanged
+    # The demo's default is auto, as predict.py's and the handler's: the fp32 graph, never the int8 one.
+    assert describe_backend(seen["model"]) == "onnxruntime, fp32 graph model.onnx"
