@@ -88,7 +88,7 @@ def markdown_table(summary) -> str:
 
 
 def goals(summary) -> list:
-    """Issue 22's goals, checked on the means over seeds: one ``(goal, set, size, ours, target, met)`` per check.
+    """The learning-curve goals, checked on the means over seeds: one ``(goal, set, size, ours, target, met)`` per check.
 
     Defaults: >= TF-IDF + LR - 1 point at 250 rows, >= TF-IDF + LR at 1,000 rows and full size,
     >= the published CNN-rand at full size; with GloVe: >= TF-IDF + LR at every size.

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from modeling.cli import exit_on_error, load_model
 from modeling.data.arguments import add_reading_arguments
+from modeling.source import resolve_source
 
 QUANTIZE_CHOICES = ("int8",)
 
@@ -61,16 +62,16 @@ def parse_args(argv=None):
     return args
 
 
-def run_settings(model_name_or_path):
+def run_settings(source):
     """The run's training_args.json (a local train.py folder), else {}."""
-    path = Path(model_name_or_path) / "training_args.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    path = None if source.folder is None else source.folder / "training_args.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}
 
 
-def eval_data(args, model):
+def eval_data(args, model, source):
     """(texts, label ids, source, rows dropped) of --eval_file or the run's validation file; None
     when neither is available (then the int8 gate cannot run)."""
-    run = run_settings(args.model_name_or_path)
+    run = run_settings(source)
     path = args.eval_file or run.get("validation_file")
     if path is None:
         return None
@@ -101,8 +102,9 @@ def main(argv=None):
         import onnxruntime  # noqa: F401
     except ImportError as err:
         raise ValueError(f"exporting needs the onnx extra ({err}): pip install \"bilstm-text-classifier[onnx]\"") from None
-    model = load_model(args.model_name_or_path, revision=args.revision)  # a bad folder or repo id: one clear line
-    data = eval_data(args, model) if args.check else None
+    model_source = resolve_source(args.model_name_or_path, revision=args.revision)  # once, for both loads below
+    model = load_model(model_source)  # a bad folder or repo id: one clear line
+    data = eval_data(args, model, model_source) if args.check else None
     if args.quantize and data is None:
         raise ValueError("--quantize int8 gates the int8 graph on labelled texts: pass --eval_file (the model has no"
                          " run validation file)")
@@ -110,10 +112,10 @@ def main(argv=None):
     if args.check and data is None:
         print("no labelled file (--eval_file, or a run's validation split): the graph is checked on random token ids"
               " only", file=sys.stderr)
-    result = export_pretrained(args.model_name_or_path, args.output_dir, revision=args.revision, opset=args.opset,
+    result = export_pretrained(model_source, args.output_dir, opset=args.opset,
                                check=args.check, texts=texts, labels=labels, source=source, quantize=args.quantize,
                                min_agreement=args.min_agreement, max_accuracy_drop=args.max_accuracy_drop,
-                               dropped=dropped)
+                               dropped=dropped, model=model)
     if result.text_check:
         c = result.text_check
         print(f"ONNX fp32 vs torch on {c['texts']} texts of {source} (up to {c['max_tokens']} tokens): max |logit"

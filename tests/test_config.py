@@ -119,7 +119,7 @@ def test_label_names_are_checked_by_one_rule_for_the_config_and_the_flag(names, 
 
 
 def test_the_short_text_rule_is_imported_from_its_one_home():
-    """MIN_TEXT_CHARS once came through modeling.inference in five modules and through config elsewhere."""
+    """The short-text rule has one home, modeling.config: no module imports it from anywhere else."""
     import re
     from pathlib import Path
 

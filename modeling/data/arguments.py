@@ -50,7 +50,7 @@ def add_reading_arguments(parser):
 
 def add_file_format_arguments(parser, label_names_help=None):
     """``--delimiter``, ``--column_names`` and ``--label_names``, shared by the scripts that read labelled
-    files; ``label_names_help`` says what the names mean where it differs (evaluate.py)."""
+    files; ``label_names_help`` says what the names mean where it differs (evaluate_model.py)."""
     add_reading_arguments(parser)
     parser.add_argument("--label_names", type=label_names_arg,
                         help=label_names_help or "Class names in id order, e.g. REAL,FAKE (default: from the train"

@@ -1,4 +1,4 @@
-"""Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate.py``: one function, one file format.
+"""Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate_model.py``: one function, one file format.
 
 ``eval_results.json`` (read by the Hub model card) holds the :class:`~modeling.training.metrics.ClassificationReport`
 result plus the loss, the decision threshold, the name of the evaluated file and ``num_unscored``, the
@@ -24,11 +24,11 @@ from ..data.labels import renumber_labels
 from .metrics import compute_classification_metrics
 from ..inference import decide
 from .plots import plot_confusion_matrix
+from ..source import EVAL_RESULTS_FILE
 from ..utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-EVAL_RESULTS_FILE = "eval_results.json"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 SUMMARY_KEYS = ("loss", "accuracy", "macro_f1", "weighted_f1")
 

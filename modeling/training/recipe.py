@@ -29,19 +29,20 @@ from ..data.batching import as_text_batches, encode_dataset, make_dataloader
 from ..data.checks import check_vocabulary, warn_if_one_batch_per_epoch
 from ..data.splits import Splits, align_labels, load_demo_splits, load_splits
 from ..model import BiLSTMForSequenceClassification
+from ..source import warn_if_unfinished
 from ..tokenizer import PAD_TOKEN_ID, train_tokenizer
 from ..utils import atomic_write_json
 from .baseline import baseline_scores, baseline_warning
 from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, record_unscored, save_eval_results
 from .loop import Loop, TrainingInterrupted, train_loop
 from .optimization import check_precision_supported, create_optimizer, get_scheduler, resolve_train_precision
-from .options import ARCHITECTURE_OPTIONS, OPTION_ALIASES, check_options, default_options
+from .options import ARCHITECTURE_OPTIONS, check_options, default_options, resolve_aliases
 from .reporting import (
     describe_accelerator, describe_classes, log_banner, next_steps, resolve_trackers, tracker_config,
     write_card_data, write_history,
 )
 from .run_folder import (
-    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir, warn_if_unfinished,
+    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir,
     write_run_status,
 )
 from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message
@@ -69,7 +70,7 @@ def train(train_data=None, validation_data=None, test_data=None, **options):
     ``outputs/bilstm``); load the model with ``BiLSTMForSequenceClassification.from_pretrained``.
     """
     args = default_options()
-    options = {OPTION_ALIASES.get(name, name): value for name, value in options.items()}
+    resolve_aliases(options)
     unknown = sorted(set(options) - set(args) - {"train_file", "validation_file", "test_file"})
     if unknown:
         raise TypeError(f"train() got unknown option(s) {unknown}; see `python scripts/train.py --help`")

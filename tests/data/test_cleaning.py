@@ -162,7 +162,7 @@ def test_numeric_labels_and_na_strings(tmp_path):
 
 
 def test_a_short_text_file_keeps_its_short_rows(tmp_path, caplog):
-    """Phrase-level data: by default only empty texts are dropped (issue 22); the rule is a setting."""
+    """Phrase-level data: by default only empty texts are dropped ; the rule is a setting."""
     rows = [["bad", "negative"], ["fun", "positive"], ["hope", "positive"], ["a dull , lifeless film", "negative"],
             ["", "negative"], ["   ", "positive"], ["ok", "positive"]]
     path = write_csv(tmp_path / "phrases.csv", ["text", "label"], rows)

@@ -278,7 +278,7 @@ def test_train_with_dataset_name_label_names_and_delimiter(kaggle_frame, tmp_pat
     semicolon file of integer labels with --delimiter ';' --label_names REAL,FAKE."""
     import datasets
 
-    from modeling.training.recipe import train
+    from modeling.training import train
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     tiny = dict(embedding_dim=16, hidden_size=16, num_train_epochs=1, min_frequency=2)
@@ -326,12 +326,12 @@ def test_headerless_files_take_their_column_names(tmp_path):
 
 
 def test_prepare_splits_and_train_read_a_headerless_file(tmp_path):
-    from modeling.training.recipe import train
+    from modeling.training import train
 
     path = liar_like_tsv(tmp_path / "liar.tsv", rows=60)
     names = ["id", "label", "statement", "speaker"]
     splits, text_column, _, report = prepare_splits(path, text_column="statement", column_names=names)
     assert report.rows_read == 60 and text_column == "statement"
     results = train(str(path), output_dir=str(tmp_path / "run"), column_names=names, text_column="statement",
-                    max_train_steps=1, embedding_dim=8, hidden_size=8, min_frequency=1)
+                    max_steps=1, embedding_dim=8, hidden_size=8, min_frequency=1)
     assert results["train_samples"] == 54  # 60 rows, 10% held out: the first row was not taken for a header

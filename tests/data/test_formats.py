@@ -95,7 +95,7 @@ def test_labelled_readers_read_every_format_alike(run, tmp_path, fmt):
     assert sorted(t for split in splits.values() for t in split["text"]) == sorted(t for _, t in ROWS)
     data = load_splits(path, path, **reading)  # train.py --train_file / --validation_file
     assert list(data.splits["validation"]["text"]) == [text for _, text in ROWS]
-    model = BiLSTMForSequenceClassification.from_pretrained(run)  # evaluate.py
+    model = BiLSTMForSequenceClassification.from_pretrained(run)  # evaluate_model.py
     encoded, _, unscored = load_eval_dataset(path, model.tokenizer, model.config.label_names, **reading)
     assert [model.config.label_names[i] for i in encoded["label"]] == LABELS and unscored == 0
 

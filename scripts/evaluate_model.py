@@ -1,6 +1,6 @@
 """Evaluate a trained model on a labelled CSV: classification report, confusion matrix, eval_results.json.
 
-    python scripts/evaluate.py --model_name_or_path outputs/news --test_file data/news/test.csv \\
+    python scripts/evaluate_model.py --model_name_or_path outputs/news --test_file data/news/test.csv \\
         --output_dir outputs/news/eval
 
 The file is cleaned as train.py cleans it (titletext from title and text) and scored by the same
@@ -10,22 +10,18 @@ count is printed, logged and saved as num_unscored.
 Runs under `accelerate launch` too (the examples are shared between processes).
 """
 
+import argparse
 import sys
 from pathlib import Path
-
-# Run as `python scripts/x.py`, this folder comes first on sys.path, and scripts/evaluate.py would
-# then shadow the `evaluate` package that modeling.training.metrics imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
 
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
 from modeling.cli import exit_on_error, load_model, setup_logging
 from modeling.data.arguments import add_file_format_arguments, batch_size_arg, threshold_arg
+from modeling.source import EVAL_RESULTS_FILE
 from modeling.training.evaluation import (
-    evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
+    CONFUSION_MATRIX_FILE, evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
     save_eval_results,
 )
 from modeling.training.reporting import describe_accelerator
@@ -85,7 +81,7 @@ def main(argv=None):
             print(f"warning: {warning}", file=sys.stderr)
         if args.output_dir:
             save_eval_results(results, args.output_dir, test_file=Path(args.test_file).name)
-            print(f"wrote {Path(args.output_dir) / 'eval_results.json'} and confusion_matrix.png")
+            print(f"wrote {Path(args.output_dir) / EVAL_RESULTS_FILE} and {CONFUSION_MATRIX_FILE}")
     return results
 
 
