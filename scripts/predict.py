@@ -41,7 +41,7 @@ from accelerate import Accelerator, PartialState
 
 from modeling.cli import exit_on_error, load_model
 from modeling.config import short_text_reason
-from modeling.data.arguments import add_reading_arguments, batch_size_arg, threshold_arg
+from modeling.data.arguments import DefaultsHelpFormatter, add_reading_arguments, batch_size_arg, threshold_arg
 from modeling.data.scoring import DEFAULT_CHUNK_SIZE, OUTPUT_SUFFIXES, ScoringJob, score
 from modeling.data.streaming import TextSource
 from modeling.serving import BACKENDS, describe_backend
@@ -49,7 +49,7 @@ from modeling.serving import BACKENDS, describe_backend
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("texts", nargs="*", help="Texts to classify.")
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
     parser.add_argument("--input_file", help="CSV/TSV, JSON lines or Parquet file with a text column, or a .txt file"

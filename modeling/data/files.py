@@ -85,7 +85,7 @@ def read_table(path, *, required_columns=(), delimiter=None, column_names=None):
     columns = table.dataset.column_names
     missing = [c for c in required_columns if c and c not in columns]
     if missing:
-        hint = _header_hint(columns) if table.kind != "json" else ""
+        hint = header_hint(columns) if table.kind != "json" else ""
         raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {show_columns(columns)}"
                         f"{hint or ' (set --label_column or --text_column)'}")
     return table
@@ -151,7 +151,7 @@ def _checked_header(path, delimiter, column_names):
         header, has_rows = _Header(list(column_names), header.delimiter, headerless=True), True
     if not header.names_ok:
         raise DataError(f"{path}: the header row has empty or repeated column names {show_columns(header.raw)}"
-                        f"{_header_hint(header.raw)}")
+                        f"{header_hint(header.raw)}")
     if not has_rows:
         raise DataError(f"{path}: the file has a header row {show_columns(header.raw)} but no data rows")
     return header
@@ -333,7 +333,7 @@ def _looks_like_data(cell):
     return len(cell) > 40 or len(cell.split()) >= 4 or any(ch.isdigit() for ch in cell)
 
 
-def _header_hint(columns):
+def header_hint(columns):
     """A hint for a file without a header row: most of its "column names" look like data cells
     (long, several words, or digits); an empty or repeated name alone does not mean that."""
     named = [c for c in columns if c.strip()]

@@ -46,6 +46,7 @@ from .run_folder import (
     write_run_status,
 )
 from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message
+from .threads import align_threads
 from .streaming import StreamInfo, load_stream_data
 
 logger = get_logger(__name__)
@@ -98,6 +99,7 @@ class Run:
     demo: bool  # training on the shipped demo data (no data flags)
     checkpoint: Optional[Path]  # the checkpoint to resume from
     trackers: Optional[list]
+    threads: Optional[int] = None  # the thread count set instead of accelerate launch's default of 1
 
 
 @dataclass
@@ -146,16 +148,17 @@ def open_run(args, given):
     torch.set_flush_denormal(True)
     project = ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "runs"))
     accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, log_with=trackers,
-                              project_config=project)
+                              project_config=project, mixed_precision="fp16" if args.fp16 else None)
     check_precision_supported("bf16" if accelerator.mixed_precision == "bf16" else args.train_precision,
                               accelerator.device)
+    threads = align_threads(accelerator.num_processes, accelerator.device.type == "cpu")  # logged by announce
     if replace_demo:
         logger.warning(f"{args.output_dir} holds an earlier demo run: replacing it (runs on your own data are"
                        " never overwritten without --overwrite_output_dir)")
     if args.push_to_hub and accelerator.is_main_process:
         check_hub(args)
     set_seed(args.seed)
-    return Run(args, accelerator, demo, checkpoint, trackers)
+    return Run(args, accelerator, demo, checkpoint, trackers, threads)
 
 
 def load_base_model(args):
@@ -227,7 +230,7 @@ def build_tokenizer(args, data):
 def read_splits(args, given, demo):
     """The run's :class:`~modeling.data.splits.Splits`: the demo CSV, or what the data flags name."""
     limits = dict(max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
-                  min_text_chars=args.min_text_chars)
+                  max_predict_samples=args.max_predict_samples, min_text_chars=args.min_text_chars)
     if demo:
         if args.validation_file or args.test_file:
             raise ValueError("--validation_file and --test_file need --train_file")
@@ -242,7 +245,7 @@ def read_splits(args, given, demo):
                        dataset_config_name=args.dataset_config_name, data=given, text_column=args.text_column,
                        label_column=args.label_column, first_n_words=args.max_length, seed=args.seed,
                        label_names=args.label_names, delimiter=args.delimiter, column_names=args.column_names,
-                       **limits)
+                       validation_split_percentage=args.validation_split_percentage, **limits)
 
 
 def measure_baseline(run, data):
@@ -318,8 +321,10 @@ def prepare_loop(run, model, data):
     total_steps = length.max_steps  # with early stopping the schedule spans the limit, not the steps run
     # The prepared scheduler steps once per process at each optimizer step (Accelerate's
     # AcceleratedScheduler), so its step counts are in units of "steps x processes".
+    # --num_warmup_steps wins over --warmup_ratio, as in the HF Trainer (TrainingArguments.get_warmup_steps).
+    warmup_steps = args.num_warmup_steps or math.ceil(args.warmup_ratio * total_steps)
     lr_scheduler = accelerator.prepare(get_scheduler(
-        args.lr_scheduler_type, optimizer, num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        args.lr_scheduler_type, optimizer, num_warmup_steps=warmup_steps * accelerator.num_processes,
         num_training_steps=total_steps * accelerator.num_processes))
     precision = resolve_train_precision(args.train_precision, accelerator.mixed_precision)
     loop = Loop(model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, train_dataloader=train_dataloader,
@@ -358,6 +363,10 @@ def announce(run, loop, data):
     args, accelerator = run.args, run.accelerator
     # One line, once the inputs are read: Accelerate's own repr of its state is 7 lines per process.
     logger.info(describe_accelerator(accelerator))
+    if run.threads:
+        logger.info(f"accelerate launch set OMP_NUM_THREADS=1 by default: training uses {run.threads} threads (one"
+                    " per physical core), as `python scripts/train.py` does, so both train the same model"
+                    " (accelerate launch --num_cpu_threads_per_process N chooses)")
     train_labels = data.stream.train_labels() if data.stream else data.encoded["train"]["label"]
     logger.info(describe_classes(data.data.label_names, train_labels))
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
@@ -365,8 +374,13 @@ def announce(run, loop, data):
                batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
                accumulation=args.gradient_accumulation_steps, total_steps=loop.total_steps,
                eval_steps=loop.eval_steps, num_valid=len(data.encoded["validation"]), length=loop.length.describe())
+    if loop.length.patience:
+        logger.info(f"  Progress bar: up to the earliest step early stopping can end the run"
+                    f" ({loop.length.bar_total(loop.state)} now); it moves out each time the validation loss improves,"
+                    f" at most to {loop.total_steps}")
     if loop.precision == "accelerate":
-        logger.info(f"Mixed precision {loop.precision_name} from accelerate launch (training and evaluation)")
+        source = "--fp16" if run.args.fp16 else "accelerate launch"
+        logger.info(f"Mixed precision {loop.precision_name} from {source} (training and evaluation)")
     else:
         logger.info(f"Training steps in {loop.precision_name} (--train_precision); evaluation in fp32")
 
@@ -389,7 +403,7 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, b
         "train_runtime": round(train_runtime, 4), "train_samples": data.num_train_examples,
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - loop.first_step) / train_runtime, 3),
-        "train_precision": loop.precision_name,
+        "train_precision": loop.precision_name, "train_threads": torch.get_num_threads(),
         **{f"pretrained_embeddings_{k}": v for k, v in embeddings_info.items()},
     }
     results = {name: score_split(run, loop, data, name) for name in loop.eval_dataloaders}
@@ -400,7 +414,7 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, b
     if accelerator.is_main_process:
         all_results.update(baseline or {})  # the same train split, scored on the same rows
         save_run(run, loop, data, all_results, test_results)
-        warning = baseline_warning(all_results)
+        warning = baseline_warning(all_results, args)
         if warning:
             logger.warning(warning)
     accelerator.wait_for_everyone()
@@ -431,7 +445,7 @@ def save_run(run, loop, data, all_results, test_results):
                      best_global_step=state.best_global_step, demo=run.demo)
     for key, value in all_results.items():
         logger.info(f"  {key} = {value}")
-    for line in next_steps(args.output_dir, args.test_file if isinstance(args.test_file, str) else None):
+    for line in next_steps(args, args.test_file if isinstance(args.test_file, str) else None):
         logger.info(line)
 
 

@@ -149,6 +149,21 @@ class TrainingLength:
         return (self.patience > 0 and state.last_evaluated_step == state.global_step
                 and state.global_step >= self.min_steps and state.evaluations_since_best >= self.patience)
 
+    def earliest_stop(self, state):
+        """The first step at which early stopping could end the run in ``state`` if the validation loss
+        does not improve again: ``patience`` evaluations after the best one, not before ``min_steps``,
+        never past ``max_steps`` (which it is without early stopping)."""
+        if not self.patience:
+            return self.max_steps
+        best = state.best_global_step or 0
+        first_allowed = math.ceil(self.min_steps / self.eval_steps) * self.eval_steps
+        return min(self.max_steps, max(best + self.patience * self.eval_steps, first_allowed))
+
+    def bar_total(self, state):
+        """The progress bar's end: :meth:`earliest_stop`, which moves out each time the validation loss
+        improves, so the bar and its time estimate track the run's likely end rather than the cap."""
+        return max(self.earliest_stop(state), state.global_step)
+
     def describe(self):
         """The banner's words for it."""
         text = f"at most {self.max_steps} ({self.limit.replace('_', ' ')})"

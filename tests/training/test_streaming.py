@@ -57,7 +57,7 @@ def test_a_streaming_run_trains_early_stops_and_resumes_exactly(train, files, tm
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
     options = ["--max_steps", "200", "--eval_steps", "5", "--early_stopping_patience", "2", "--min_steps", "0",
-               "--learning_rate", "0.05", "--checkpointing_steps", "5"]
+               "--learning_rate", "0.05", "--checkpointing_steps", "5", "--save_total_limit", "0"]
     full = train(stream_args(files, tmp_path / "full", *options))
     assert full["stop_reason"] == "early_stopping" and full["global_step"] < 200
     assert full["train_samples"] == 301 and full["test_samples"] == 40
