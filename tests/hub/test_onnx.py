@@ -216,8 +216,10 @@ def test_export_script_and_predict_backends(tiny_dir, tmp_path, capsys):
     assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "tokenizer.json", "model.onnx",
                                                *TRANSFORMERS_FILES}
     runs = {}
+    capsys.readouterr()
     for backend in ("torch", "onnx", "auto"):
-        runs[backend] = predict.main(["--model_name_or_path", str(out), "--backend", backend, *TEXTS])
+        predict.main(["--model_name_or_path", str(out), "--backend", backend, *TEXTS])
+        runs[backend] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # one line per text
     assert [p["label"] for p in runs["onnx"]] == [p["label"] for p in runs["torch"]]
     assert max(abs(a["score"] - b["score"]) for a, b in zip(runs["onnx"], runs["torch"])) <= 1e-6
     assert runs["auto"] == runs["onnx"]

@@ -178,8 +178,10 @@ def test_predict_script_names_the_backend(exported, capsys):
     runs = {}
     for backend, said in (("torch", "torch"), ("onnx", "onnxruntime, fp32 graph model.onnx"),
                           ("onnx-int8", "onnxruntime, int8 graph model_int8.onnx"), ("auto", "onnxruntime, fp32")):
-        runs[backend] = predict.main(["--model_name_or_path", str(exported[0]), "--backend", backend, *TEXTS])
-        assert f"backend: {said}" in capsys.readouterr().err
+        predict.main(["--model_name_or_path", str(exported[0]), "--backend", backend, *TEXTS])
+        captured = capsys.readouterr()
+        assert f"backend: {said}" in captured.err
+        runs[backend] = [json.loads(line) for line in captured.out.splitlines()]  # one line per text
     assert [p["label"] for p in runs["onnx-int8"]] == [p["label"] for p in runs["torch"]]
 
 
