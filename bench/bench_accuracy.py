@@ -39,6 +39,7 @@ from bench.bench_data import SETTINGS, materialize
 from bench.common import REPO_ROOT, TRAIN_SCRIPT, environment, fmt_mean_sd, mean_sd, model_defaults, \
     train_defaults, write_json
 from bench.peers import PEERS, run_peers
+from modeling.source import CONFIG_FILE
 
 QUICK_SETTINGS, QUICK_SEEDS, QUICK_EPOCHS = ("fakenews", "tutorial"), (1,), 2
 # Published results on the same data, shown next to the comparable model of our table.
@@ -85,13 +86,13 @@ def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False, ex
         "accuracy": res["test_accuracy"], "macro_f1": res["test_macro_f1"],
         "weighted_f1": res["test_weighted_f1"], "train_s": res["train_runtime"],
         "train_samples_per_second": res["train_samples_per_second"],
-        "train_precision": res.get("train_precision", "fp32"),  # runs before --train_precision were fp32
+        "train_precision": res.get("train_precision", "fp32"),  # result files without the key are fp32 runs
         "best_global_step": res["best_global_step"], "global_step": res["global_step"],
-        "stop_reason": res.get("stop_reason"),  # runs before early stopping (issue 22) had none
+        "stop_reason": res.get("stop_reason"),  # absent from result files of runs without early stopping
         "valid_accuracy": res["eval_accuracy"], "valid_loss": res["eval_loss"],
         **{k: v for k, v in res.items() if k.startswith("pretrained_embeddings_")},
         "training_args": json.loads((run_dir / "training_args.json").read_text()),
-        "model_config": {k: v for k, v in json.loads((run_dir / "config.json").read_text()).items()
+        "model_config": {k: v for k, v in json.loads((run_dir / CONFIG_FILE).read_text()).items()
                          if k != "label_names"},
     }
 

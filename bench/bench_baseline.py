@@ -1,4 +1,4 @@
-"""What the baseline every run fits costs (issue 22: "seconds, not minutes, at 100,000 rows").
+"""What the baseline every run fits costs (the goal: seconds, not minutes, at 100,000 rows).
 
 ``modeling.training.baseline.baseline_scores`` (TF-IDF word 1-2-grams + LogisticRegression, newton-cg)
 on 100,000 rows: 90,000 to fit, 5,000 validation and 5,000 test rows scored, as ``train()`` calls it.

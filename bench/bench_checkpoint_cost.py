@@ -31,6 +31,7 @@ import torch
 import modeling.training.loop
 import modeling.training.recipe
 from bench.common import environment, write_json
+from modeling.source import WEIGHTS_FILE
 
 
 def folder_bytes(path):
@@ -56,7 +57,7 @@ def one_run(options, output_dir, checkpointing):
     sizes = {p.name: folder_bytes(p) for p in sorted(Path(output_dir).glob("epoch_*"))}
     return {"train_runtime": results["train_runtime"], "eval_loss": results["eval_loss"],
             "checkpoint_seconds": [round(s, 3) for s in seconds], "checkpoint_bytes": sizes,
-            "model_bytes": (Path(output_dir) / "model.safetensors").stat().st_size}
+            "model_bytes": (Path(output_dir) / WEIGHTS_FILE).stat().st_size}
 
 
 def save_only(vocab_size, output_dir, repeats=3):

@@ -55,6 +55,7 @@ from bench.common import environment, model_defaults, train_defaults, write_json
 from bench.peers import FASTTEXT_CONFIGS, fasttext_inference_speed, read_split
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
 from modeling.inference import pad_sequences
+from modeling.source import WEIGHTS_FILE
 
 WORK_DIR = Path(__file__).resolve().parent / ".work" / "inference_onnx"
 
@@ -152,7 +153,7 @@ def onnx_models(model, threads, int8=True):
 
 def file_sizes() -> dict:
     """Bytes of the weights and of both graphs under bench/.work/."""
-    names = {"torch_safetensors": "model.safetensors", "onnx_fp32": "model.onnx", "onnx_int8": "model_int8.onnx"}
+    names = {"torch_safetensors": WEIGHTS_FILE, "onnx_fp32": "model.onnx", "onnx_int8": "model_int8.onnx"}
     return {key: (WORK_DIR / name).stat().st_size for key, name in names.items() if (WORK_DIR / name).is_file()}
 
 

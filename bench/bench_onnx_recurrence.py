@@ -1,4 +1,4 @@
-"""Can a hand-written recurrence in the ONNX graph beat onnxruntime's LSTM kernel? (issue 14)
+"""Can a hand-written recurrence in the ONNX graph beat onnxruntime's LSTM kernel?
 
 The idea: the first layer's input projection ``x W_ih + b`` depends only on the token, so it can be
 a lookup in a precomputed ``vocab x 4H`` table per direction, removing two thirds of the matmul

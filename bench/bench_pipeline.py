@@ -4,7 +4,7 @@ The CSV (``title,text,label``) is written to ``bench/.work/`` with numpy: titles
 texts of 150-200 words (shorter than real articles, which run 200-400+, to keep the file near
 1 GB; the tutorial trims texts to 200 words anyway) drawn from a Zipf-like 50,000-word vocabulary,
 labels REAL/FAKE. It then goes through the same calls as ``scripts/train.py`` given one raw
-file: ``load_csv`` -> ``prepare_dataset`` (titletext, drop short, trim to 200 words, labels) ->
+file: ``read_table`` -> ``clean_table`` (titletext, drop short, trim to 200 words, labels) ->
 ``split_dataset`` (80/10/10, stratified) -> ``train_tokenizer`` on the train split ->
 ``encode_dataset`` on every split, each stage timed.
 
@@ -112,9 +112,10 @@ def python_list_estimate_mb(ds, text_column, sample=10_000) -> float:
 def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
     """Time each stage of the pipeline on ``csv_path``; return timings and counts."""
     from modeling import train_tokenizer
-    from modeling.data.batching import encode_dataset
-    from modeling.data.pipeline import load_csv, prepare_dataset, split_dataset
-    from modeling.data.preparation import as_text_batches
+    from modeling.data.batching import as_text_batches, encode_dataset
+    from modeling.data.cleaning import clean_table
+    from modeling.data.files import read_table
+    from modeling.data.splits import split_dataset
 
     stages = {}
 
@@ -128,10 +129,12 @@ def run_pipeline(csv_path: Path, run: dict, log=print) -> dict:
             f"peak RSS so far {peak_rss_mb():,.0f} MiB")
         return out
 
-    raw = stage("load_csv", None, lambda: load_csv(csv_path, required_columns=["label"]))
+    tables = []
+    raw = stage("read_table", None, lambda: tables.append(read_table(csv_path, required_columns=["label"]))
+                or tables[0].dataset)
     n = len(raw)
-    ds, text_column, label_names, stats = stage("prepare_dataset", n, lambda: prepare_dataset(
-        raw, label_column="label", first_n_words=run["max_length"], source=str(csv_path)))
+    ds, text_column, label_names, stats = stage("clean_table", n, lambda: clean_table(
+        tables[0], label_column="label", first_n_words=run["max_length"]))
     splits = stage("split_dataset", len(ds), lambda: split_dataset(ds, 0.8, 0.1, seed=run["seed"]))
     tokenizer = stage("train_tokenizer", len(splits["train"]), lambda: train_tokenizer(
         as_text_batches(splits["train"], text_column), run["min_frequency"], run["max_length"]))

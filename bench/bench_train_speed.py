@@ -41,12 +41,11 @@ from bench.common import environment, model_defaults, train_defaults, write_json
 from bench.peers import read_split
 from bench.reference_bilstm import train_reference
 from modeling import BiLSTMConfig, BiLSTMForSequenceClassification, train_tokenizer
-from modeling.data.batching import encode_dataset, make_dataloader
+from modeling.data.batching import as_text_batches, encode_dataset, make_dataloader
 from modeling.training.evaluation import evaluate_model, make_eval_dataloader
 from modeling.training.optimization import (
     PRECISION_CHOICES, create_optimizer, get_scheduler, resolve_train_precision, train_autocast,
 )
-from modeling.data.preparation import as_text_batches
 from modeling.tokenizer import PAD_TOKEN_ID
 from modeling.data.splits import load_splits
 

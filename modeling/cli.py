@@ -4,11 +4,10 @@ import functools
 import logging
 import os
 import sys
-from pathlib import Path
 
 import datasets
 
-from modeling.utils import model_source
+from modeling.source import CONFIG_FILE, resolve_source, warn_if_unfinished
 
 
 def user_errors():
@@ -56,27 +55,24 @@ def setup_logging(is_main_process=True):
 def load_model(name_or_path, revision=None, backend="torch"):
     """``from_pretrained`` for the scripts: a folder that is not a saved model, or a Hub id that
     cannot be fetched, becomes one ``ValueError`` line that names it. ``backend`` "onnx" or "auto"
-    may return the onnxruntime classifier (``modeling.serving.load_for_inference``)."""
-    from modeling import BiLSTMForSequenceClassification
+    may return the onnxruntime classifier (``modeling.serving.load_for_inference``). A model whose
+    training run did not finish (``run_status.json``) loads with a warning.
 
-    folder = model_source(name_or_path)  # local first: a typo'd path fails here, before any Hub request
-    if isinstance(folder, Path) and not (folder / "config.json").is_file():
-        raise ValueError(f"{folder}: no config.json in this folder; --model_name_or_path must be a train.py"
-                         " output folder or a Hub repo id")
+    ``name_or_path`` is resolved here, once (``modeling.source.resolve_source``: local first, the Hub
+    asked once); a resolved ``ModelSource`` is used as it is. Every loader below takes the source."""
+    from modeling.serving import load_for_inference
+
+    source = resolve_source(name_or_path, revision=revision)  # a typo'd path or an unreachable Hub: one line
     try:
-        if backend != "torch":
-            from modeling.serving import load_for_inference
-
-            model = load_for_inference(name_or_path, backend, revision=revision)
-        else:
-            model = BiLSTMForSequenceClassification.from_pretrained(name_or_path, revision=revision)
+        model = load_for_inference(source, backend)
     except ImportError as err:
         raise ValueError(str(err)) from None
     except user_errors() as err:
+        if source.is_local and not (source.folder / CONFIG_FILE).is_file():  # checked only on this error path
+            raise ValueError(f"{source.folder}: no {CONFIG_FILE} in this folder; --model_name_or_path must be a"
+                             " train.py output folder or a Hub repo id") from None
         message = " ".join(str(err).split())
         raise ValueError(message if message.startswith(str(name_or_path)) else
                          f"{name_or_path}: cannot load the model: {message}") from None
-    from modeling.training.run_folder import warn_if_unfinished
-
-    warn_if_unfinished(name_or_path)  # a run stopped by Ctrl-C or a kill left its best-so-far model
+    warn_if_unfinished(source)
     return model

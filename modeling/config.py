@@ -17,12 +17,52 @@ MAX_NUM_LAYERS = 16
 MAX_PARAMETERS = 2_000_000_000
 MAX_MAX_LENGTH = 100_000
 MAX_MIN_TEXT_CHARS = 100_000
-# The short-text rule of the tutorial's news recipe (scripts/prepare_data.py keeps it): texts shorter
-# than this, stripped, are left out. It is also what a config.json without ``min_text_chars`` means:
-# every model saved before the field existed was trained and predicts with it.
-MIN_TEXT_CHARS = 5
-# train.py's rule for any other data: only empty (or whitespace-only) texts are left out.
+
+# The short-text rule: texts shorter than ``min_text_chars`` characters, whitespace stripped, are
+# left out of training and get no label from predict. Its two defaults, each named once:
+# NON_EMPTY is train.py's (any data: only empty or whitespace-only texts are left out);
+# TUTORIAL_MIN_TEXT_CHARS is the tutorial's news recipe, prepare_data.py's default, and what a
+# config.json without ``min_text_chars`` means (models saved before the field existed used it).
 NON_EMPTY = 1
+TUTORIAL_MIN_TEXT_CHARS = 5
+
+
+def is_long_enough(text, min_chars):
+    """The short-text rule: whether ``text`` has at least ``min_chars`` characters, whitespace stripped."""
+    return len(text.strip()) >= min_chars
+
+
+def short_text_reason(min_chars, plural=False):
+    """The rule in words, for every message that names it: ``"empty text"`` or ``"text shorter than N
+    characters"`` (``plural``: ``"empty texts"``, ``"texts shorter than N characters"``)."""
+    text = "texts" if plural else "text"
+    return f"empty {text}" if min_chars <= NON_EMPTY else f"{text} shorter than {min_chars} characters"
+
+
+def check_min_text_chars(value, name="min_text_chars"):
+    """Raise ``ValueError`` unless ``value`` is a whole number of characters in [1, MAX_MIN_TEXT_CHARS]."""
+    _check_int(name, value, NON_EMPTY, MAX_MIN_TEXT_CHARS)
+
+
+def check_label_names(names, name="label_names"):
+    """Raise ``ValueError`` unless ``names`` lists at least 2 distinct non-empty strings."""
+    if len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"{name} must list at least 2 non-empty strings, got {names!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name} must be unique, got {names!r}")
+
+
+def check_batch_size(value, name="batch_size"):
+    """Raise ``ValueError`` unless ``value`` is a whole number of examples, at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value!r}")
+
+
+def check_threshold(value, name="threshold"):
+    """Raise ``ValueError`` unless ``value`` is a probability in [0, 1] (binary models predict the second
+    label above it)."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
 
 
 @dataclass
@@ -53,8 +93,8 @@ class BiLSTMConfig:
         min_text_chars: the data's short-text rule: texts shorter than this many characters
             (whitespace stripped) were left out of training, and predict, the Endpoint handler, the
             transformers pipeline and the demo give them no label. ``train.py`` records its
-            ``--min_text_chars`` here (default 1: only empty texts). The default, 5, is the rule of
-            every model saved before the field existed, whose ``config.json`` lacks it.
+            ``--min_text_chars`` here (``NON_EMPTY``, 1, by default: only empty texts). This field's
+            default, ``TUTORIAL_MIN_TEXT_CHARS`` (5), is what a ``config.json`` without the field means.
     """
 
     # Vocabulary and embeddings
@@ -72,7 +112,7 @@ class BiLSTMConfig:
     label_names: List[str] = field(default_factory=lambda: ["REAL", "FAKE"])
     max_length: int = 200
     # The data's short-text rule
-    min_text_chars: int = MIN_TEXT_CHARS
+    min_text_chars: int = TUTORIAL_MIN_TEXT_CHARS
 
     def __post_init__(self):
         self.label_names = list(self.label_names)
@@ -82,7 +122,7 @@ class BiLSTMConfig:
         _check_int("num_layers", self.num_layers, 1, MAX_NUM_LAYERS)
         _check_int("max_length", self.max_length, 1, MAX_MAX_LENGTH)
         _check_int("pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
-        _check_int("min_text_chars", self.min_text_chars, NON_EMPTY, MAX_MIN_TEXT_CHARS)
+        check_min_text_chars(self.min_text_chars)
         if not isinstance(self.bidirectional, bool):
             raise ValueError(f"bidirectional must be true or false, got {self.bidirectional!r}")
         for name in ("dropout", "embedding_dropout"):
@@ -91,11 +131,7 @@ class BiLSTMConfig:
                 raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
         if self.pooling not in POOLING_CHOICES:
             raise ValueError(f"pooling must be one of {POOLING_CHOICES}, got {self.pooling!r}")
-        names = self.label_names
-        if len(names) < 2 or not all(isinstance(n, str) and n for n in names):
-            raise ValueError(f"label_names must list at least 2 non-empty strings, got {names!r}")
-        if len(set(names)) != len(names):
-            raise ValueError(f"label_names must be unique, got {names!r}")
+        check_label_names(self.label_names)
         if self.num_parameters() > MAX_PARAMETERS:
             raise ValueError(f"this config has {self.num_parameters():,} parameters, over the {MAX_PARAMETERS:,} limit")
 

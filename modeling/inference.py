@@ -1,27 +1,17 @@
-"""Raw texts to labels, for every backend: tokenize, pad length-sorted batches, turn logits into
-probabilities and probabilities into labels; the short-text rule. The torch model
-(``modeling.model``) and the onnxruntime session (``modeling.serving``) both call these, so they batch,
-pad and decide identically. Imports only torch (and the rule's numbers from ``modeling.config``).
+"""Raw texts to labels, for every backend: :class:`TextClassifier` tokenizes, pads length-sorted
+batches, turns logits into probabilities and probabilities into labels, and applies the short-text
+rule. The torch model (``modeling.model``) and the onnxruntime session (``modeling.serving``) are
+both ``TextClassifier`` subclasses that give only their ``logits``, so they batch, pad and decide
+identically. Imports only torch (and the short-text rule from ``modeling.config``).
 """
+
+import contextlib
 
 import torch
 
-# The short-text rule: each model carries its own (config.min_text_chars); MIN_TEXT_CHARS (5) is the
-# tutorial's, and that of models saved before the field existed.
-from .config import MIN_TEXT_CHARS, NON_EMPTY
+from .config import is_long_enough, short_text_reason
 
-__all__ = ["MIN_TEXT_CHARS", "NON_EMPTY", "batched_probabilities", "classify_texts", "decide", "is_long_enough",
-           "label_results", "pad_sequences", "probabilities", "short_text_reason"]
-
-
-def is_long_enough(text, min_chars):
-    """The short-text rule: whether ``text`` has at least ``min_chars`` characters, whitespace stripped."""
-    return len(text.strip()) >= min_chars
-
-
-def short_text_reason(min_chars):
-    """Why a text under the rule gets no label: ``"empty text"`` or ``"text shorter than N characters"``."""
-    return "empty text" if min_chars <= NON_EMPTY else f"text shorter than {min_chars} characters"
+__all__ = ["TextClassifier", "decide", "label_results", "pad_sequences", "probabilities"]
 
 
 def probabilities(logits, num_labels):
@@ -33,36 +23,60 @@ def probabilities(logits, num_labels):
     return logits.softmax(-1)
 
 
-def batched_probabilities(tokenizer, texts, batch_size, config, logits_fn):
-    """Tokenize ``texts``, run ``logits_fn(input_ids, attention_mask)`` on length-sorted padded batches
-    and return the (len(texts), num_labels) probabilities in input order. The torch model and the
-    onnxruntime session (``modeling.serving``) share this, so they batch and pad identically."""
-    encodings = tokenizer.encode_batch(list(texts))
-    # Sort by length so each batch pads little; results go back to input order.
-    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-    probs = torch.zeros(len(encodings), config.num_labels)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        input_ids, mask = pad_sequences([encodings[i].ids for i in chunk], config.pad_token_id)
-        probs[chunk] = probabilities(logits_fn(input_ids, mask), config.num_labels).cpu()
-    return probs
+class TextClassifier:
+    """``predict`` and ``predict_proba`` for every backend: a subclass gives ``config`` (a
+    ``BiLSTMConfig``), ``tokenizer`` and :meth:`logits`, so the torch model and the onnxruntime
+    session tokenize, batch, pad and decide identically."""
 
+    config = None
+    tokenizer = None
 
-def classify_texts(predict_proba, texts, label_names, *, batch_size=64, threshold=0.5, min_chars):
-    """``predict``'s results for both backends: ``predict_proba`` on the texts of at least
-    ``min_chars`` characters (the model's ``config.min_text_chars``, or 0 for every text), a
-    ``skipped`` dict for the others, one per text in input order (a single string gives a single dict)."""
-    single = isinstance(texts, str)
-    texts = [texts] if single else list(texts)
-    kept = [i for i, text in enumerate(texts) if is_long_enough(text, min_chars)]
-    skipped = {"label": None, "score": None, "scores": None,
-               "skipped": f"{short_text_reason(min_chars)} (training skips such texts)"}
-    results = [dict(skipped) for _ in texts]
-    if kept:
-        probs = predict_proba([texts[i] for i in kept], batch_size=batch_size)
-        for i, result in zip(kept, label_results(probs, label_names, threshold)):
-            results[i] = result
-    return results[0] if single else results
+    def logits(self, input_ids, attention_mask):
+        """Logits for a right-padded batch of token ids (long tensors on the CPU)."""
+        raise NotImplementedError
+
+    def inference_context(self):
+        """The context ``predict_proba`` runs its batches in (the torch model's: eval mode, no autograd)."""
+        return contextlib.nullcontext()
+
+    def predict_proba(self, texts, batch_size=64):
+        """(len(texts), num_labels) probabilities for raw texts, in input order."""
+        if self.tokenizer is None:
+            raise ValueError("this model has no tokenizer: load it with from_pretrained() or set model.tokenizer")
+        encodings = self.tokenizer.encode_batch(list(texts))
+        # Sort by length so each batch pads little; results go back to input order.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        probs = torch.zeros(len(encodings), self.config.num_labels)
+        with self.inference_context():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                input_ids, mask = pad_sequences([encodings[i].ids for i in chunk], self.config.pad_token_id)
+                probs[chunk] = probabilities(self.logits(input_ids, mask), self.config.num_labels).cpu()
+        return probs
+
+    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=None):
+        """Classify raw texts.
+
+        Returns one dict per text, in input order: ``{"label": "FAKE", "score": 0.97, "scores":
+        {"REAL": 0.03, "FAKE": 0.97}}``. With two labels the second is predicted when its
+        probability is above ``threshold`` (the tutorial's 0.5); with more, the most probable label.
+        A text shorter than ``min_chars`` characters (stripped; default: the rule the model was
+        trained with, ``config.min_text_chars``) gets no label: ``{"label": None, "score": None,
+        "scores": None, "skipped": "<reason>"}``; ``min_chars=0`` classifies every text. A single
+        string gives a single dict.
+        """
+        min_chars = self.config.min_text_chars if min_chars is None else min_chars
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        kept = [i for i, text in enumerate(texts) if is_long_enough(text, min_chars)]
+        skipped = {"label": None, "score": None, "scores": None,
+                   "skipped": f"{short_text_reason(min_chars)} (training skips such texts)"}
+        results = [dict(skipped) for _ in texts]
+        if kept:
+            probs = self.predict_proba([texts[i] for i in kept], batch_size=batch_size)
+            for i, result in zip(kept, label_results(probs, self.config.label_names, threshold)):
+                results[i] = result
+        return results[0] if single else results
 
 
 def label_results(probs, label_names, threshold=0.5):

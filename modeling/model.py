@@ -7,6 +7,7 @@ so it starts at the last real token. Adding padding changes no logit; with lengt
 batches, training on CPU is about 4x faster than a tutorial-style packed BiLSTM (docs/BENCHMARKS.md).
 """
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -16,17 +17,16 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
-from safetensors.torch import load_model, save_model
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_model
 from torch import nn
 
 from .config import BiLSTMConfig
-from .inference import batched_probabilities, classify_texts, probabilities
+from .inference import TextClassifier, probabilities
+from .source import CONFIG_FILE, WEIGHTS_FILE, nearest_listing, resolve_source
 from .tokenizer import TOKENIZER_FILE, load_tokenizer, save_tokenizer
 from .transformers_files import TRANSFORMERS_FILES, write_transformers_files
-from .utils import give_default_mode, model_file, model_source, nearest_listing
-
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
+from .utils import give_default_mode
 
 
 @dataclass
@@ -64,6 +64,7 @@ def _gather_time(x, index):
 
 class BiLSTMForSequenceClassification(
     nn.Module,
+    TextClassifier,
     PyTorchModelHubMixin,
     library_name="pytorch",
     pipeline_tag="text-classification",
@@ -144,34 +145,22 @@ class BiLSTMForSequenceClassification(
         return probabilities(logits, self.config.num_labels)
 
     # ---------------------------------------------------------------- inference
-    @torch.inference_mode()
-    def predict_proba(self, texts, batch_size=64):
-        """(len(texts), num_labels) probabilities for raw texts, using the attached tokenizer."""
-        if self.tokenizer is None:
-            raise ValueError("this model has no tokenizer: load it with from_pretrained() or set model.tokenizer")
+    # predict / predict_proba are TextClassifier's, shared with the onnxruntime session.
+    def logits(self, input_ids, attention_mask):
+        """Logits for a right-padded batch, on the model's device."""
         device = next(self.parameters()).device
+        return self(input_ids.to(device), attention_mask.to(device)).logits
+
+    @contextlib.contextmanager
+    def inference_context(self):
+        """Eval mode (restored after) and no autograd, for ``predict_proba``."""
         was_training = self.training
         self.eval()
         try:
-            return batched_probabilities(self.tokenizer, texts, batch_size, self.config,
-                                         lambda ids, mask: self(ids.to(device), mask.to(device)).logits)
+            with torch.inference_mode():
+                yield
         finally:
             self.train(was_training)
-
-    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=None):
-        """Classify raw texts.
-
-        Returns one dict per text, in input order: ``{"label": "FAKE", "score": 0.97, "scores":
-        {"REAL": 0.03, "FAKE": 0.97}}``. With two labels the second is predicted when its
-        probability is above ``threshold`` (the tutorial's 0.5); with more, the most probable label.
-        A text shorter than ``min_chars`` characters (stripped; default: the rule the model was
-        trained with, ``config.min_text_chars``) gets no label: ``{"label": None, "score": None,
-        "scores": None, "skipped": "<reason>"}``; ``min_chars=0`` classifies every text. A single
-        string gives a single dict.
-        """
-        min_chars = self.config.min_text_chars if min_chars is None else min_chars
-        return classify_texts(self.predict_proba, texts, self.config.label_names, batch_size=batch_size,
-                              threshold=threshold, min_chars=min_chars)
 
     # ------------------------------------------------------------- save / load
     def save_pretrained(self, save_directory, **kwargs):
@@ -205,49 +194,50 @@ class BiLSTMForSequenceClassification(
             save_tokenizer(self.tokenizer, save_directory)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
-        """Load from a folder or a Hub repo id (``revision``, ``cache_dir``, ``token``,
-        ``local_files_only``, ``force_download`` go to the HF cache). Weights load from
-        safetensors only, strictly; the tokenizer must match the config's vocabulary."""
-        name = str(pretrained_model_name_or_path)
-        source = model_source(name)  # a typo'd local path fails here, before any Hub request
-        local = isinstance(source, Path)
+    def from_pretrained(cls, pretrained_model_name_or_path, *, map_location="cpu", strict=True, **hub_options):
+        """Load from a folder, a Hub repo id or a resolved ``modeling.source.ModelSource``
+        (``revision``, ``cache_dir``, ``token``, ``local_files_only``, ``force_download`` go to the HF
+        cache). Weights load from safetensors only, strictly; the tokenizer must match the config's
+        vocabulary."""
+        source = resolve_source(pretrained_model_name_or_path, **hub_options)  # a typo'd path fails here
         try:
-            return super().from_pretrained(str(source), **kwargs)
-        except OSError as err:  # the Hub client: no connection, offline mode, no such repo
-            if local:
+            config = BiLSTMConfig.from_dict(source.read_json(CONFIG_FILE))  # validated before any allocation
+            model = cls(config)
+            load_weights(model, source.file(WEIGHTS_FILE), strict=strict, device=map_location)
+            tokenizer = load_tokenizer(source)
+        except OSError as err:  # the Hub client: no such repo or file, offline mode
+            if source.is_local:
                 raise
             reason = " ".join(str(err).split())
-            raise FileNotFoundError(f"{name}: no such local folder ({nearest_listing(name)}), and no Hub repo"
-                                    f" {name!r} could be fetched: {reason[:300]}") from None
+            raise FileNotFoundError(f"{source}: no such local folder ({nearest_listing(source.name)}), and no Hub"
+                                    f" repo {source.name!r} could be fetched: {reason[:300]}") from None
         except ValueError as err:
             message = str(err)
-            if not message.startswith(name):
-                message = f"{name}: cannot load the model: {message}"
+            if not message.startswith(source.name):
+                message = f"{source}: cannot load the model: {message}"
             raise ValueError(message) from None
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
-                         map_location="cpu", strict=True, config=None, proxies=None, resume_download=None,
-                         **model_kwargs):
-        # huggingface_hub < 1.0 (e.g. 0.30 in the Inference Endpoints image) also passes `proxies` and
-        # `resume_download`; they are accepted and dropped so they do not reach __init__.
-        hub_options = dict(revision=revision, cache_dir=cache_dir, force_download=force_download,
-                           local_files_only=local_files_only, token=token)
-        if config is None:
-            raise FileNotFoundError(f"{model_id}: no {CONFIG_FILE} found; is this a saved BiLSTM model?")
-        weights = model_file(model_id, WEIGHTS_FILE, hub_options)
-        model = cls(config, **model_kwargs)  # the config was validated before this allocation
-        try:
-            load_model(model, weights, strict=strict, device=map_location)
-        except RuntimeError as err:
-            raise ValueError(f"{weights} does not match {CONFIG_FILE}: {err}") from None
-        tokenizer = load_tokenizer(model_id, **hub_options)
-        if tokenizer.get_vocab_size() != model.config.vocab_size:
-            raise ValueError(
-                f"{model_id}: {TOKENIZER_FILE} has {tokenizer.get_vocab_size()} tokens but {CONFIG_FILE}"
-                f" says vocab_size={model.config.vocab_size}"
-            )
+        if tokenizer.get_vocab_size() != config.vocab_size:
+            raise ValueError(f"{source}: {TOKENIZER_FILE} has {tokenizer.get_vocab_size()} tokens but {CONFIG_FILE}"
+                             f" says vocab_size={config.vocab_size}")
         model.tokenizer = tokenizer
         model.eval()
         return model
+
+
+def read_weights(path, device="cpu"):
+    """The tensors of a safetensors file; a truncated, empty or otherwise unreadable file is one
+    ``ValueError`` line naming it (safetensors raises its own error type, with a long traceback)."""
+    try:
+        return load_file(str(path), device=str(device))
+    except SafetensorError as err:
+        raise ValueError(f"{path}: not a readable safetensors file ({err}); is it truncated or empty? Save or"
+                         " download it again") from None
+
+
+def load_weights(model, path, strict=True, device="cpu"):
+    """Load the safetensors file ``path`` into ``model`` (``strict``: every key, no other)."""
+    state = read_weights(path, device)
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as err:
+        raise ValueError(f"{path} does not match {CONFIG_FILE}: {err}") from None

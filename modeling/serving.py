@@ -2,9 +2,10 @@
 
 ``load_for_inference(dir_or_repo, backend="auto")`` returns an :class:`OnnxBiLSTMClassifier` when the
 folder or repo holds the ONNX graph written by ``modeling.hub.onnx_export`` and onnxruntime is installed
-(``pip install "bilstm-text-classifier[onnx]"``), else the torch model. Tokenizing, length-sorted
-batching, padding and the probabilities are ``modeling.inference``'s, as for the torch model, so both backends give
-the same results (logits within 1e-5, tests/hub/test_onnx.py).
+(``pip install "bilstm-text-classifier[onnx]"``), else the torch model. Both are
+``modeling.inference.TextClassifier``s: tokenizing, length-sorted batching, padding, the probabilities and
+``predict`` are shared, and only the logits differ in who computes them, so both backends give the same
+results (logits within 1e-5, tests/hub/test_onnx.py).
 
 The graph records a fingerprint of the weights it was exported from; a graph that no longer matches
 ``model.safetensors`` (the folder was trained again) is never used: ``auto`` warns and falls back to
@@ -20,20 +21,17 @@ it imports only what the Endpoints image has; onnxruntime is optional and import
 """
 
 import hashlib
-import json
 import logging
 import os
 from pathlib import Path
 
 import torch
-from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
-from safetensors.torch import load_file
 
 from .config import BiLSTMConfig
-from .inference import batched_probabilities, classify_texts
-from .model import CONFIG_FILE, WEIGHTS_FILE, BiLSTMForSequenceClassification
+from .inference import TextClassifier
+from .model import BiLSTMForSequenceClassification, read_weights
+from .source import CONFIG_FILE, WEIGHTS_FILE, resolve_source
 from .tokenizer import load_tokenizer
-from .utils import model_file, model_source
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +44,7 @@ INT8_ONNX_FILE = "model_int8.onnx"
 ENDPOINT_INT8_ONNX_FILE = "model_graph_int8.pb"
 GRAPH_FILES = {"fp32": ONNX_FILES, "int8": (INT8_ONNX_FILE, ENDPOINT_INT8_ONNX_FILE)}  # by precision
 FINGERPRINT_KEY = "bilstm_weights_sha256"
-PRECISION_KEY = "bilstm_graph_precision"  # absent in fp32 graphs exported before the int8 one existed
+PRECISION_KEY = "bilstm_graph_precision"  # a graph without it is fp32
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 ONNX_BACKENDS = {"onnx": "fp32", "onnx-int8": "int8"}  # backend name -> graph precision
 INSTALL_HINT = 'pip install "bilstm-text-classifier[onnx]"'
@@ -71,8 +69,9 @@ def weights_fingerprint(state_dict):
     return digest.hexdigest()
 
 
-class OnnxBiLSTMClassifier:
-    """An exported BiLSTM run by onnxruntime, with the torch model's ``predict`` / ``predict_proba``.
+class OnnxBiLSTMClassifier(TextClassifier):
+    """An exported BiLSTM run by onnxruntime, with the torch model's ``predict`` / ``predict_proba``
+    (both :class:`~modeling.inference.TextClassifier`'s).
 
     Build it with :meth:`from_pretrained`; ``config`` and ``tokenizer`` are those of the saved model.
     """
@@ -87,54 +86,38 @@ class OnnxBiLSTMClassifier:
         return next(name for name, precision in ONNX_BACKENDS.items() if precision == self.precision)
 
     @classmethod
-    def from_pretrained(cls, name_or_path, *, precision="fp32", num_threads=None, revision=None, cache_dir=None,
-                        token=None, local_files_only=False, force_download=False):
+    def from_pretrained(cls, name_or_path, *, precision="fp32", num_threads=None, **hub_options):
         """Load the graph (``precision`` "fp32": ``model.onnx``; "int8": ``model_int8.onnx``), config and
-        tokenizer of a folder or Hub repo (HF cache options as the torch model's). ``num_threads`` sets
-        onnxruntime's intra-op threads (default: its own choice)."""
-        hub = dict(revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
-                   force_download=force_download)
-        name_or_path = model_source(name_or_path)  # a typo'd local path fails here, before any Hub request
-        graph = find_onnx(name_or_path, precision=precision, **hub)
+        tokenizer of a folder, Hub repo or resolved ``ModelSource`` (HF cache options as the torch
+        model's). ``num_threads`` sets onnxruntime's intra-op threads (default: its own choice)."""
+        source = resolve_source(name_or_path, **hub_options)  # a typo'd local path fails here
+        graph = find_onnx(source, precision=precision)
         if graph is None:
             flag = " --quantize int8" if precision == "int8" else ""
-            raise FileNotFoundError(f"{name_or_path}: no {GRAPH_FILES[precision][0]} found; write one with"
-                                    f" `python scripts/export_onnx.py --model_name_or_path {name_or_path}"
-                                    f" --output_dir {name_or_path}{flag}`")
+            raise FileNotFoundError(f"{source}: no {GRAPH_FILES[precision][0]} found; write one with"
+                                    f" `python scripts/export_onnx.py --model_name_or_path {source}"
+                                    f" --output_dir {source}{flag}`")
         session = onnx_session(graph, num_threads)
         metadata = session.get_modelmeta().custom_metadata_map
         if metadata.get(PRECISION_KEY, "fp32") != precision:
             raise ValueError(f"{graph} holds the {metadata.get(PRECISION_KEY, 'fp32')} graph, not the {precision} one")
-        actual = weights_fingerprint(load_file(model_file(name_or_path, WEIGHTS_FILE, hub)))
-        if metadata.get(FINGERPRINT_KEY) != actual:
+        if metadata.get(FINGERPRINT_KEY) != weights_fingerprint(read_weights(source.file(WEIGHTS_FILE))):
             raise ValueError(f"{graph} was exported from other weights than {WEIGHTS_FILE} next to it"
                              " (was the model trained again?): export it again with scripts/export_onnx.py")
-        config = BiLSTMConfig.from_dict(json.loads(Path(model_file(name_or_path, CONFIG_FILE, hub)).read_text(encoding="utf-8")))
-        return cls(session, config, load_tokenizer(name_or_path, **hub), graph=Path(graph).name, precision=precision)
+        config = BiLSTMConfig.from_dict(source.read_json(CONFIG_FILE))
+        return cls(session, config, load_tokenizer(source), graph=Path(graph).name, precision=precision)
 
     def logits(self, input_ids, attention_mask):
         """Logits for a padded batch of token ids (long tensors), as the torch model's ``forward``."""
         feed = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
         return torch.from_numpy(self.session.run(["logits"], feed)[0])
 
-    def predict_proba(self, texts, batch_size=64):
-        """(len(texts), num_labels) probabilities for raw texts."""
-        return batched_probabilities(self.tokenizer, texts, batch_size, self.config, self.logits)
-
-    def predict(self, texts, batch_size=64, threshold=0.5, min_chars=None):
-        """Classify raw texts; the same dicts as ``BiLSTMForSequenceClassification.predict``
-        (texts under ``min_chars`` characters, default the model's ``config.min_text_chars``, are
-        skipped the same way)."""
-        min_chars = self.config.min_text_chars if min_chars is None else min_chars
-        return classify_texts(self.predict_proba, texts, self.config.label_names, batch_size=batch_size,
-                              threshold=threshold, min_chars=min_chars)
-
 
 def load_for_inference(name_or_path, backend="auto", *, num_threads=None, **hub_options):
     """The model for ``predict``: onnxruntime or torch.
 
     Args:
-        name_or_path: a saved model folder or a Hub repo id.
+        name_or_path: a saved model folder, a Hub repo id, or a resolved ``modeling.source.ModelSource``.
         backend: ``"torch"``; ``"onnx"`` (fails if the graph or onnxruntime is missing or the graph
             is stale); ``"onnx-int8"``: the same for the int8 graph; ``"auto"``: onnx when the fp32
             graph is there, current and onnxruntime is installed, else torch (never int8).
@@ -143,18 +126,17 @@ def load_for_inference(name_or_path, backend="auto", *, num_threads=None, **hub_
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    name_or_path = model_source(name_or_path)  # local first: a typo'd path must not wait on Hub retries
+    source = resolve_source(name_or_path, **hub_options)  # local first: a typo'd path must not wait on the Hub
     if backend in ONNX_BACKENDS and not onnxruntime_available():
         raise ModuleNotFoundError(f"the {backend} backend needs onnxruntime: {INSTALL_HINT}", name="onnxruntime")
     if backend in ONNX_BACKENDS:
-        return OnnxBiLSTMClassifier.from_pretrained(name_or_path, precision=ONNX_BACKENDS[backend],
-                                                    num_threads=num_threads, **hub_options)
-    if backend == "auto" and onnxruntime_available() and find_onnx(name_or_path, **hub_options) is not None:
+        return OnnxBiLSTMClassifier.from_pretrained(source, precision=ONNX_BACKENDS[backend], num_threads=num_threads)
+    if backend == "auto" and onnxruntime_available() and find_onnx(source) is not None:
         try:
-            return OnnxBiLSTMClassifier.from_pretrained(name_or_path, num_threads=num_threads, **hub_options)
+            return OnnxBiLSTMClassifier.from_pretrained(source, num_threads=num_threads)
         except ValueError as err:
             logger.warning("not using onnxruntime: %s", err)
-    return BiLSTMForSequenceClassification.from_pretrained(name_or_path, **hub_options)
+    return BiLSTMForSequenceClassification.from_pretrained(source)
 
 
 def describe_backend(model):
@@ -165,19 +147,10 @@ def describe_backend(model):
 
 
 def find_onnx(name_or_path, precision="fp32", **hub_options):
-    """Path of the ONNX graph of a folder or Hub repo, or None: for ``precision`` "fp32" ``model.onnx``,
-    else ``model_graph.pb`` (its name in an upload); for "int8" ``model_int8.onnx``, else
-    ``model_graph_int8.pb``."""
-    names = GRAPH_FILES[precision]
-    source = model_source(name_or_path)
-    if isinstance(source, Path):
-        return next((str(source / name) for name in names if (source / name).is_file()), None)
-    for name in names:
-        try:
-            return model_file(source, name, hub_options)
-        except (EntryNotFoundError, LocalEntryNotFoundError):
-            continue
-    return None
+    """Path of the ONNX graph of a folder, Hub repo or ``ModelSource``, or None: for ``precision``
+    "fp32" ``model.onnx``, else ``model_graph.pb`` (its name in an upload); for "int8"
+    ``model_int8.onnx``, else ``model_graph_int8.pb``."""
+    return resolve_source(name_or_path, **hub_options).find(GRAPH_FILES[precision])
 
 
 def onnx_session(path, num_threads=None):

@@ -6,7 +6,8 @@ from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 
-from .utils import atomic_path, model_file
+from .source import ModelSource, resolve_source
+from .utils import atomic_path
 
 TOKENIZER_FILE = "tokenizer.json"
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
@@ -61,26 +62,15 @@ def save_tokenizer(tokenizer, save_directory):
         tokenizer.save(str(tmp))
 
 
-def load_tokenizer(
-    name_or_path,
-    *,
-    revision=None,
-    cache_dir=None,
-    token=None,
-    local_files_only=False,
-    force_download=False,
-):
-    """Load ``tokenizer.json`` from a folder, a file, or a Hub repo id (through the HF cache)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        file = path
+def load_tokenizer(name_or_path, **hub_options):
+    """Load ``tokenizer.json`` from a file, a folder, a Hub repo id (through the HF cache, with
+    ``revision``, ``cache_dir``, ``token``, ``local_files_only``, ``force_download``, as the model's
+    files) or a resolved ``modeling.source.ModelSource``."""
+    if not isinstance(name_or_path, ModelSource) and Path(name_or_path).is_file():
+        file = Path(name_or_path)
     else:
-        # A folder or a Hub repo, local first (a typo'd path fails at once). A repo goes through
-        # hf_hub_download, as the model's files do, so both resolve with the same options
-        # (Tokenizer.from_pretrained has no cache_dir/local_files_only).
-        file = model_file(name_or_path, TOKENIZER_FILE, dict(
-            revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only,
-            force_download=force_download))
+        # hf_hub_download rather than Tokenizer.from_pretrained, which has no cache_dir/local_files_only.
+        file = resolve_source(name_or_path, **hub_options).file(TOKENIZER_FILE)
     try:
         return Tokenizer.from_file(str(file))
     except Exception as err:  # tokenizers raises a bare Exception on malformed JSON

@@ -20,6 +20,7 @@ import json
 import shutil
 from pathlib import Path
 
+from .source import CONFIG_FILE
 from .tokenizer import PAD_TOKEN, UNK_TOKEN
 
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
@@ -88,8 +89,8 @@ def write_transformers_files(folder, config, with_tokenizer=True):
     """Write ``config.json``, ``tokenizer_config.json`` (if ``with_tokenizer``) and the remote code
     into ``folder`` (a folder being built, e.g. a temporary one); return the names written."""
     folder = Path(folder)
-    (folder / "config.json").write_text(config_json(config), encoding="utf-8")
-    written = ["config.json"]
+    (folder / CONFIG_FILE).write_text(config_json(config), encoding="utf-8")
+    written = [CONFIG_FILE]
     if with_tokenizer:
         text = json.dumps(tokenizer_config(config), indent=2) + "\n"
         (folder / TOKENIZER_CONFIG_FILE).write_text(text, encoding="utf-8")

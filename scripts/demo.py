@@ -13,14 +13,13 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from modeling.cli import exit_on_error, load_model, setup_logging
-from modeling.utils import model_source
 from modeling.serving import BACKENDS, describe_backend
+from modeling.source import CONFIG_FILE, EVAL_RESULTS_FILE, resolve_source
 
 logger = logging.getLogger(__name__)
-INFO_FILES = ["config.json", "README.md", "eval_results.json", "all_results.json"]
+INFO_FILES = [CONFIG_FILE, "README.md", EVAL_RESULTS_FILE, "all_results.json"]
 
 
 def parse_args(argv=None):
@@ -43,17 +42,18 @@ def parse_args(argv=None):
 
 
 def model_info(name_or_path, revision=None):
-    """The page's header and examples, read from the folder or from the repo's small files."""
+    """The page's header and examples, read from the folder or from the repo's small files
+    (``name_or_path``: a name, or the ``ModelSource`` the model was loaded from)."""
     from modeling.hub.card import DEFAULT_WIDGET_TEXTS
     from modeling.hub.demo import read_model_info
 
-    folder = model_source(name_or_path)  # local first, as load_model
-    if isinstance(folder, Path):
-        return read_model_info(folder, default_examples=DEFAULT_WIDGET_TEXTS)
+    source = resolve_source(name_or_path, revision=revision)  # local first, as load_model
+    if source.is_local:
+        return read_model_info(source.folder, default_examples=DEFAULT_WIDGET_TEXTS)
     from huggingface_hub import snapshot_download
 
-    path = snapshot_download(str(name_or_path), revision=revision, allow_patterns=INFO_FILES)
-    return read_model_info(path, name=str(name_or_path), default_examples=DEFAULT_WIDGET_TEXTS)
+    path = snapshot_download(source.name, allow_patterns=INFO_FILES, **source.hub_options)
+    return read_model_info(path, name=source.name, default_examples=DEFAULT_WIDGET_TEXTS)
 
 
 def build(args):
@@ -62,8 +62,9 @@ def build(args):
         from modeling.hub.demo import build_demo
     except ImportError as err:
         raise ValueError(f"the demo needs gradio ({err}): pip install -e \".[demo]\"") from None
-    model = load_model(args.model_name_or_path, revision=args.revision, backend=args.backend)
-    info = dict(model_info(args.model_name_or_path, args.revision), backend=describe_backend(model))
+    source = resolve_source(args.model_name_or_path, revision=args.revision)  # once, for the model and the page
+    model = load_model(source, backend=args.backend)
+    info = dict(model_info(source), backend=describe_backend(model))
     logger.info("Backend: %s", info["backend"])
     return build_demo(model, info)
 

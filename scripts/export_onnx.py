@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 
 from modeling.cli import exit_on_error, load_model
+from modeling.data.arguments import add_reading_arguments
+from modeling.source import resolve_source
 
 QUANTIZE_CHOICES = ("int8",)
 
@@ -39,10 +41,11 @@ def parse_args(argv=None):
                         help="Skip running the graph in onnxruntime against torch after the export.")
     parser.add_argument("--quantize", choices=QUANTIZE_CHOICES,
                         help="Also write model_int8.onnx, gated on labelled texts (see --eval_file).")
-    parser.add_argument("--eval_file", help="Labelled CSV/TSV for the checks and the int8 gate (default: the run's"
-                                            " --validation_file, from its training_args.json).")
+    parser.add_argument("--eval_file", help="Labelled CSV/TSV, JSON lines or Parquet file for the checks and the int8"
+                                            " gate (default: the run's --validation_file, from its training_args.json).")
     parser.add_argument("--text_column", help="Text column of --eval_file (default: the run's, else titletext or text).")
     parser.add_argument("--label_column", help="Label column of --eval_file (default: the run's, else label).")
+    add_reading_arguments(parser)
     parser.add_argument("--min_agreement", type=float, default=0.99,
                         help="int8 gate: least share of labels equal to the fp32 model's (default: %(default)s).")
     parser.add_argument("--max_accuracy_drop", type=float, default=0.5,
@@ -52,21 +55,23 @@ def parse_args(argv=None):
         parser.error(f"--min_agreement must be in [0, 1], got {args.min_agreement}")
     if args.max_accuracy_drop < 0:
         parser.error(f"--max_accuracy_drop must be at least 0, got {args.max_accuracy_drop}")
+    if (args.delimiter or args.column_names) and not args.eval_file:
+        parser.error("--delimiter and --column_names describe --eval_file")
     if args.quantize and not args.check:
         parser.error("--quantize needs the checks: drop --no_check")
     return args
 
 
-def run_settings(model_name_or_path):
+def run_settings(source):
     """The run's training_args.json (a local train.py folder), else {}."""
-    path = Path(model_name_or_path) / "training_args.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    path = None if source.folder is None else source.folder / "training_args.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}
 
 
-def eval_data(args, model):
+def eval_data(args, model, source):
     """(texts, label ids, source, rows dropped) of --eval_file or the run's validation file; None
     when neither is available (then the int8 gate cannot run)."""
-    run = run_settings(args.model_name_or_path)
+    run = run_settings(source)
     path = args.eval_file or run.get("validation_file")
     if path is None:
         return None
@@ -74,13 +79,15 @@ def eval_data(args, model):
         raise FileNotFoundError(f"the run's validation file {path} (training_args.json) is not here; pass --eval_file")
     import datasets
 
-    from modeling.data.pipeline import prepare_file
+    from modeling.data.cleaning import read_labelled_file
 
     datasets.disable_progress_bars()  # a few hundred rows: the bars would only be noise
-    ds, text_column, _, stats = prepare_file(
+    reading = ({"delimiter": args.delimiter, "column_names": args.column_names} if args.eval_file else
+               {"delimiter": run.get("delimiter"), "column_names": run.get("column_names")})
+    ds, text_column, _, stats = read_labelled_file(
         path, text_column=args.text_column or run.get("text_column"),
-        label_column=args.label_column or run.get("label_column") or "label",
-        delimiter=None if args.eval_file else run.get("delimiter"), first_n_words=model.config.max_length,
+        label_column=args.label_column or run.get("label_column") or "label", **reading,
+        first_n_words=model.config.max_length,
         min_text_chars=model.config.min_text_chars,
         label_names=model.config.label_names, label_names_given="model (config.json label_names)")
     return list(ds[text_column]), list(ds["label"]), path, stats.rows_dropped_short
@@ -95,8 +102,9 @@ def main(argv=None):
         import onnxruntime  # noqa: F401
     except ImportError as err:
         raise ValueError(f"exporting needs the onnx extra ({err}): pip install \"bilstm-text-classifier[onnx]\"") from None
-    model = load_model(args.model_name_or_path, revision=args.revision)  # a bad folder or repo id: one clear line
-    data = eval_data(args, model) if args.check else None
+    model_source = resolve_source(args.model_name_or_path, revision=args.revision)  # once, for both loads below
+    model = load_model(model_source)  # a bad folder or repo id: one clear line
+    data = eval_data(args, model, model_source) if args.check else None
     if args.quantize and data is None:
         raise ValueError("--quantize int8 gates the int8 graph on labelled texts: pass --eval_file (the model has no"
                          " run validation file)")
@@ -104,10 +112,10 @@ def main(argv=None):
     if args.check and data is None:
         print("no labelled file (--eval_file, or a run's validation split): the graph is checked on random token ids"
               " only", file=sys.stderr)
-    result = export_pretrained(args.model_name_or_path, args.output_dir, revision=args.revision, opset=args.opset,
+    result = export_pretrained(model_source, args.output_dir, opset=args.opset,
                                check=args.check, texts=texts, labels=labels, source=source, quantize=args.quantize,
                                min_agreement=args.min_agreement, max_accuracy_drop=args.max_accuracy_drop,
-                               dropped=dropped)
+                               dropped=dropped, model=model)
     if result.text_check:
         c = result.text_check
         print(f"ONNX fp32 vs torch on {c['texts']} texts of {source} (up to {c['max_tokens']} tokens): max |logit"

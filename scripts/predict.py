@@ -5,8 +5,9 @@
         --output_file predictions.csv
     cat headlines.txt | python scripts/predict.py --model_name_or_path outputs/news --include_text
 
-Texts come from the arguments, else --input_file (a CSV/TSV with a text column, or a text file
-with one text per line), else standard input (one text per line). There is one output per input,
+Texts come from the arguments, else --input_file (a CSV/TSV, JSON lines or Parquet file with a text
+column, read as train.py reads its files, or a .txt file with one text per line), else standard
+input (one text per line). There is one output per input,
 in input order, blank lines included: each printed line is {"index": i, "label": ..., "score": ...,
 "scores": {label: probability, ...}} (with "text" under --include_text). A text under the model's
 short-text rule (min_text_chars in its config.json: empty texts, or under 5 characters for models of
@@ -30,13 +31,12 @@ import datasets
 from accelerate import PartialState
 
 from modeling.cli import exit_on_error, load_model
+from modeling.config import short_text_reason
+from modeling.data.arguments import add_reading_arguments, batch_size_arg, threshold_arg
+from modeling.data.cleaning import read_texts
 from modeling.serving import BACKENDS, describe_backend
-from modeling.data.files import read_lines
-from modeling.inference import short_text_reason
-from modeling.data.preparation import texts_from_csv
 from modeling.utils import atomic_path
 
-CSV_SUFFIXES = (".csv", ".tsv", ".tab")
 CHUNK = 4096  # texts encoded and classified at a time, so any input size runs in bounded memory
 
 
@@ -45,12 +45,15 @@ def parse_args(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("texts", nargs="*", help="Texts to classify.")
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
-    parser.add_argument("--input_file", help="CSV/TSV with a text column, or a text file with one text per line.")
-    parser.add_argument("--text_column", help="CSV text column; default: titletext (or title + text), else text.")
+    parser.add_argument("--input_file", help="CSV/TSV, JSON lines or Parquet file with a text column, or a .txt file"
+                                             " with one text per line.")
+    parser.add_argument("--text_column", help="Text column of --input_file; default: titletext (or title + text),"
+                                              " else text.")
+    add_reading_arguments(parser)
     parser.add_argument("--output_file", help="Write predictions to this .csv or .jsonl file instead of printing.")
     parser.add_argument("--include_text", action="store_true", help="Add each input text to the printed lines.")
-    parser.add_argument("--batch_size", type=int, default=64, help="Texts per forward pass.")
-    parser.add_argument("--threshold", type=float, default=0.5,
+    parser.add_argument("--batch_size", type=batch_size_arg, default=64, help="Texts per forward pass.")
+    parser.add_argument("--threshold", type=threshold_arg, default=0.5,
                         help="Binary models predict the second label when its probability is above this.")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
@@ -62,10 +65,8 @@ def parse_args(argv=None):
         parser.error("give texts as arguments or --input_file, not both")
     if args.output_file and Path(args.output_file).suffix.lower() not in (".csv", ".jsonl"):
         parser.error("--output_file must end in .csv or .jsonl")
-    if not 0.0 <= args.threshold <= 1.0:
-        parser.error(f"--threshold must be in [0, 1], got {args.threshold}")
-    if args.batch_size < 1:
-        parser.error("--batch_size must be at least 1")
+    if (args.delimiter or args.column_names) and not args.input_file:
+        parser.error("--delimiter and --column_names describe --input_file")
     return args
 
 
@@ -73,11 +74,10 @@ def read_inputs(args):
     """Return (texts, rows): rows are the input records written next to each prediction."""
     if args.texts:
         texts = list(args.texts)
-    elif args.input_file and Path(args.input_file).suffix.lower() in CSV_SUFFIXES:
-        ds, column = texts_from_csv(args.input_file, text_column=args.text_column)
-        return list(ds[column]), ds.to_list()
     elif args.input_file:
-        texts = [line.strip() for line in read_lines(args.input_file)]
+        ds, column = read_texts(args.input_file, text_column=args.text_column, delimiter=args.delimiter,
+                                column_names=args.column_names)
+        return list(ds[column]), ds.to_list()
     else:
         texts = [line.strip() for line in sys.stdin.read().splitlines()]
     return texts, [{"text": t} for t in texts]

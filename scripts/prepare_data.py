@@ -15,9 +15,9 @@ from pathlib import Path
 import datasets
 
 from modeling.cli import exit_on_error, setup_logging
+from modeling.config import TUTORIAL_MIN_TEXT_CHARS
 from modeling.data.arguments import add_file_format_arguments, add_min_text_chars_argument
-from modeling.inference import MIN_TEXT_CHARS
-from modeling.data.preparation import DATA_SOURCE_FILE, SPLIT_FILES, prepare_splits, write_data_source, write_splits
+from modeling.data.splits import DATA_SOURCE_FILE, SPLIT_FILES, prepare_splits, write_data_source, write_splits
 
 
 def parse_args(argv=None):
@@ -31,7 +31,7 @@ def parse_args(argv=None):
     parser.add_argument("--label_column", default="label", help="Label column (default: %(default)s).")
     add_file_format_arguments(parser)
     parser.add_argument("--first_n_words", type=int, default=200, help="Words kept per text (default: %(default)s).")
-    add_min_text_chars_argument(parser, MIN_TEXT_CHARS, "Drop rows whose text (stripped) is shorter than this"
+    add_min_text_chars_argument(parser, TUTORIAL_MIN_TEXT_CHARS, "Drop rows whose text (stripped) is shorter than this"
                                 " (default: %(default)s, the tutorial's; 1 drops only empty texts).")
     parser.add_argument("--train_ratio", type=float, default=0.8, help="Share of rows for train (default: %(default)s).")
     parser.add_argument("--valid_ratio", type=float, default=0.1,

@@ -12,22 +12,15 @@
 
 The model with the lowest validation loss is kept in --output_dir (config.json, model.safetensors,
 tokenizer.json) with metrics.json, loss_curve.png, training_args.json and all_results.json; with a
-test split also eval_results.json and confusion_matrix.png, as scripts/evaluate.py writes them.
+test split also eval_results.json and confusion_matrix.png, as scripts/evaluate_model.py writes them.
 The recipe itself is the library's ``modeling.training.recipe.train`` (this script only parses the flags).
 """
 
-import sys
-from pathlib import Path
+import os
 
-# Run as `python scripts/x.py`, this folder comes first on sys.path, and scripts/evaluate.py would
-# then shadow the `evaluate` package that modeling.training.metrics imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import os  # noqa: E402
-
-from modeling.cli import exit_on_error, setup_logging  # noqa: E402
-from modeling.training.options import parse_args as _parse_args  # noqa: E402
-from modeling.training.recipe import run_training  # noqa: E402
+from modeling.cli import exit_on_error, setup_logging
+from modeling.training.options import parse_args as _parse_args
+from modeling.training.recipe import run_training
 
 
 def parse_args(argv=None):

@@ -1,5 +1,5 @@
-"""A model saved before the regrouping of ``modeling/`` (commit ec690d9, ``scripts/train.py`` on the
-demo data) loads and predicts as it did then."""
+"""A model saved by an earlier version of the project (commit ec690d9, ``scripts/train.py`` on the
+demo data) loads and predicts as it did then: saved models outlive the code that wrote them."""
 
 import json
 import math

@@ -84,3 +84,56 @@ def test_config_module_does_not_import_torch():
     root = pathlib.Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("value", [0, 1, 5, 100_000, 100_001])
+def test_min_text_chars_is_checked_by_one_rule_for_the_config_and_the_flags(value):
+    import argparse
+
+    from modeling.data.arguments import min_text_chars_arg
+    from modeling.training.options import check_options, default_options
+
+    outcomes = []
+    for check in (lambda: BiLSTMConfig(min_text_chars=value), lambda: min_text_chars_arg(str(value)),
+                  lambda: check_options({**default_options(), "min_text_chars": value})):
+        try:
+            check()
+            outcomes.append(True)
+        except (ValueError, argparse.ArgumentTypeError):
+            outcomes.append(False)
+    assert outcomes == [1 <= value <= 100_000] * 3
+
+
+@pytest.mark.parametrize("names, ok", [("REAL,FAKE", True), ("REAL", False), ("REAL,REAL", False), ("REAL,", False)])
+def test_label_names_are_checked_by_one_rule_for_the_config_and_the_flag(names, ok):
+    import argparse
+
+    from modeling.data.arguments import label_names_arg
+
+    for check in (lambda: BiLSTMConfig(label_names=names.split(",")), lambda: label_names_arg(names)):
+        if ok:
+            check()
+        else:
+            with pytest.raises((ValueError, argparse.ArgumentTypeError)):
+                check()
+
+
+def test_the_short_text_rule_is_imported_from_its_one_home():
+    """The short-text rule has one home, modeling.config: no module imports it from anywhere else."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    names = r"(is_long_enough|short_text_reason|NON_EMPTY|TUTORIAL_MIN_TEXT_CHARS|MIN_TEXT_CHARS|short_texts)"
+    pattern = re.compile(r"from\s+(\S+)\s+import\s+\(?([^)\n]*(?:\n[^)\n]*)*?)\)?\n")
+    offenders = []
+    for path in [*root.glob("modeling/**/*.py"), *root.glob("scripts/*.py"), *root.glob("bench/*.py")]:
+        for source, imported in pattern.findall(path.read_text(encoding="utf-8")):
+            if re.search(rf"\b{names}\b", imported) and not source.endswith("config"):
+                offenders.append(f"{path.relative_to(root)}: from {source} import ...")
+    assert offenders == []
+    from modeling import config
+
+    assert (config.NON_EMPTY, config.TUTORIAL_MIN_TEXT_CHARS, config.BiLSTMConfig().min_text_chars) == (1, 5, 5)
+    assert config.short_text_reason(5) == "text shorter than 5 characters"
+    assert config.short_text_reason(1, plural=True) == "empty texts"

@@ -87,7 +87,7 @@ def test_csv_output_keeps_every_row_with_its_index(predict, run, tmp_path, capsy
 
 @pytest.mark.parametrize("rule, labelled", [(1, [True, False, True, True]), (5, [False, False, False, True])])
 def test_predict_applies_the_short_text_rule_saved_in_config_json(predict, tmp_path, capsys, rule, labelled):
-    """The rule a model was trained with travels in config.json (issue 22): 1 labels 'abc', 5 does not."""
+    """The rule a model was trained with travels in config.json: 1 labels 'abc', 5 does not."""
     model = tiny_model()
     model.config.min_text_chars = rule
     model.save_pretrained(tmp_path / "run")
@@ -117,7 +117,7 @@ def test_csv_input_prints_predictions_and_no_progress_bars(predict, run, tmp_pat
     path.write_text("label,text\nREAL," + TEXTS[0] + "\nFAKE," + TEXTS[1] + "\n", encoding="utf-8")
     predict(["--model_name_or_path", str(run), "--input_file", str(path), "--output_file", str(tmp_path / "out.csv")])
     err = capsys.readouterr().err
-    # the backend that served (issue 24), then the result; no datasets "Generating ..." bar
+    # the backend that served, then the result; no datasets "Generating ..." bar
     assert err == f"backend: torch\nwrote 2 predictions to {tmp_path / 'out.csv'}\n"
     # The input's own label column keeps its name; the prediction's is predicted_label (as the docstring says).
     header = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
@@ -126,9 +126,9 @@ def test_csv_input_prints_predictions_and_no_progress_bars(predict, run, tmp_pat
 
 
 def test_predict_runs_as_the_readme_runs_it(run):
-    # `python scripts/predict.py` puts scripts/ first on sys.path, where scripts/evaluate.py would stand
-    # in for the `evaluate` package if loading a model imported the training stack (the tests above
-    # call main() in this process, which does not show that).
+    # `python scripts/predict.py` puts scripts/ first on sys.path, so a script named like a package that
+    # loading a model imports would stand in for it (the tests above call main() in this process, which
+    # does not show that; test_scripts.test_no_script_shadows_a_package checks the names).
     import subprocess
 
     root = Path(__file__).resolve().parents[1]

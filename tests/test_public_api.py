@@ -1,7 +1,8 @@
 """The project uses only public, documented APIs of the HF libraries it depends on.
 
-accelerate 1.16 removed ``accelerate.utils.is_weights_only_available``, an undocumented helper we
-imported, and every fresh install broke while CI (on older packages) stayed green. This test reads
+Undocumented helpers can vanish in a minor release (accelerate 1.16 removed
+``accelerate.utils.is_weights_only_available``), which breaks fresh installs while CI on older
+packages stays green. This test reads
 every Python file of the project and fails on any submodule of those libraries that is not on the
 list below, so such an import cannot come back unnoticed. Names the libraries export at top level
 (``datasets.load_dataset``, ``huggingface_hub.HfApi``) are public by definition.

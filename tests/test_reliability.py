@@ -42,7 +42,7 @@ RESUME_FLAGS = ["--num_train_epochs", "15", "--checkpointing_steps", "6", "--eva
 
 @pytest.fixture(scope="module")
 def scripts():
-    return {name: load_script(name) for name in ("prepare_data", "train", "evaluate", "predict")}
+    return {name: load_script(name) for name in ("prepare_data", "train", "evaluate_model", "predict")}
 
 
 @pytest.fixture(autouse=True)
@@ -164,14 +164,14 @@ BAD_INPUTS = [
     case("split_too_small", "prepare_data", "--input_file {data}/small.csv",
          r"small\.csv: cannot split 6 rows .* train 0.8 / valid 0.1 / test 0.1 .*--train_ratio/--valid_ratio"),
     case("invalid_utf8", "prepare_data", "--input_file {data}/latin1.csv", r"latin1\.csv: line 3 is not valid UTF-8"),
-    case("unseen_label", "evaluate", "--model_name_or_path {models}/good --test_file {data}/valid_satire.csv",
+    case("unseen_label", "evaluate_model", "--model_name_or_path {models}/good --test_file {data}/valid_satire.csv",
          r"valid_satire\.csv: row 5, column 'label': label 'SATIRE'"),
-    case("not_a_model_folder", "evaluate", "--model_name_or_path {data} --test_file {data}/valid.csv",
+    case("not_a_model_folder", "evaluate_model", "--model_name_or_path {data} --test_file {data}/valid.csv",
          r"data\d*: no config\.json in this folder; --model_name_or_path must be"),
-    case("tokenizer_mismatch", "evaluate",
+    case("tokenizer_mismatch", "evaluate_model",
          "--model_name_or_path {models}/tokenizer_mismatch --test_file {data}/valid.csv",
          r"tokenizer_mismatch: tokenizer\.json has \d+ tokens but config\.json says vocab_size=\d+"),
-    case("absurd_config", "evaluate", "--model_name_or_path {models}/absurd_config --test_file {data}/valid.csv",
+    case("absurd_config", "evaluate_model", "--model_name_or_path {models}/absurd_config --test_file {data}/valid.csv",
          r"absurd_config: cannot load the model: vocab_size must be an integer in \[2, \d+\], got 1000000000000"),
     case("pickle_only_model", "predict", "--model_name_or_path {models}/pickle_only --input_file {data}/valid.csv",
          r"pickle_only: no model\.safetensors in this folder \(it holds: .*pytorch_model\.bin"),
@@ -183,7 +183,7 @@ BAD_INPUTS = [
          r"no_label\.csv: no text column \('titletext', 'text', or 'title' and 'text'\); the file has columns"),
 ]
 OUTPUT_FLAG = {"train": "--output_dir {out}", "prepare_data": "--output_dir {out}",
-               "evaluate": "--output_dir {out}", "predict": "--output_file {out}/predictions.csv"}
+               "evaluate_model": "--output_dir {out}", "predict": "--output_file {out}/predictions.csv"}
 
 
 def fail_once(main, argv, capsys):
@@ -231,7 +231,7 @@ def test_overwrite_output_dir_replaces_model_and_stale_checkpoints(scripts, data
     (out / "config.json").write_text("{}")
     (out / "notes.txt").write_text("mine")
     scripts["train"].main(["--train_file", str(data / "train.csv"), "--validation_file", str(data / "valid.csv"),
-                           "--output_dir", str(out), "--overwrite_output_dir", "--max_train_steps", "2", *TINY])
+                           "--output_dir", str(out), "--overwrite_output_dir", "--max_steps", "2", *TINY])
     assert not (out / "step_999").exists()  # `latest` can no longer pick the replaced run's checkpoint
     assert (out / "notes.txt").read_text() == "mine"  # files the run did not write stay
     assert BiLSTMForSequenceClassification.from_pretrained(out).config.hidden_size == 16
@@ -255,7 +255,7 @@ def test_messy_but_valid_input_trains(scripts, data, tmp_path, caplog):
         writer.writerows(rows)
     out = tmp_path / "out"
     with caplog.at_level("WARNING"):
-        results = scripts["train"].main(["--train_file", str(train), "--output_dir", str(out), "--max_train_steps", "2",
+        results = scripts["train"].main(["--train_file", str(train), "--output_dir", str(out), "--max_steps", "2",
                                          *TINY])
     assert results["train_samples"] + results["eval_samples"] == 63  # 65 rows, 2 without a text
     assert f"{train}: 2 of 65 rows skipped: the text in column 'text' is empty or whitespace-only" in caplog.text

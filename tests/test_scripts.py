@@ -2,10 +2,12 @@
 the artifacts and the numbers. prepare → train → evaluate → predict; resume; 2-process DDP on CPU."""
 
 import csv
+import importlib.metadata
 import importlib.util
 import io
 import json
 import os
+import pkgutil
 import socket
 import subprocess
 import sys
@@ -34,8 +36,8 @@ TIMING_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_sec
 
 
 def load_script(name):
-    """Import scripts/<name>.py as a module (named script_<name>: scripts/evaluate.py must not
-    become the `evaluate` package)."""
+    """Import scripts/<name>.py as a module, named script_<name> so that it cannot stand in for a
+    package of the same name in ``sys.modules``."""
     spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -44,7 +46,8 @@ def load_script(name):
 
 @pytest.fixture(scope="module")
 def scripts():
-    return {name: load_script(name) for name in ("make_demo_data", "prepare_data", "train", "evaluate", "predict")}
+    names = ("make_demo_data", "prepare_data", "train", "evaluate_model", "predict")
+    return {name: load_script(name) for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +110,25 @@ def read_csv(path):
 
 def read_json(path):
     return json.loads(Path(path).read_text())
+
+
+def importable_top_level_names():
+    """Every name ``import <name>`` can mean here without scripts/ on sys.path: the standard library,
+    the top-level packages and modules of the installed distributions (ours and every dependency)
+    and whatever else sys.path holds."""
+    others = [p for p in sys.path if Path(p or ".").resolve() != SCRIPTS]
+    return (set(sys.stdlib_module_names) | set(importlib.metadata.packages_distributions())
+            | {module.name for module in pkgutil.iter_modules(others)})
+
+
+def test_no_script_shares_its_name_with_a_package():
+    # `python scripts/x.py` puts scripts/ first on sys.path: a script named like a package would stand
+    # in for it in every import of that name, ours and our dependencies' (evaluate_model.py, not evaluate.py).
+    importable = importable_top_level_names()
+    assert {"evaluate", "datasets", "modeling", "json"} <= importable  # the check sees what it guards against
+    scripts = sorted(path.stem for path in SCRIPTS.glob("*.py"))
+    assert "evaluate_model" in scripts
+    assert [name for name in scripts if name in importable] == []
 
 
 # ----------------------------------------------------------------------------- prepare_data.py
@@ -187,7 +209,7 @@ def test_readme_real_run_on_the_kaggle_file_shape(scripts, fake_news_dir, tmp_pa
                                      "--output_dir", str(run), "--num_train_epochs", "1"])
     assert results["train_samples"] == 320 and results["test_samples"] == 40
     assert 0.0 <= results["test_accuracy"] <= 1.0
-    evaluated = scripts["evaluate"].main(["--model_name_or_path", str(run), "--test_file", str(news / "test.csv"),
+    evaluated = scripts["evaluate_model"].main(["--model_name_or_path", str(run), "--test_file", str(news / "test.csv"),
                                           "--output_dir", str(run / "eval")])
     assert evaluated["accuracy"] == results["test_accuracy"]
     capsys.readouterr()
@@ -228,7 +250,7 @@ def test_train_logs_its_classes_one_state_line_and_what_to_run_next(scripts, pre
     data, _ = prepared
     out = tmp_path / "run"
     with caplog.at_level("INFO"):
-        scripts["train"].main(train_args(data, out, "--max_train_steps", "2"))
+        scripts["train"].main(train_args(data, out, "--max_steps", "2"))
     logged = [r.getMessage().removeprefix("[RANK 0] ") for r in caplog.records]  # accelerate.logging adds it
     train = read_csv(data / "train.csv")
     counts = {name: sum(row["label"] == name for row in train) for name in ("REAL", "FAKE")}
@@ -236,7 +258,8 @@ def test_train_logs_its_classes_one_state_line_and_what_to_run_next(scripts, pre
     assert "Accelerate: 1 process, device cpu, mixed precision no" in logged
     assert not any("Distributed environment" in line for line in logged)  # Accelerate's 7-line repr
     end = logged.index(f"Saved the model to {out} (config.json, model.safetensors, tokenizer.json). Next:")
-    assert logged[end + 1] == f"  python scripts/evaluate.py --model_name_or_path {out} --test_file {data / 'test.csv'}"
+    assert logged[end + 1] == (f"  python scripts/evaluate_model.py --model_name_or_path {out}"
+                               f" --test_file {data / 'test.csv'}")
     assert logged[end + 2].startswith(f"  python scripts/predict.py --model_name_or_path {out} ")
 
 
@@ -245,7 +268,7 @@ def test_tqdm_disable_hides_the_training_bar(prepared, tmp_path):
     bar is made with disable= only on processes that must not draw."""
     data, _ = prepared
     env = {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, str(SCRIPTS / "train.py"), *train_args(data, tmp_path / "run", "--max_train_steps", "2")]
+    command = [sys.executable, str(SCRIPTS / "train.py"), *train_args(data, tmp_path / "run", "--max_steps", "2")]
     proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "it/s]" not in proc.stderr and "s/it]" not in proc.stderr
@@ -307,7 +330,7 @@ def test_train_precision_bf16(scripts, trained, prepared, tmp_path, module_cache
 def test_evaluate_agrees_with_train(scripts, trained, prepared, tmp_path, capsys):
     run, train_results = trained
     data, _ = prepared
-    results = scripts["evaluate"].main(["--model_name_or_path", str(run), "--test_file", str(data / "test.csv"),
+    results = scripts["evaluate_model"].main(["--model_name_or_path", str(run), "--test_file", str(data / "test.csv"),
                                         "--output_dir", str(tmp_path)])
     printed = capsys.readouterr().out
     assert "macro avg" in printed and "weighted avg" in printed and "true \\ pred" in printed
@@ -332,8 +355,8 @@ def test_evaluate_counts_the_rows_it_cannot_score(scripts, trained, prepared, tm
         writer.writeheader()
         writer.writerows([{"label": r["label"], "text": r["titletext"]} for r in rows] + [{"label": "REAL", "text": " "}])
     with caplog.at_level("WARNING"):
-        results = scripts["evaluate"].main(["--model_name_or_path", str(run), "--test_file", str(tmp_path / "test.csv"),
-                                            "--output_dir", str(tmp_path / "eval")])
+        results = scripts["evaluate_model"].main(["--model_name_or_path", str(run), "--test_file",
+                                                  str(tmp_path / "test.csv"), "--output_dir", str(tmp_path / "eval")])
     assert results["num_examples"] == len(rows) and results["num_unscored"] == 1
     assert read_json(tmp_path / "eval" / "eval_results.json")["num_unscored"] == 1
     assert f"{len(rows)} examples (1 labelled row not scored)" in capsys.readouterr().out
@@ -355,17 +378,17 @@ def test_evaluate_names_integer_labels_and_warns_when_they_look_inverted(scripts
         writer.writerows([{**row, "label": {"FAKE": "0", "REAL": "1"}[row["label"]]} for row in rows])
     base = ["--model_name_or_path", str(run), "--test_file", str(numbered)]
     with caplog.at_level("WARNING"):
-        inverted = scripts["evaluate"].main(base)
+        inverted = scripts["evaluate_model"].main(base)
     assert "holds integers, read as the model's ids: 0 = REAL, 1 = FAKE" in caplog.text
     err = capsys.readouterr().err
     assert inverted["accuracy"] == pytest.approx(1 - train_results["test_accuracy"])
     assert "warning: accuracy" in err and "labels look inverted" in err and "--label_names" in err
-    named = scripts["evaluate"].main([*base, "--label_names", "FAKE,REAL"])
+    named = scripts["evaluate_model"].main([*base, "--label_names", "FAKE,REAL"])
     assert named["accuracy"] == train_results["test_accuracy"]
     assert named["confusion_matrix"] == read_json(run / "eval_results.json")["confusion_matrix"]
     assert "look inverted" not in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        scripts["evaluate"].main([*base, "--label_names", "FAKE,TRUE"])
+        scripts["evaluate_model"].main([*base, "--label_names", "FAKE,TRUE"])
     assert "must name the model's classes ['REAL', 'FAKE']" in capsys.readouterr().err
 
 
@@ -373,7 +396,7 @@ def test_evaluate_threshold_moves_decisions(scripts, trained, prepared, capsys):
     run, _ = trained
     data, _ = prepared
     args = ["--model_name_or_path", str(run), "--test_file", str(data / "test.csv")]
-    everything_fake = scripts["evaluate"].main(args + ["--threshold", "0.0"])
+    everything_fake = scripts["evaluate_model"].main(args + ["--threshold", "0.0"])
     assert [row[0] for row in everything_fake["confusion_matrix"]] == [0, 0]  # nobody predicted REAL
 
 
@@ -406,7 +429,7 @@ def test_predict_texts_files_and_stdin(scripts, trained, prepared, tmp_path, cap
 def test_train_without_validation_file_holds_out_ten_percent(scripts, prepared, tmp_path, module_caches):
     data, _ = prepared
     results = scripts["train"].main(["--train_file", str(data / "train.csv"), "--output_dir", str(tmp_path),
-                                     *TINY, "--max_train_steps", "2"])
+                                     *TINY, "--max_steps", "2"])
     assert (results["train_samples"], results["eval_samples"]) == (222, 25)  # 247 rows split 90/10
     assert "test_accuracy" not in results and not (tmp_path / "eval_results.json").exists()
 
@@ -416,7 +439,7 @@ def test_resume_mid_epoch_matches_uninterrupted(scripts, prepared, tmp_path, mod
     common = ["--num_train_epochs", "2", "--checkpointing_steps", "20", "--eval_steps", "6"]
     uninterrupted = scripts["train"].main(train_args(data, tmp_path / "a", *common))
     # "Crash" after step 20 (epoch 2, batch 4; the last evaluation was at step 18), then resume.
-    scripts["train"].main(train_args(data, tmp_path / "b", *common, "--max_train_steps", "20"))
+    scripts["train"].main(train_args(data, tmp_path / "b", *common, "--max_steps", "20"))
     assert (tmp_path / "b" / "step_20" / "trainer_state.json").is_file()
     resumed = scripts["train"].main(train_args(data, tmp_path / "b", *common, "--resume_from_checkpoint", "latest"))
     strip = lambda results: {k: v for k, v in results.items() if k not in TIMING_KEYS}  # noqa: E731
@@ -656,14 +679,14 @@ def test_two_process_ddp_on_cpu_counts_each_example_once(scripts, prepared, tmp_
     assert sum(map(sum, read_json(out / "eval_results.json")["confusion_matrix"])) == 31
     assert (out / "epoch_0" / "trainer_state.json").is_file()
     # The same model evaluated in one process gives the same validation numbers.
-    single = scripts["evaluate"].main(["--model_name_or_path", str(out), "--test_file", str(data / "valid.csv")])
+    single = scripts["evaluate_model"].main(["--model_name_or_path", str(out), "--test_file", str(data / "valid.csv")])
     assert single["num_examples"] == 31
     assert single["accuracy"] == results["eval_accuracy"]
     assert single["loss"] == pytest.approx(results["eval_loss"], abs=1e-5)
-    # scripts/evaluate.py under 2 ranks, the test split under train.py's 2 ranks, and 1 process: one report.
-    launch("evaluate.py", "--model_name_or_path", str(out), "--test_file", str(data / "test.csv"),
+    # scripts/evaluate_model.py under 2 ranks, the test split under train.py's 2 ranks, and 1 process: one report.
+    launch("evaluate_model.py", "--model_name_or_path", str(out), "--test_file", str(data / "test.csv"),
            "--per_device_eval_batch_size", "3", "--output_dir", str(tmp_path / "eval_ddp"))
-    single = scripts["evaluate"].main(["--model_name_or_path", str(out), "--test_file", str(data / "test.csv")])
+    single = scripts["evaluate_model"].main(["--model_name_or_path", str(out), "--test_file", str(data / "test.csv")])
     for two_ranks in (read_json(tmp_path / "eval_ddp" / "eval_results.json"), read_json(out / "eval_results.json")):
         assert two_ranks["num_examples"] == single["num_examples"] == 31
         for key in ("accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix"):

@@ -198,7 +198,7 @@ def test_pipeline_and_auto_tokenizer_from_a_repo_id_offline(upload, tmp_path):
 @pytest.mark.parametrize("rule", [5, 1])
 def test_pipeline_applies_the_short_text_rule_of_config_json(tmp_path, rule):
     """pipeline() refuses what predict leaves unlabelled: the rule the model was trained with
-    (config.json min_text_chars), not a constant (issue 23 item 4). Needs no shared data."""
+    (config.json min_text_chars), not a constant. Needs no shared data."""
     from tests.hub.test_upload import TEXTS, tiny_model
 
     model = tiny_model()

@@ -1,14 +1,21 @@
-"""The flags that say how to read a labelled file (``--delimiter``, ``--label_names``,
-``--min_text_chars``), shared by ``train.py``'s options and the scripts that read such files."""
+"""The flags and ``argparse`` types the scripts share: how to read a user's file (``--delimiter``,
+``--column_names``, ``--label_names``, ``--min_text_chars``) and the range checks of batch sizes and
+the threshold. Each type applies the library's own check (``modeling.config``), so a script refuses
+exactly what the library refuses.
+"""
 
 import argparse
+
+from ..config import check_batch_size, check_label_names, check_min_text_chars, check_threshold
 
 
 def label_names_arg(value):
     """``argparse`` type for ``--label_names``: comma-separated class names in id order."""
     names = [name.strip() for name in value.split(",")]
-    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"expected two or more distinct comma-separated names, got {value!r}")
+    try:
+        check_label_names(names)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two or more distinct comma-separated names, got {value!r}") from None
     return names
 
 
@@ -31,26 +38,45 @@ def column_names_arg(value):
     return names
 
 
-def add_file_format_arguments(parser, label_names_help=None):
-    """``--delimiter``, ``--column_names`` and ``--label_names``, shared by the scripts that read labelled
-    files; ``label_names_help`` says what the names mean where it differs (evaluate.py)."""
+def add_reading_arguments(parser):
+    """``--delimiter`` and ``--column_names``: how to read a CSV/TSV file, for every script that takes one."""
     parser.add_argument("--delimiter", type=delimiter_arg,
                         help="CSV delimiter: ',', ';', 'tab' or '|' (default: tab for .tsv, else sniffed from the"
                              " header row).")
     parser.add_argument("--column_names", type=column_names_arg,
                         help="For CSV/TSV files without a header row (e.g. LIAR's TSVs): the name of each column,"
                              " comma-separated, e.g. id,label,statement,... (default: the file's header row).")
+
+
+def add_file_format_arguments(parser, label_names_help=None):
+    """``--delimiter``, ``--column_names`` and ``--label_names``, shared by the scripts that read labelled
+    files; ``label_names_help`` says what the names mean where it differs (evaluate_model.py)."""
+    add_reading_arguments(parser)
     parser.add_argument("--label_names", type=label_names_arg,
                         help=label_names_help or "Class names in id order, e.g. REAL,FAKE (default: from the train"
                              " labels; REAL/FAKE as REAL=0, FAKE=1). Integer labels 0, 1, ... are read as ids into"
                              " these names.")
 
 
-def min_text_chars_arg(value):
-    """``argparse`` type for ``--min_text_chars``: a whole number of characters, at least 1."""
-    if not value.strip().isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (1: drop only empty texts), got {value!r}")
-    return int(value)
+def checked_type(convert, check, expected):
+    """An ``argparse`` type: ``convert`` the string, then apply the library's ``check`` (a ``ValueError``
+    becomes argparse's usage error "expected <expected>, got '<value>'")."""
+
+    def parse(value):
+        try:
+            number = convert(value)
+            check(number)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}") from None
+        return number
+
+    return parse
+
+
+# --min_text_chars, batch sizes (--batch_size, --per_device_*_batch_size) and --threshold.
+min_text_chars_arg = checked_type(int, check_min_text_chars, "a whole number >= 1 (1: drop only empty texts)")
+batch_size_arg = checked_type(int, check_batch_size, "a whole number >= 1")
+threshold_arg = checked_type(float, check_threshold, "a probability in [0, 1]")
 
 
 def add_min_text_chars_argument(parser, default, help):

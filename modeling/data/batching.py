@@ -1,12 +1,20 @@
-"""Encoded splits to batches: token ids (``encode_dataset``), length-grouped batches
-(``LengthGroupedBatchSampler``) and dynamic right padding (``collate_batch``), for training and evaluation."""
+"""Splits to batches: texts in batches for the tokenizer (``as_text_batches``), token ids
+(``encode_dataset``), length-grouped batches (``LengthGroupedBatchSampler``) and dynamic right padding
+(``collate_batch``), for training and evaluation."""
 
 import functools
 
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from ..config import check_batch_size
 from ..inference import pad_sequences
+
+
+def as_text_batches(ds, text_column, batch_size=1000):
+    """Yield lists of texts from a dataset column, for tokenizer training without a Python list."""
+    for batch in ds.select_columns([text_column]).iter(batch_size=batch_size):
+        yield batch[text_column]
 
 
 def encode_dataset(ds, tokenizer, text_column, batch_size=1000):
@@ -29,8 +37,7 @@ class LengthGroupedBatchSampler(Sampler):
     """
 
     def __init__(self, lengths, batch_size, shuffle=True, seed=0, group_factor=50, drop_last=False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        check_batch_size(batch_size)
         self.lengths = torch.as_tensor(list(lengths))
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.group_factor, self.drop_last, self.epoch = group_factor, drop_last, 0

@@ -19,7 +19,8 @@ logger = logging.getLogger(__name__)
 MIN_VOCABULARY = 20
 # Above this share of [UNK] among the train split's tokens, most words carry no information.
 MAX_UNK_RATE = 0.25
-SPLIT_NAMES = {"train", "training", "valid", "validation", "dev", "test", "eval"}
+# Words that name a split in a file name (train.csv, reviews_test.csv), not the data set.
+SPLIT_FILE_WORDS = {"train", "training", "valid", "validation", "dev", "test", "eval"}
 # The commonest English words: their share of a text's words is a cheap language test.
 _ENGLISH_WORDS = set("the of and to a in is that for it was on with as by this be are at from".split())
 
@@ -68,7 +69,7 @@ def check_vocabulary(tokenizer, encoded_train, text_column, min_frequency):
     return words, rate
 
 
-def check_batch_size(batch_size, num_examples, num_processes=1):
+def warn_if_one_batch_per_epoch(batch_size, num_examples, num_processes=1):
     """Warn when one batch holds the whole train split (one step an epoch); return whether it does."""
     if batch_size * num_processes <= num_examples:
         return False
@@ -77,14 +78,6 @@ def check_batch_size(batch_size, num_examples, num_processes=1):
                    + f" is larger than the train split ({num_examples} examples): each epoch is a single"
                      " optimizer step; lower the batch size or use more data")
     return True
-
-
-def take_first(ds, n, name):
-    """The first ``n`` examples (``--max_train_samples``/``--max_eval_samples``), as the HF scripts select."""
-    if n is None or n >= len(ds):
-        return ds
-    logger.info(f"Keeping the first {n} of {len(ds)} {name} examples")
-    return ds.select(range(n))
 
 
 def example_texts(ds, text_column, label_names, per_label=1, max_chars=500):
@@ -120,7 +113,7 @@ def guess_language(texts):
 def dataset_name_from_path(path):
     """A readable data set name from a file path: its folder for ``train.csv``-like names, else its stem."""
     path = Path(str(path))
-    if path.stem.lower() in SPLIT_NAMES and path.parent.name not in ("", ".", ".."):
+    if path.stem.lower() in SPLIT_FILE_WORDS and path.parent.name not in ("", ".", ".."):
         return path.parent.name
     stem, sep, split = path.stem.rpartition("_")  # reviews_train.csv -> reviews
-    return stem if sep and stem and split.lower() in SPLIT_NAMES else path.stem
+    return stem if sep and stem and split.lower() in SPLIT_FILE_WORDS else path.stem

@@ -4,7 +4,10 @@ One place decides how a path becomes a ``datasets.Dataset`` of string columns, f
 evaluation, prediction and ``prepare_data.py`` alike. It accepts the shapes real files come in:
 CSV/TSV (a UTF-8 byte-order mark, Windows line endings, quoted multi-line fields, semicolons as
 European Excel writes them, the unnamed index column of ``DataFrame.to_csv()``), JSON lines and
-Parquet. Everything else is refused with one line that names the file and says what to do.
+Parquet, and text files of one text per line (:func:`read_lines`). Everything else is refused with
+one line that names the file and says what to do. Opening a file (format, encoding, header, column
+checks) is kept apart from taking its rows: a :class:`Table`'s dataset is Arrow on disk, not rows
+in memory.
 """
 
 import csv
@@ -19,6 +22,8 @@ logger = logging.getLogger(__name__)
 CSV_DELIMITERS = (",", "\t", ";", "|")
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Plain text, one text per line: texts to classify (predict.py), never labelled data.
+TEXT_LINE_SUFFIXES = (".txt", ".text")
 # pandas names a column without a header "Unnamed: N"; written back with to_csv() it keeps that name.
 _PANDAS_UNNAMED = re.compile(r"^Unnamed: \d+$")
 # Magic numbers of files that are often renamed or exported by mistake.
@@ -64,6 +69,9 @@ def read_table(path, *, required_columns=(), delimiter=None, column_names=None):
     path = Path(path)
     _check_is_file(path)
     suffix = path.suffix.lower()
+    if suffix in TEXT_LINE_SUFFIXES and required_columns:
+        raise DataError(f"{path}: a text file (one text per line) has no columns such as {required_columns[0]!r};"
+                        " labelled data is a CSV/TSV, JSON lines or Parquet file")
     if column_names and suffix in PARQUET_SUFFIXES + JSON_SUFFIXES:
         raise DataError(f"{path}: --column_names names the columns of a CSV/TSV file without a header row;"
                         " this file's format names its own")
@@ -238,7 +246,8 @@ def _number_text(value):
 
 
 # ----------------------------------------------------------------------------- datasets.load_dataset
-SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
+# The split names a datasets.load_dataset source may use for each of a run's splits.
+SPLIT_ALIASES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
 
 
 def read_dataset(name, config_name=None, *, label_column="label", **load_options):
@@ -256,7 +265,7 @@ def read_dataset(name, config_name=None, *, label_column="label", **load_options
     if isinstance(loaded, datasets.Dataset):
         loaded = datasets.DatasetDict(train=loaded)
     splits = {}
-    for split, aliases in SPLIT_NAMES.items():
+    for split, aliases in SPLIT_ALIASES.items():
         found = next((a for a in aliases if a in loaded), None)
         if found is not None:
             splits[split] = found

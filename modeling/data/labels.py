@@ -79,17 +79,21 @@ def label_mapping(counts, label_names):
     return mapping, respelled, unknown, as_ids
 
 
-def encode_labels(ds, label_column, label_names, *, source="data", row_of=None, given="train split"):
+def encode_labels(ds, label_column, label_names, counts=None, *, source="data", row_of=None, given="train split"):
     """Replace ``label_column`` by a ``ClassLabel`` column ``label`` in ``label_names`` order.
 
     Args:
         ds: the dataset, ``label_column`` holding strings.
         label_names: the class names, in id order.
+        counts: the column's :func:`value_counts`, when the caller has them.
         source: the file, for messages.
         row_of: ``f(predicate) -> row number`` of the first row whose cell satisfies ``predicate``.
         given: where ``label_names`` came from, for the message about an unknown label.
+
+    Returns:
+        (the dataset, whether integer cells were read as ids)
     """
-    counts = value_counts(ds, label_column)
+    counts = counts if counts is not None else value_counts(ds, label_column)
     mapping, respelled, unknown, as_ids = label_mapping(counts, label_names)
     if unknown:
         value = unknown[0]
@@ -110,4 +114,25 @@ def encode_labels(ds, label_column, label_names, *, source="data", row_of=None, 
     features["label"] = datasets.ClassLabel(names=list(label_names))
     return ds.map(lambda batch: {"label": [mapping[v] for v in batch[label_column]]}, batched=True,
                   remove_columns=[c for c in (label_column, "label") if c in ds.column_names],
-                  features=features, desc="Encoding labels")
+                  features=features, desc="Encoding labels"), as_ids
+
+
+def label_counts(ds, label_names):
+    """``{label name: rows}`` of a dataset with a ``label`` id column."""
+    counts = {name: 0 for name in label_names}
+    for i in ds["label"]:
+        counts[label_names[i]] += 1
+    return counts
+
+
+def renumber_labels(ds, label_names, new_names):
+    """``ds``'s ``label`` ids (in ``label_names`` order) re-numbered in ``new_names`` order, which must
+    hold every name of ``label_names``: a model's own order, for a file or run that numbers its
+    classes otherwise."""
+    if list(label_names) == list(new_names):
+        return ds
+    new_ids = [list(new_names).index(name) for name in label_names]
+    features = ds.features.copy()
+    features["label"] = datasets.ClassLabel(names=list(new_names))
+    return ds.map(lambda batch: {"label": [new_ids[i] for i in batch["label"]]}, batched=True, features=features,
+                  desc="Mapping labels to the model's ids")

@@ -18,12 +18,13 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..model import BiLSTMForSequenceClassification
+from ..source import EVAL_RESULTS_FILE
 
 TEMPLATE_NAME = "model_card.md"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 HANDLER_TEMPLATE = _PACKAGE_DIR / "templates" / "handler.py"
 
-RUN_JSON_FILES = ("eval_results.json", "all_results.json", "metrics.json", "training_args.json", "card_data.json")
+RUN_JSON_FILES = (EVAL_RESULTS_FILE, "all_results.json", "metrics.json", "training_args.json", "card_data.json")
 DEFAULT_TAGS = ["text-classification", "bilstm", "lstm", "pytorch"]
 NEWS_TAGS = ["fake-news"]
 NEWS_LABELS = {"REAL", "FAKE"}
@@ -55,7 +56,8 @@ MODEL_INDEX_METRICS = (
 _ALL_RESULTS_FALLBACK = {"test_accuracy": "accuracy", "test_macro_f1": "macro_f1",
                          "test_weighted_f1": "weighted_f1", "test_loss": "loss"}
 # The training_args.json entries that are hyper-parameters (the architecture has its own table);
-# paths, bookkeeping and sharing settings stay off the card.
+# paths, bookkeeping and sharing settings stay off the card. max_train_steps is the key that run
+# folders written before --max_steps hold, so their cards keep the limit.
 HYPERPARAMETERS = ("model_name_or_path", "max_length", "min_frequency", "lowercase", "max_train_samples",
                    "num_train_epochs", "max_steps", "max_train_steps", "early_stopping_patience", "min_steps",
                    "per_device_train_batch_size", "gradient_accumulation_steps",
@@ -95,8 +97,8 @@ def read_run_files(model_dir):
 
 def reported_metrics(run_files):
     """The test scores to report: ``eval_results.json``, else ``all_results.json``'s ``test_*`` keys."""
-    if "eval_results.json" in run_files:
-        return run_files["eval_results.json"]
+    if EVAL_RESULTS_FILE in run_files:
+        return run_files[EVAL_RESULTS_FILE]
     all_results = run_files.get("all_results.json", {})
     return {new: all_results[old] for old, new in _ALL_RESULTS_FALLBACK.items() if old in all_results}
 

@@ -50,6 +50,8 @@ def read_model_info(folder, name=None, default_examples=()):
     ``examples`` (the widget texts of ``README.md``, else ``default_examples``).
     """
     folder = Path(folder)
+    # Literal file names: this module is copied alone into a Space (modeling.hub.space) and imports no
+    # project module; modeling.source.CONFIG_FILE / EVAL_RESULTS_FILE name the same files.
     config = _read_json(folder / "config.json") or {}
     results = _read_json(folder / "eval_results.json") or {}
     accuracy, count = results.get("accuracy"), results.get("num_examples")

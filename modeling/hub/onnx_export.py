@@ -35,6 +35,7 @@ from torch import nn
 from ..inference import decide, pad_sequences, probabilities
 from ..model import BiLSTMForSequenceClassification
 from ..serving import FINGERPRINT_KEY, INT8_ONNX_FILE, ONNX_FILE, onnx_session, weights_fingerprint
+from ..source import resolve_source
 from ..utils import atomic_path
 from .onnx_int8 import GATE_FILE, gate_int8, quantize_graph
 
@@ -180,9 +181,9 @@ class Export:
 
 
 def export_pretrained(model_name_or_path, output_dir, *, revision=None, opset=OPSET, check=True, texts=None,
-                      labels=None, source=None, quantize=None, dropped=0, **gate_options):
-    """Load a saved model (folder or Hub id) and write ``output_dir/model.onnx`` next to its
-    ``config.json``, ``model.safetensors`` and ``tokenizer.json`` (written there too when
+                      labels=None, source=None, quantize=None, dropped=0, model=None, **gate_options):
+    """Load a saved model (folder, Hub id or resolved ``ModelSource``) and write ``output_dir/model.onnx``
+    next to its ``config.json``, ``model.safetensors`` and ``tokenizer.json`` (written there too when
     ``output_dir`` is another folder).
 
     Args:
@@ -190,6 +191,7 @@ def export_pretrained(model_name_or_path, output_dir, *, revision=None, opset=OP
         labels: their gold label ids (indices into ``config.label_names``): needed for ``quantize``.
         source: where the texts come from, for the messages and the gate's JSON.
         dropped: rows of ``source`` not in ``texts`` (cleaning dropped them): reported as unscored.
+        model: the torch model already loaded from ``model_name_or_path``, if the caller has it.
         quantize: ``"int8"`` also writes ``model_int8.onnx`` and ``model_int8_gate.json``, only if the
             int8 graph passes :func:`modeling.hub.onnx_int8.gate_int8` (``gate_options``: its
             ``min_agreement``, ``max_accuracy_drop``) on ``texts``; refused, nothing is written.
@@ -201,7 +203,8 @@ def export_pretrained(model_name_or_path, output_dir, *, revision=None, opset=OP
         raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
     if quantize and (texts is None or labels is None):
         raise ValueError("the int8 graph is written only after a gate on labelled texts: pass texts and labels")
-    model = BiLSTMForSequenceClassification.from_pretrained(model_name_or_path, revision=revision)
+    model_source = resolve_source(model_name_or_path, revision=revision)
+    model = model or BiLSTMForSequenceClassification.from_pretrained(model_source)
     output_dir = Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".export", dir=output_dir.parent))
@@ -216,8 +219,8 @@ def export_pretrained(model_name_or_path, output_dir, *, revision=None, opset=OP
                                     **gate_options)
             result.gate["size_bytes"] = {"fp32": result.onnx.stat().st_size, "int8": result.int8.stat().st_size}
             (staging / GATE_FILE).write_text(json.dumps(result.gate, indent=2) + "\n", encoding="utf-8")
-        source_dir = Path(model_name_or_path)
-        if not (source_dir.is_dir() and output_dir.exists() and source_dir.resolve() == output_dir.resolve()):
+        source_dir = model_source.folder
+        if not (source_dir is not None and output_dir.exists() and source_dir.resolve() == output_dir.resolve()):
             model.save_pretrained(output_dir)
         for staged in sorted(staging.iterdir()):
             os.replace(staged, output_dir / staged.name)

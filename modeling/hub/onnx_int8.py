@@ -3,13 +3,13 @@
 ``quantize_dynamic`` rewrites the ``LSTM`` node as the contrib op ``DynamicQuantizeLSTM``, the
 classifier's ``MatMul`` as ``MatMulInteger`` and the embedding's ``Gather`` as an int8 lookup
 (a quarter of the size). Activations are quantized at run time with one scale per tensor, so the
-logits move a little (up to ~0.5 on fake_or_real_news) and depend on what else is in the batch.
+logits move a little and depend on what else is in the batch.
 Hence the gate: the int8 graph is scored against the fp32 model on a labelled split, alone and in
 batches of ``predict``'s size, and written only when label agreement and accuracy stay within the
 thresholds. Settings, chosen on the fake_or_real_news validation split (docs/BENCHMARKS.md,
 "ONNX int8"): per-channel weights and ``reduce_range`` (7-bit weights). Without ``reduce_range``,
-CPUs lacking AVX512-VNNI/AVX-VNNI run a kernel whose int16 sums can saturate: emulated there,
-logits moved 17-20x more than on a VNNI CPU; with it, both kernels gave the same results.
+CPUs lacking AVX512-VNNI/AVX-VNNI run a kernel whose int16 sums can saturate, so a gate passed on a
+VNNI CPU would not hold on them; with it, both kernels give the same results.
 """
 
 import json
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from ..inference import decide, is_long_enough, short_text_reason
+from ..config import is_long_enough, short_text_reason
+from ..inference import decide
 from ..serving import FINGERPRINT_KEY, PRECISION_KEY, OnnxBiLSTMClassifier, onnx_session
 
 GATE_FILE = "model_int8_gate.json"

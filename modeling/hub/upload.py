@@ -22,21 +22,22 @@ from huggingface_hub import HfApi, get_token
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from .card import HANDLER_TEMPLATE, render_model_card
-from ..model import CONFIG_FILE, WEIGHTS_FILE, BiLSTMForSequenceClassification
+from ..model import BiLSTMForSequenceClassification
 from ..serving import (
     ENDPOINT_INT8_ONNX_FILE, ENDPOINT_ONNX_FILE, INT8_ONNX_FILE, ONNX_FILE, OnnxBiLSTMClassifier, onnxruntime_available,
 )
 from .onnx_int8 import GATE_FILE
+from ..source import CONFIG_FILE, EVAL_RESULTS_FILE, WEIGHTS_FILE
 from ..tokenizer import TOKENIZER_FILE
 from ..transformers_files import TRANSFORMERS_FILES, write_transformers_files
 from ..utils import atomic_path
 
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
-OPTIONAL_FILES = ("eval_results.json", "all_results.json", "metrics.json", "training_args.json",
+OPTIONAL_FILES = (EVAL_RESULTS_FILE, "all_results.json", "metrics.json", "training_args.json",
                   "loss_curve.png", "confusion_matrix.png")
 HANDLER_FILE, REQUIREMENTS_FILE, CARD_FILE = "handler.py", "requirements.txt", "README.md"
 VENDORED_PACKAGE = "bilstm_inference"
-# The Endpoint's copy of the core: every flat module of modeling/ but the scripts' cli and the old
+# The Endpoint's copy of the core: every flat module of modeling/ but the scripts' cli and the deprecated
 # trainer alias. The core contract (setup.cfg [importlinter]) keeps them from importing anything else
 # of the project, so the copy is complete; _check_vendorable checks their third-party imports.
 _CORE_DIR = Path(__file__).resolve().parents[1]

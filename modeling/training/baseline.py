@@ -1,11 +1,10 @@
 """The yardstick every run reports: TF-IDF word 1-2-grams + logistic regression, fitted on the run's
-own train split and scored on the validation and test rows the BiLSTM is scored on (issue 22).
+own train split and scored on the validation and test rows the BiLSTM is scored on.
 
 One setting for every data set, the shared data README's: ``TfidfVectorizer(ngram_range=(1, 2),
 min_df=2, sublinear_tf=True)`` and ``LogisticRegression(C=10)``. It is solved with newton-cg rather
 than sklearn's default lbfgs, which stops short of the optimum on sparse multi-class data and is slow
-there (docs/BENCHMARKS.md: LIAR's six classes 0.6 s vs 21.8 s; 100,000 sentences in four classes 6 s
-vs 57 s); on the shared splits the two agree to within 0.0016. ``bench/peers.py`` builds its TF-IDF +
+there (docs/BENCHMARKS.md, section 10). ``bench/peers.py`` builds its TF-IDF +
 LogisticRegression peer from this module, so the benchmark's peer and every run's baseline are one
 model. scikit-learn is optional (the ``[dev]`` extra) and imported only when a baseline is fitted.
 """

@@ -1,4 +1,4 @@
-"""Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate.py``: one function, one file format.
+"""Evaluation shared by ``scripts/train.py`` and ``scripts/evaluate_model.py``: one function, one file format.
 
 ``eval_results.json`` (read by the Hub model card) holds the :class:`~modeling.training.metrics.ClassificationReport`
 result plus the loss, the decision threshold, the name of the evaluated file and ``num_unscored``, the
@@ -15,21 +15,20 @@ labelled rows of the file that no score covers (texts under the model's short-te
 import logging
 from pathlib import Path
 
-import datasets
 import torch
 
+from ..config import NON_EMPTY, short_text_reason
 from ..data.batching import encode_dataset, make_dataloader
-from ..data.files import read_table
-from ..data.labels import label_mapping, value_counts
-from ..data.pipeline import prepare_dataset, short_texts
+from ..data.cleaning import read_labelled_file
+from ..data.labels import renumber_labels
 from .metrics import compute_classification_metrics
-from ..inference import NON_EMPTY, decide
+from ..inference import decide
 from .plots import plot_confusion_matrix
+from ..source import EVAL_RESULTS_FILE
 from ..utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-EVAL_RESULTS_FILE = "eval_results.json"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 SUMMARY_KEYS = ("loss", "accuracy", "macro_f1", "weighted_f1")
 
@@ -90,23 +89,16 @@ def load_eval_dataset(path, tokenizer, label_names, text_column=None, label_colu
     if file_label_names is not None and sorted(file_label_names) != sorted(label_names):
         raise ValueError(f"--label_names {','.join(file_label_names)} must name the model's classes"
                          f" {label_names} (in the file's id order)")
-    table = read_table(path, required_columns=[label_column], delimiter=delimiter, column_names=column_names)
-    as_ids = label_mapping(value_counts(table.dataset, label_column), file_label_names or label_names)[3]
-    if as_ids and file_label_names is None:
+    ds, text_column, _, stats = read_labelled_file(
+        path, text_column=text_column, label_column=label_column, delimiter=delimiter, column_names=column_names,
+        first_n_words=max_length, min_text_chars=min_text_chars, label_names=file_label_names or label_names,
+        label_names_given="--label_names" if file_label_names else "model (config.json label_names)")
+    if stats.labels_as_ids and file_label_names is None:
         logger.warning(f"{path}: column {label_column!r} holds integers, read as the model's ids: "
                        + ", ".join(f"{i} = {name}" for i, name in enumerate(label_names))
                        + ". If the file numbers its classes otherwise, name them with --label_names")
-    ds, text_column, _, stats = prepare_dataset(
-        table.dataset, text_column=text_column, label_column=label_column, first_n_words=max_length,
-        min_text_chars=min_text_chars, label_names=file_label_names or label_names, source=str(path),
-        first_row=table.first_row,
-        label_names_given="--label_names" if file_label_names else "model (config.json label_names)")
-    if file_label_names is not None and list(file_label_names) != label_names:
-        to_model = [label_names.index(name) for name in file_label_names]
-        features = ds.features.copy()
-        features["label"] = datasets.ClassLabel(names=label_names)
-        ds = ds.map(lambda batch: {"label": [to_model[i] for i in batch["label"]]}, batched=True, features=features,
-                    desc="Mapping labels to the model's ids")
+    if file_label_names is not None:
+        ds = renumber_labels(ds, file_label_names, label_names)
     if len(ds) == 0:
         raise ValueError(f"{path}: no rows left to evaluate")
     return encode_dataset(ds, tokenizer, text_column), text_column, stats.rows_dropped_short
@@ -119,7 +111,7 @@ def record_unscored(results, unscored, min_text_chars, source, log=logger):
     if unscored:
         scored = results["num_examples"]
         log.warning(f"{source}: {unscored} of {scored + unscored} labelled rows are not scored: they are"
-                       f" {short_texts(min_text_chars)} (min_text_chars {min_text_chars}), which the model gives no"
+                       f" {short_text_reason(min_text_chars, plural=True)} (min_text_chars {min_text_chars}), which the model gives no"
                        f" label; the scores cover the other {scored}")
     return results
 

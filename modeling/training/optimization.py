@@ -11,12 +11,9 @@ SCHEDULER_TYPES = ("linear", "cosine", "constant", "constant_with_warmup")
 
 
 def create_optimizer(parameters, learning_rate, weight_decay=0.0):
-    """AdamW (plain Adam when ``weight_decay`` is 0), fused into one kernel where torch has one.
-
-    On CPU the default per-parameter loop spends ~10 ms a step on this model (15% of a training
-    step); the fused kernel (torch >= 2.4 on CPU, CUDA, MPS) takes ~1 ms and computes the same
-    update up to float rounding.
-    """
+    """AdamW (plain Adam when ``weight_decay`` is 0), fused into one kernel where torch has one
+    (torch >= 2.4 on CPU, CUDA, MPS): the same update up to float rounding, without the per-parameter
+    loop that costs a sizeable share of a CPU step (docs/BENCHMARKS.md, section 5)."""
     parameters = list(parameters)
     try:
         return torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay, fused=True)
@@ -73,9 +70,8 @@ def resolve_train_precision(choice, accelerate_mixed_precision="no"):
     """What the training steps run in: ``"fp32"``, ``"bf16"`` (autocast around forward and loss),
     or ``"accelerate"`` when ``accelerate launch --mixed_precision`` already autocasts the model.
 
-    fp32 is the default: on the 2-core AVX512-BF16 CPU of docs/BENCHMARKS.md, bf16 steps were
-    1.1-1.4x faster in interleaved short runs, but full 10-epoch runs did not show it (four runs
-    each: bf16 752-1127 samples/s, fp32 786-1018), and accuracy was the same within seed noise.
+    fp32 is the default: bf16's speed-up did not show in full runs on CPU and accuracy was the same
+    (docs/BENCHMARKS.md, section 5).
     """
     if choice not in PRECISION_CHOICES:
         raise ValueError(f"unknown train precision {choice!r}; choose one of {', '.join(PRECISION_CHOICES)}")

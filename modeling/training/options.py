@@ -6,17 +6,20 @@ the library call and the command line can never disagree on one.
 
 import argparse
 import math
+import warnings
 
-from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument
-from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig
+from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig, check_batch_size, check_min_text_chars
+from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument, batch_size_arg
 from .open_vocabulary import AUTO, DEFAULT_VECTOR_VOCAB_SIZE, MIN_TOKEN_COVERAGE, NONE
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
 from .state import EARLY_STOPPING_PATIENCE, MAX_EPOCHS, MIN_EVAL_STEPS, MIN_STEPS, checkpointing_steps
 
 MODEL_DEFAULTS = BiLSTMConfig()
 DEFAULT_OUTPUT_DIR = "outputs/bilstm"
-# Older names of options that train() still accepts (the command line takes both spellings).
+# Deprecated option names (train() keyword and flag), accepted with a DeprecationWarning until
+# REMOVED_IN, the release that removes them and ``modeling.trainer``.
 OPTION_ALIASES = {"max_train_steps": "max_steps"}
+REMOVED_IN = "0.3.0"
 REPORT_TO_CHOICES = ("all", "none", "tensorboard", "trackio", "wandb")
 # Flags that describe the architecture or the tokenizer: a run that continues a saved model
 # (--model_name_or_path) takes them from that model instead.
@@ -43,7 +46,7 @@ def add_data_arguments(data):
     data.add_argument("--test_file", help="Test file: the best model is evaluated on it at the end.")
     data.add_argument("--dataset_name",
                       help="Instead of files: a data set for datasets.load_dataset (a Hub id or a local folder), with"
-                           " a train split and optionally validation (or valid/dev) and test splits.")
+                           " a train split and optionally validation (or valid/dev/val) and test splits.")
     data.add_argument("--dataset_config_name", help="The configuration of --dataset_name, if it has several.")
     data.add_argument("--text_column", help="Text column; None: titletext (built from title and text), else text.")
     data.add_argument("--label_column", default="label", help="Label column.")
@@ -67,7 +70,9 @@ def add_model_arguments(model):
     """The architecture (or the saved model to continue) and the word vectors."""
     model.add_argument("--model_name_or_path",
                        help="Continue training a saved model (a train.py output folder or a Hub repo id): its"
-                            " tokenizer and architecture are kept and the model flags below are ignored.")
+                            " tokenizer and architecture are kept, so the other model flags (but --pretrained_embeddings"
+                            " and --freeze_embeddings) and --max_length, --min_frequency, --lowercase and"
+                            " --min_text_chars are ignored; a warning names those given.")
     model.add_argument("--embedding_dim", type=int, default=MODEL_DEFAULTS.embedding_dim, help="Word vector size.")
     model.add_argument("--hidden_size", type=int, default=MODEL_DEFAULTS.hidden_size, help="LSTM size per direction.")
     model.add_argument("--num_layers", type=int, default=MODEL_DEFAULTS.num_layers, help="Stacked LSTM layers.")
@@ -95,8 +100,8 @@ def add_model_arguments(model):
                             " never showed (0: the train split's words only).")
     model.add_argument("--vector_words", action="store_true",
                        help="With --pretrained_embeddings: words of the train split that the vectors cover enter the"
-                            " vocabulary even when seen fewer than --min_frequency times (off by default: it raised the"
-                            " validation loss on 5 of 8 learning-curve settings, docs/BENCHMARKS.md section 9).")
+                            " vocabulary even when seen fewer than --min_frequency times (off by default: see"
+                            " docs/BENCHMARKS.md, section 9).")
     model.add_argument("--freeze_embeddings", action="store_true",
                        help="Do not train the word vectors found in --pretrained_embeddings (the others train).")
 
@@ -105,21 +110,26 @@ def add_training_arguments(train):
     """The run: output folder, length, optimizer, precision, evaluation and checkpoints."""
     train.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR,
                        help="Where the model and results go. A folder holding an earlier run is refused,"
-                            " except an earlier demo run (no --train_file), which a demo run replaces.")
+                            " except an earlier demo run (no data flags), which a demo run replaces.")
     train.add_argument("--overwrite_output_dir", action="store_true",
                        help="Replace the model, results and checkpoints already in --output_dir.")
     train.add_argument("--num_train_epochs", type=int,
                        help="Train at most this many epochs. None: until early stopping ends the run (at most"
                             f" {MAX_EPOCHS} epochs).")
-    train.add_argument("--max_steps", "--max_train_steps", dest="max_steps", type=int,
+    train.add_argument("--max_steps", type=int,
                        help="Train at most this many optimizer steps; wins over --num_train_epochs.")
+    # Absent from the namespace unless given (SUPPRESS), so resolve_aliases sees whether it was used.
+    train.add_argument("--max_train_steps", type=int, default=argparse.SUPPRESS,
+                       help=f"Deprecated spelling of --max_steps, removed in {REMOVED_IN}.")
     train.add_argument("--early_stopping_patience", type=int, default=EARLY_STOPPING_PATIENCE,
                        help="Stop when this many evaluations in a row have not lowered the validation loss"
                             " (the model with the lowest one is kept); 0: train to the limit.")
     train.add_argument("--min_steps", type=int, default=MIN_STEPS,
                        help="Optimizer steps before early stopping may end the run (at most the limit).")
-    train.add_argument("--per_device_train_batch_size", type=int, default=32, help="Train batch size per process.")
-    train.add_argument("--per_device_eval_batch_size", type=int, default=64, help="Evaluation batch size per process.")
+    train.add_argument("--per_device_train_batch_size", type=batch_size_arg, default=32,
+                       help="Train batch size per process.")
+    train.add_argument("--per_device_eval_batch_size", type=batch_size_arg, default=64,
+                       help="Evaluation batch size per process.")
     train.add_argument("--learning_rate", type=float, default=1e-3, help="Peak Adam learning rate.")
     train.add_argument("--lr_scheduler_type", choices=SCHEDULER_TYPES, default="constant",
                        help="Learning-rate schedule over the run.")
@@ -145,8 +155,9 @@ def add_training_arguments(train):
                        help="Keep at most this many checkpoints, deleting the oldest (None: keep all).")
     train.add_argument("--resume_from_checkpoint", help="A checkpoint folder, or 'latest' in --output_dir.")
     train.add_argument("--no_baseline", action="store_true",
-                       help="Skip the TF-IDF + LogisticRegression baseline that is otherwise fitted on the train split"
-                            " at the end and reported next to the model's scores (it needs scikit-learn).")
+                       help="Skip the TF-IDF + LogisticRegression baseline, otherwise fitted on the train split"
+                            " before training and reported next to the model's scores at the end (without"
+                            " scikit-learn it is skipped anyway).")
 
 
 def add_tracking_arguments(track):
@@ -163,8 +174,10 @@ def add_tracking_arguments(track):
 def check_options(options):
     """Raise ``ValueError`` naming the first out-of-range option (``options``: a namespace or dict)."""
     get = options.get if isinstance(options, dict) else lambda name: getattr(options, name)
-    for name in ("per_device_train_batch_size", "per_device_eval_batch_size",
-                 "gradient_accumulation_steps", "max_length", "min_frequency", "min_text_chars"):
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size"):
+        check_batch_size(get(name), f"--{name}")
+    check_min_text_chars(get("min_text_chars"), "--min_text_chars")
+    for name in ("gradient_accumulation_steps", "max_length", "min_frequency"):
         if get(name) < 1:
             raise ValueError(f"--{name} must be at least 1")
     for name in ("max_train_samples", "max_eval_samples", "logging_steps", "save_total_limit", "max_steps",
@@ -194,10 +207,27 @@ def check_options(options):
             raise ValueError(f"--pretrained_embeddings: {err}") from None
 
 
+def deprecation_message(old, new):
+    """The warning for a deprecated name, e.g. "--max_train_steps is deprecated and will be removed in 0.3.0"."""
+    return f"{old} is deprecated and will be removed in {REMOVED_IN}; use {new} instead"
+
+
+def resolve_aliases(options, prefix=""):
+    """Rename the deprecated names in the dict ``options`` in place, each with a ``DeprecationWarning``
+    that points at the caller of the function calling this one (``prefix``: "--" for flags)."""
+    for old, new in OPTION_ALIASES.items():
+        if old in options:
+            warnings.warn(deprecation_message(prefix + old, prefix + new), DeprecationWarning, stacklevel=3)
+            options[new] = options.pop(old)
+    return options
+
+
 def parse_args(argv=None, description=None):
     """Parse ``scripts/train.py``'s command line; a bad value exits with argparse's usage error."""
     parser = build_parser(description)
     args = parser.parse_args(argv)
+    # The warning names scripts/train.py's frame: Python shows DeprecationWarnings raised in __main__.
+    resolve_aliases(vars(args), prefix="--")
     try:
         check_options(args)
     except ValueError as err:

@@ -25,11 +25,11 @@ from accelerate.logging import get_logger
 from accelerate.utils import ProjectConfiguration, set_seed
 
 from ..config import BiLSTMConfig
-from ..data.batching import encode_dataset, make_dataloader
-from ..data.checks import check_batch_size, check_vocabulary
-from ..data.preparation import as_text_batches
+from ..data.batching import as_text_batches, encode_dataset, make_dataloader
+from ..data.checks import check_vocabulary, warn_if_one_batch_per_epoch
 from ..data.splits import Splits, align_labels, load_demo_splits, load_splits
 from ..model import BiLSTMForSequenceClassification
+from ..source import warn_if_unfinished
 from ..tokenizer import PAD_TOKEN_ID
 from ..utils import atomic_write_json
 from .baseline import baseline_scores, baseline_warning
@@ -37,13 +37,13 @@ from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, 
 from .loop import Loop, TrainingInterrupted, train_loop
 from .open_vocabulary import AUTO, NONE, Vocabulary, build_vocabulary
 from .optimization import check_precision_supported, create_optimizer, get_scheduler, resolve_train_precision
-from .options import ARCHITECTURE_OPTIONS, OPTION_ALIASES, check_options, default_options
+from .options import ARCHITECTURE_OPTIONS, check_options, default_options, resolve_aliases
 from .reporting import (
     describe_accelerator, describe_classes, log_banner, next_steps, resolve_trackers, tracker_config,
     write_card_data, write_history,
 )
 from .run_folder import (
-    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir, warn_if_unfinished,
+    ALL_RESULTS_FILE, check_output_dir, find_checkpoint, is_demo_run, prepare_output_dir,
     write_run_status,
 )
 from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message
@@ -70,7 +70,7 @@ def train(train_data=None, validation_data=None, test_data=None, **options):
     ``outputs/bilstm``); load the model with ``BiLSTMForSequenceClassification.from_pretrained``.
     """
     args = default_options()
-    options = {OPTION_ALIASES.get(name, name): value for name, value in options.items()}
+    resolve_aliases(options)
     unknown = sorted(set(options) - set(args) - {"train_file", "validation_file", "test_file"})
     if unknown:
         raise TypeError(f"train() got unknown option(s) {unknown}; see `python scripts/train.py --help`")
@@ -198,7 +198,8 @@ def load_run_data(run, given, base=None):
         raise failure
     if accelerator.is_main_process:
         check_vocabulary(tokenizer, encoded["train"], data.text_column, args.min_frequency)
-        check_batch_size(args.per_device_train_batch_size, len(encoded["train"]), accelerator.num_processes)
+        warn_if_one_batch_per_epoch(args.per_device_train_batch_size, len(encoded["train"]),
+                                    accelerator.num_processes)
     return RunData(data, tokenizer, encoded, vocabulary)
 
 

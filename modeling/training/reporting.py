@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from ..data.checks import dataset_name_from_path, example_texts, guess_language
-from ..data.preparation import read_data_source
+from ..data.splits import read_data_source
 from ..utils import atomic_write_json
 from .plots import plot_loss_curve
 from .run_folder import CARD_DATA_FILE, LOSS_CURVE_FILE, METRICS_FILE
@@ -79,7 +79,7 @@ def next_steps(output_dir, eval_file=None):
     out = shlex.quote(str(output_dir))
     test = shlex.quote(str(eval_file)) if eval_file else "<a labelled CSV>"
     return [f"Saved the model to {output_dir} (config.json, model.safetensors, tokenizer.json). Next:",
-            f"  python scripts/evaluate.py --model_name_or_path {out} --test_file {test}",
+            f"  python scripts/evaluate_model.py --model_name_or_path {out} --test_file {test}",
             f"  python scripts/predict.py --model_name_or_path {out} \"A text to classify\"",
             f"  python scripts/push_to_hub.py --model_dir {out} --hub_model_id <your-name>/<model-name>"]
 

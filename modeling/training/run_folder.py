@@ -3,7 +3,8 @@
 
 ``run_status.json`` is written when training starts (``"state": "running"``) and replaced when it
 ends: ``"finished"``, ``"interrupted"`` (Ctrl-C) or ``"diverged"``. A run killed outright stays
-``"running"``. ``evaluate.py`` and ``predict.py`` warn about a model whose run did not finish,
+``"running"``. Reading it is ``modeling.source``'s (prediction needs it without this wing):
+``evaluate_model.py`` and ``predict.py`` warn about a model whose run did not finish,
 ``push_to_hub.py`` refuses it unless ``--force``.
 """
 
@@ -13,20 +14,21 @@ import re
 import shutil
 from pathlib import Path
 
+from ..source import CONFIG_FILE, EVAL_RESULTS_FILE, RUN_STATUS_FILE, WEIGHTS_FILE, read_run_status, unfinished_message
+from ..tokenizer import TOKENIZER_FILE
 from ..transformers_files import TRANSFORMERS_FILES
 from ..utils import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-RUN_STATUS_FILE = "run_status.json"
 METRICS_FILE = "metrics.json"
 LOSS_CURVE_FILE = "loss_curve.png"
 ALL_RESULTS_FILE = "all_results.json"
 CARD_DATA_FILE = "card_data.json"
 TRAINER_STATE_FILE = "trainer_state.json"
 # What a finished run leaves in --output_dir besides checkpoints (--overwrite_output_dir removes them).
-RUN_FILES = ("config.json", "model.safetensors", "tokenizer.json", METRICS_FILE, LOSS_CURVE_FILE,
-             ALL_RESULTS_FILE, "eval_results.json", "confusion_matrix.png", "training_args.json", *TRANSFORMERS_FILES)
+RUN_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, METRICS_FILE, LOSS_CURVE_FILE,
+             ALL_RESULTS_FILE, EVAL_RESULTS_FILE, "confusion_matrix.png", "training_args.json", *TRANSFORMERS_FILES)
 CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
 
 
@@ -35,40 +37,6 @@ def write_run_status(output_dir, state, *, global_step=None, best_global_step=No
     atomic_write_json(Path(output_dir) / RUN_STATUS_FILE, {
         "state": state, "finished": state == "finished", "global_step": global_step,
         "best_global_step": best_global_step, "demo": demo})
-
-
-def read_run_status(model_dir):
-    """The parsed ``run_status.json`` of a local run folder, or ``None`` (no such file: a Hub repo,
-    a folder saved by ``save_pretrained``, or a run of an older ``train.py``)."""
-    path = Path(model_dir) / RUN_STATUS_FILE
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {"state": "unreadable", "finished": False}
-
-
-def unfinished_message(model_dir):
-    """One line saying that the run in ``model_dir`` did not finish, or ``None`` if it did."""
-    status = read_run_status(model_dir)
-    if status is None or status.get("finished"):
-        return None
-    state = status.get("state")
-    how = {"interrupted": f"was interrupted at step {status.get('global_step')}",
-           "diverged": f"stopped at step {status.get('global_step')} on a non-finite loss",
-           "running": "has not finished (it is still running, or it was killed)"}.get(state, "did not finish")
-    best = status.get("best_global_step")
-    kept = f"the model there is the best one up to step {best}" if best is not None else "it may hold no model"
-    return f"{model_dir}: its training run {how}; {kept}, not a finished run's"
-
-
-def warn_if_unfinished(model_dir, log=logger):
-    """Log a warning when ``model_dir`` is the folder of a run that did not finish."""
-    message = unfinished_message(model_dir) if Path(str(model_dir)).is_dir() else None
-    if message:
-        log.warning(message)
-    return message
 
 
 def check_finished(model_dir, force=False):
@@ -131,7 +99,7 @@ def check_output_dir(output_dir, overwrite=False, resume_from_checkpoint=None):
     """Refuse to train into a folder that already holds a model, unless told to overwrite it or
     to resume a checkpoint inside it. Called before anything is loaded or written."""
     output_dir = Path(output_dir)
-    if overwrite or not any((output_dir / name).is_file() for name in ("config.json", "model.safetensors")):
+    if overwrite or not any((output_dir / name).is_file() for name in (CONFIG_FILE, WEIGHTS_FILE)):
         return
     if resume_from_checkpoint == "latest" or (
             resume_from_checkpoint and output_dir.resolve() in Path(resume_from_checkpoint).resolve().parents):
@@ -141,7 +109,7 @@ def check_output_dir(output_dir, overwrite=False, resume_from_checkpoint=None):
                   f" {find_checkpoint('latest', output_dir).name})")
     except FileNotFoundError:
         resume = ""
-    raise ValueError(f"{output_dir} already holds a model (config.json, model.safetensors): pass"
+    raise ValueError(f"{output_dir} already holds a model ({CONFIG_FILE}, {WEIGHTS_FILE}): pass"
                      f" --overwrite_output_dir to replace it{resume}, or choose another --output_dir")
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
+from ..model import read_weights
+from ..source import WEIGHTS_FILE
 from ..utils import atomic_write_json, give_default_mode
 from .run_folder import TRAINER_STATE_FILE
 
@@ -224,8 +226,8 @@ def load_checkpoint(accelerator, state, path):
     if "state" not in saved:
         raise ValueError(f"{path}: {TRAINER_STATE_FILE} holds no run state (a checkpoint of an older train.py);"
                          " resume from a newer checkpoint or start a new run")
-    if not (path / "model.safetensors").is_file():
-        raise ValueError(f"{path}: no model.safetensors; resume only from checkpoints written by this script")
+    if not (path / WEIGHTS_FILE).is_file():
+        raise ValueError(f"{path}: no {WEIGHTS_FILE}; resume only from checkpoints written by this script")
     for file in sorted(path.glob("*.bin")) + sorted(path.glob("*.pkl")):
         try:
             load_plain_data(file)
@@ -242,7 +244,7 @@ def load_checkpoint(accelerator, state, path):
         raise ValueError(f"{path}: cannot resume from this checkpoint ({_first_line(err)})") from None
     state.load_state_dict(saved["state"])
     best = path / BEST_WEIGHTS_FILE
-    state.best_weights = load_file(str(best)) if best.is_file() else None
+    state.best_weights = read_weights(best) if best.is_file() else None  # a truncated file: one line
 
 
 def _first_line(err):

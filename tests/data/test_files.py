@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from modeling.data.pipeline import DataError, load_csv, prepare_file
+from modeling.data.cleaning import DataError, read_labelled_file
 from modeling.data.files import read_table
-from modeling.data.preparation import prepare_splits
+from modeling.data.splits import prepare_splits
 from modeling.tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ from tests.conftest import write_csv
 
 
 def _prepared(path, **options):
-    ds, text_column, label_names, stats = prepare_file(path, **options)
+    ds, text_column, label_names, stats = read_labelled_file(path, **options)
     return ds, text_column, label_names, stats
 
 
@@ -59,7 +59,7 @@ def test_explicit_id_column_is_ignored(kaggle_frame, tmp_path):
 
 
 def test_prepare_splits_writes_clean_files_from_the_kaggle_shape(kaggle_frame, tmp_path):
-    from modeling.data.preparation import write_splits
+    from modeling.data.splits import write_splits
 
     path = tmp_path / "fake_or_real_news.csv"
     kaggle_frame.to_csv(path)
@@ -175,7 +175,7 @@ def test_json_lines_with_integer_labels_and_nulls(tmp_path):
 def test_a_folder_is_not_a_file(tmp_path):
     (tmp_path / "train.csv").write_text("text,label\n")
     with pytest.raises(DataError, match=r": is a folder, not a file \(it holds train.csv\); pass the path of one"):
-        load_csv(tmp_path)
+        read_table(tmp_path)
 
 
 def test_excel_workbook_renamed_csv(tmp_path):
@@ -184,14 +184,14 @@ def test_excel_workbook_renamed_csv(tmp_path):
         z.writestr("xl/workbook.xml", "<workbook/>")
     with pytest.raises(DataError, match=r"news.csv: this is a ZIP archive \(an Excel .xlsx workbook is one\), not a"
                                         r" text file; open it in Excel and save it as 'CSV UTF-8'"):
-        load_csv(path)
+        read_table(path)
 
 
 def test_json_lines_named_csv(tmp_path):
     path = tmp_path / "news.csv"
     path.write_text('{"text": "a claim", "label": "REAL"}\n{"text": "another", "label": "FAKE"}\n')
     with pytest.raises(DataError, match=r"news.csv: this looks like JSON .*give it the .jsonl extension"):
-        load_csv(path)
+        read_table(path)
 
 
 def test_missing_header_hint_only_when_the_first_row_looks_like_data(kaggle_frame, tmp_path):
@@ -201,7 +201,7 @@ def test_missing_header_hint_only_when_the_first_row_looks_like_data(kaggle_fram
         _prepared(headerless)
     named = write_csv(tmp_path / "named.csv", ["title", "", "label"], [["t", "x", "REAL"]])
     with pytest.raises(DataError) as err:
-        load_csv(named)
+        read_table(named)
     assert "empty or repeated column names ['title', '', 'label']" in str(err.value)
     assert "header row?" not in str(err.value) and "\n" not in str(err.value)
     wrong = write_csv(tmp_path / "wrong.csv", ["title", "body", "class"], [["t", "some text", "REAL"]])
@@ -215,7 +215,7 @@ def test_semicolon_file_read_with_the_wrong_delimiter_says_so(tmp_path):
     with open(path, "w", newline="") as f:
         csv.writer(f, delimiter=";").writerows([["text", "label"], ["a, b; c", "REAL"], ["d; e", "FAKE"]])
     with pytest.raises(DataError, match=r"semi.csv: no column 'label'; the file has columns \['text;label'\]"):
-        load_csv(path, required_columns=["label"], delimiter=",")
+        read_table(path, required_columns=["label"], delimiter=",")
 
 
 # ----------------------------------------------------------------------------- datasets.load_dataset
@@ -278,7 +278,7 @@ def test_train_with_dataset_name_label_names_and_delimiter(kaggle_frame, tmp_pat
     semicolon file of integer labels with --delimiter ';' --label_names REAL,FAKE."""
     import datasets
 
-    from modeling.training.recipe import train
+    from modeling.training import train
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     tiny = dict(embedding_dim=16, hidden_size=16, num_train_epochs=1, min_frequency=2)
@@ -315,7 +315,7 @@ def test_headerless_files_take_their_column_names(tmp_path):
     assert table.dataset[0] == {"id": "0.json", "label": "true", "statement": table.dataset[0]["statement"],
                                 "speaker": "speaker0"}
     assert table.first_row == 1
-    ds, text_column, label_names, _ = prepare_file(path, text_column="statement", column_names=names)
+    ds, text_column, label_names, _ = read_labelled_file(path, text_column="statement", column_names=names)
     assert text_column == "statement" and label_names == ["false", "true"] and len(ds) == 40
     with pytest.raises(DataError, match="--column_names gives 3 names but the first row has 4 columns"):
         read_table(path, column_names=["id", "label", "statement"])
@@ -326,12 +326,12 @@ def test_headerless_files_take_their_column_names(tmp_path):
 
 
 def test_prepare_splits_and_train_read_a_headerless_file(tmp_path):
-    from modeling.training.recipe import train
+    from modeling.training import train
 
     path = liar_like_tsv(tmp_path / "liar.tsv", rows=60)
     names = ["id", "label", "statement", "speaker"]
     splits, text_column, _, report = prepare_splits(path, text_column="statement", column_names=names)
     assert report.rows_read == 60 and text_column == "statement"
     results = train(str(path), output_dir=str(tmp_path / "run"), column_names=names, text_column="statement",
-                    max_train_steps=1, embedding_dim=8, hidden_size=8, min_frequency=1)
+                    max_steps=1, embedding_dim=8, hidden_size=8, min_frequency=1)
     assert results["train_samples"] == 54  # 60 rows, 10% held out: the first row was not taken for a header

@@ -10,7 +10,7 @@ import yaml
 
 from modeling.hub import upload as hub
 from modeling.hub.card import project_url
-from modeling.training.recipe import train
+from modeling.training import train
 from tests.conftest import write_csv
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The int8 graph (issue 24): written only through its accuracy gate, refused when stale, opt-in in every
+"""The int8 graph: written only through its accuracy gate, refused when stale, opt-in in every
 entry point, each of which says which graph served. Tiny models; speed and the real model's numbers
 are in bench/bench_inference.py and docs/BENCHMARKS.md."""
 

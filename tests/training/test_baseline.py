@@ -1,4 +1,4 @@
-"""The TF-IDF + LogisticRegression baseline every run reports (issue 22): fitted on the run's own
+"""The TF-IDF + LogisticRegression baseline every run reports: fitted on the run's own
 train split, scored on the rows the BiLSTM is scored on, and a warning when it wins."""
 
 import json
@@ -10,7 +10,7 @@ import pytest
 
 from modeling.data.splits import Splits
 from modeling.training import baseline
-from modeling.training.recipe import train
+from modeling.training import train
 from tests.conftest import FILLER, write_csv
 
 TINY = dict(embedding_dim=8, hidden_size=8, dropout=0.0, per_device_train_batch_size=8, per_device_eval_batch_size=16,
@@ -76,7 +76,7 @@ def test_a_run_where_the_baseline_wins_warns(tmp_path, caplog):
              for name, n, seed in (("train", 64, 0), ("valid", 16, 1), ("test", 16, 2))}
     out = tmp_path / "run"
     with caplog.at_level(logging.INFO):  # one step at a tiny learning rate: the BiLSTM has learnt nothing
-        results = train(files["train"], files["valid"], files["test"], output_dir=str(out), max_train_steps=1,
+        results = train(files["train"], files["valid"], files["test"], output_dir=str(out), max_steps=1,
                         learning_rate=1e-6, **TINY)
     assert results["baseline_eval_accuracy"] == 1.0 and results["baseline_test_accuracy"] == 1.0
     assert results["eval_accuracy"] <= 0.75
@@ -98,10 +98,10 @@ def test_a_run_where_the_baseline_wins_warns(tmp_path, caplog):
 
 def test_no_baseline_and_no_scikit_learn_skip_it(tmp_path, caplog, monkeypatch):
     path = write_csv(tmp_path / "train.csv", ["label", "text"], keyword_rows(40, 0))
-    results = train(path, output_dir=str(tmp_path / "a"), max_train_steps=1, no_baseline=True, **TINY)
+    results = train(path, output_dir=str(tmp_path / "a"), max_steps=1, no_baseline=True, **TINY)
     assert not [key for key in results if key.startswith("baseline")]
     monkeypatch.setattr(baseline, "sklearn_available", lambda: False)
     with caplog.at_level(logging.INFO):
-        results = train(path, output_dir=str(tmp_path / "b"), max_train_steps=1, **TINY)
+        results = train(path, output_dir=str(tmp_path / "b"), max_steps=1, **TINY)
     assert not [key for key in results if key.startswith("baseline")]
     assert "No baseline: scikit-learn is not installed" in caplog.text

@@ -1,21 +1,26 @@
-"""``modeling.training.recipe.train`` (the library call train.py runs) and the HF example-script flags."""
+"""``modeling.training.train`` (the library call train.py runs), the HF example-script flags and their deprecated aliases."""
 
 import json
 import logging
+import os
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
 import pytest
 from safetensors.torch import load_file
 
+import modeling
 from modeling import BiLSTMForSequenceClassification
-from modeling.data.checks import check_batch_size, dataset_name_from_path, guess_language, unk_rate
-from modeling.training.options import build_parser, default_options
-from modeling.training.recipe import train
+from modeling.data.checks import warn_if_one_batch_per_epoch, dataset_name_from_path, guess_language, unk_rate
+from modeling.training.options import OPTION_ALIASES, REMOVED_IN, build_parser, default_options, parse_args
+from modeling.training import TrainingInterrupted, train
 from tests.conftest import FAKE_WORDS, FILLER, REAL_WORDS, make_article, write_csv
 
+ROOT = Path(__file__).resolve().parents[2]
 # Without pretrained vectors (tests/training/test_open_vocabulary.py covers the default that uses them).
 TINY = dict(embedding_dim=8, hidden_size=8, dropout=0.0, learning_rate=0.01, per_device_train_batch_size=8,
             per_device_eval_batch_size=16, min_frequency=1, num_train_epochs=1, pretrained_embeddings="none")
@@ -37,7 +42,7 @@ def read_json(path):
 
 def test_train_takes_paths_and_the_options_of_train_py(news, tmp_path):
     out = tmp_path / "run"
-    results = train(news, output_dir=str(out), max_train_steps=3, **TINY)
+    results = train(news, output_dir=str(out), max_steps=3, **TINY)
     assert results["global_step"] == 3 and results["train_samples"] == 72 and results["eval_samples"] == 8
     assert read_json(out / "training_args.json")["train_file"] == str(news)
     assert read_json(out / "run_status.json")["state"] == "finished"
@@ -77,17 +82,17 @@ def test_max_samples_logging_steps_and_save_total_limit(news, tmp_path, caplog):
 
 def test_report_to_none_logs_nowhere(news, tmp_path):
     out = tmp_path / "run"
-    train(news, output_dir=str(out), with_tracking=True, report_to="none", max_train_steps=2, **TINY)
+    train(news, output_dir=str(out), with_tracking=True, report_to="none", max_steps=2, **TINY)
     assert not (out / "runs").exists()
 
 
 def test_model_name_or_path_continues_training_a_saved_model(news, tmp_path, caplog):
     base = tmp_path / "base"
-    train(news, output_dir=str(base), max_train_steps=2, **{**TINY, "max_length": 40})
+    train(news, output_dir=str(base), max_steps=2, **{**TINY, "max_length": 40})
     more = write_csv(tmp_path / "more.csv", ["label", "text"], article_rows(40, seed=5) + [["REAL", "zebra " * 10]])
     out = tmp_path / "continued"
     with caplog.at_level(logging.WARNING):
-        train(more, output_dir=str(out), model_name_or_path=str(base), max_train_steps=4,
+        train(more, output_dir=str(out), model_name_or_path=str(base), max_steps=4,
               **{**TINY, "hidden_size": 99})
     assert "its architecture and tokenizer are kept, so --hidden_size, --max_length, --min_frequency are ignored" \
         in caplog.text
@@ -112,15 +117,50 @@ def test_help_shows_every_default():
         elif not line.strip():
             current = None
     defaults = default_options()
-    assert {flag[2:] for flag in entries} - {"no_bidirectional"} == set(defaults)  # every option is listed
+    assert {flag[2:] for flag in entries} - {"no_bidirectional", *OPTION_ALIASES} == set(defaults)  # all listed
     for flag, entry in entries.items():
-        assert "(default: " in entry or flag == "--no_bidirectional", flag
+        assert "(default: " in entry or flag in ("--no_bidirectional", "--max_train_steps"), flag
     # The switch that turns the default off does not claim the default for itself.
     assert entries["--no_bidirectional"].split() == ["--no_bidirectional", "Left-to-right", "only."]
     assert "(default: True)" in entries["--bidirectional"]
     assert "(default: outputs/bilstm)" in entries["--output_dir"] and "(default: None)" in entries["--num_train_epochs"]
-    assert "(default: 10)" in entries["--early_stopping_patience"] and "--max_train_steps" in entries["--max_steps"]
+    assert "(default: 10)" in entries["--early_stopping_patience"]
+    assert entries["--max_train_steps"].endswith("Deprecated spelling of --max_steps, removed in 0.3.0.")
     assert "(default: 0.001)" in entries["--learning_rate"] and "(default: None)" in entries["--max_train_samples"]
+
+
+# ----------------------------------------------------------------------------- deprecated aliases
+
+
+def test_the_release_that_removes_the_aliases_is_still_ahead():
+    assert tuple(map(int, REMOVED_IN.split("."))) > tuple(map(int, modeling.__version__.split(".")))
+
+
+def test_max_train_steps_warns_and_means_max_steps(news, tmp_path):
+    message = r"max_train_steps is deprecated and will be removed in 0\.3\.0; use {}max_steps instead"
+    with pytest.warns(DeprecationWarning, match="^--" + message.format("--")) as record:
+        args = parse_args(["--max_train_steps", "3"])
+    assert args.max_steps == 3 and "max_train_steps" not in vars(args)
+    assert record[0].filename == __file__  # the caller's line, not the library's
+    with pytest.warns(DeprecationWarning, match="^" + message.format("")) as record, \
+            pytest.raises(ValueError, match="--max_steps must be at least 1, got 0"):
+        train(news, output_dir=str(tmp_path / "run"), max_train_steps=0, **TINY)
+    assert record[0].filename == __file__
+    # Run as a script, the warning is shown (Python's default filters show it for __main__ only).
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--max_train_steps", "0"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"})
+    assert done.returncode == 2 and "--max_steps must be at least 1, got 0" in done.stderr
+    assert "DeprecationWarning: --max_train_steps is deprecated and will be removed in 0.3.0" in done.stderr
+
+
+def test_modeling_trainer_warns_and_is_modeling_training(monkeypatch):
+    monkeypatch.delitem(sys.modules, "modeling.trainer", raising=False)  # import it afresh
+    with pytest.warns(DeprecationWarning, match=r"^modeling\.trainer is deprecated and will be removed in 0\.3\.0;"
+                                                r" use modeling\.training instead") as record:
+        import modeling.trainer
+    assert record[0].filename == __file__
+    assert modeling.trainer.train is train and modeling.trainer.TrainingInterrupted is TrainingInterrupted
 
 
 # ----------------------------------------------------------------------------- warnings
@@ -129,7 +169,7 @@ def test_numbers_only_text_warns_about_the_vocabulary(tmp_path, caplog):
     rows = [[("REAL", "FAKE")[i % 2], " ".join(str(rng.randint(0, 10**6)) for _ in range(8))] for i in range(60)]
     data = write_csv(tmp_path / "numbers.csv", ["label", "text"], rows)
     with caplog.at_level(logging.WARNING):
-        train(data, output_dir=str(tmp_path / "run"), max_train_steps=1, **{**TINY, "min_frequency": 3})
+        train(data, output_dir=str(tmp_path / "run"), max_steps=1, **{**TINY, "min_frequency": 3})
     assert "the vocabulary has only 0 words besides [PAD] and [UNK]" in caplog.text  # vocabulary of 2
     assert "100% of the train split's tokens are [UNK]" in caplog.text
     assert "check --text_column ('text') and --min_frequency (3)" in caplog.text
@@ -141,7 +181,7 @@ def test_chinese_text_warns_that_the_tokenizer_splits_on_whitespace(tmp_path, ca
     rows = [[("REAL", "FAKE")[i % 2], "".join(rng.choice(chars) for _ in range(30)) + "。"] for i in range(60)]
     data = write_csv(tmp_path / "zh.csv", ["label", "text"], rows)
     with caplog.at_level(logging.WARNING):
-        train(data, output_dir=str(tmp_path / "run"), max_train_steps=1, **{**TINY, "min_frequency": 2})
+        train(data, output_dir=str(tmp_path / "run"), max_steps=1, **{**TINY, "min_frequency": 2})
     assert "of the train texts' characters are Chinese, Japanese, Thai" in caplog.text
     assert "the tokenizer splits words at whitespace and punctuation only" in caplog.text
     assert "segment the texts into space-separated words first" in caplog.text
@@ -151,7 +191,7 @@ def test_a_healthy_vocabulary_does_not_warn(news, tmp_path, caplog):
     rows = article_rows(300)
     data = write_csv(tmp_path / "big.csv", ["label", "text"], rows)
     with caplog.at_level(logging.WARNING):
-        train(data, output_dir=str(tmp_path / "run"), max_train_steps=1, **TINY)
+        train(data, output_dir=str(tmp_path / "run"), max_steps=1, **TINY)
     assert len(set(REAL_WORDS + FAKE_WORDS + FILLER)) == 36  # a small vocabulary, but a usable one
     assert not [r for r in caplog.records if r.name == "modeling.data.checks"]
 
@@ -168,7 +208,7 @@ def test_batch_larger_than_the_train_split_warns(news, tmp_path, caplog):
     assert results["global_step"] == 1
     assert ("--per_device_train_batch_size 100 is larger than the train split (72 examples): each epoch is a"
             " single optimizer step") in caplog.text
-    assert not check_batch_size(36, 72, num_processes=2) and check_batch_size(37, 72, num_processes=2)
+    assert not warn_if_one_batch_per_epoch(36, 72, num_processes=2) and warn_if_one_batch_per_epoch(37, 72, num_processes=2)
 
 
 def test_card_data_helpers():
@@ -194,7 +234,7 @@ def phrase_rows(n, seed):
 
 
 def test_a_short_text_file_keeps_its_short_rows_and_every_test_row_is_scored(tmp_path, caplog):
-    """Issue 22: train.py drops only empty texts by default, records its rule in config.json, and a
+    """train.py drops only empty texts by default, records its rule in config.json, and a
     labelled row that cannot be scored is counted in the results and the log, never silently."""
     files = {name: write_csv(tmp_path / f"{name}.csv", ["label", "text"], phrase_rows(n, seed))
              for name, n, seed in (("train", 64, 0), ("valid", 16, 1), ("test", 16, 2))}

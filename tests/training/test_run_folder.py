@@ -13,17 +13,18 @@ from pathlib import Path
 import pytest
 
 import modeling.training.loop
-from modeling.training.run_folder import read_run_status, resume_hint, unfinished_message, write_run_status
+from modeling.source import read_run_status, unfinished_message
+from modeling.training.run_folder import resume_hint, write_run_status
 from tests.conftest import write_news_csv
 from tests.test_scripts import TINY, load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = [*TINY, "--max_train_steps", "2"]
+FAST = [*TINY, "--max_steps", "2"]
 
 
 @pytest.fixture(scope="module")
 def scripts():
-    return {name: load_script(name) for name in ("train", "evaluate", "predict", "push_to_hub")}
+    return {name: load_script(name) for name in ("train", "evaluate_model", "predict", "push_to_hub")}
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_ctrl_c_is_one_line_and_marks_the_run_unfinished(scripts, news, tmp_path
     # evaluate and predict use the model, with a warning; push refuses it unless forced.
     with caplog.at_level(logging.WARNING):
         scripts["predict"].main(["--model_name_or_path", str(out), "some text to classify"])
-        scripts["evaluate"].main(["--model_name_or_path", str(out), "--test_file", str(news)])
+        scripts["evaluate_model"].main(["--model_name_or_path", str(out), "--test_file", str(news)])
     warning = f"{out}: its training run was interrupted at step 5; the model there is the best one up to step"
     assert caplog.text.count(warning) == 2
     with pytest.raises(SystemExit):

@@ -35,7 +35,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from bilstm_inference import describe_backend, load_for_inference  # noqa: E402
-from bilstm_inference.inference import is_long_enough, short_text_reason  # noqa: E402
+from bilstm_inference.config import is_long_enough, short_text_reason  # noqa: E402
 
 BACKEND_VARIABLE = "BILSTM_BACKEND"  # auto (default), torch, onnx, onnx-int8
 

@@ -1,6 +1,6 @@
 """Evaluate a trained model on a labelled CSV: classification report, confusion matrix, eval_results.json.
 
-    python scripts/evaluate.py --model_name_or_path outputs/news --test_file data/news/test.csv \\
+    python scripts/evaluate_model.py --model_name_or_path outputs/news --test_file data/news/test.csv \\
         --output_dir outputs/news/eval
 
 The file is cleaned as train.py cleans it (titletext from title and text) and scored by the same
@@ -10,22 +10,18 @@ count is printed, logged and saved as num_unscored.
 Runs under `accelerate launch` too (the examples are shared between processes).
 """
 
+import argparse
 import sys
 from pathlib import Path
-
-# Run as `python scripts/x.py`, this folder comes first on sys.path, and scripts/evaluate.py would
-# then shadow the `evaluate` package that modeling.training.metrics imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
 
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 
 from modeling.cli import exit_on_error, load_model, setup_logging
-from modeling.data.arguments import add_file_format_arguments
+from modeling.data.arguments import add_file_format_arguments, batch_size_arg, threshold_arg
+from modeling.source import EVAL_RESULTS_FILE
 from modeling.training.evaluation import (
-    evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
+    CONFUSION_MATRIX_FILE, evaluate_model, label_order_warning, load_eval_dataset, make_eval_dataloader, record_unscored,
     save_eval_results,
 )
 from modeling.training.reporting import describe_accelerator
@@ -37,26 +33,21 @@ logger = get_logger(__name__)
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
-    parser.add_argument("--test_file", required=True, help="Labelled CSV/TSV to evaluate on.")
+    parser.add_argument("--test_file", required=True, help="Labelled CSV/TSV, JSON lines or Parquet file to evaluate on.")
     parser.add_argument("--text_column", help="Text column; default: titletext (built from title and text), else text.")
     parser.add_argument("--label_column", default="label", help="Label column (default: %(default)s).")
     add_file_format_arguments(parser, label_names_help=(
         "The file's class names in its id order, e.g. FAKE,REAL for a file with 0=FAKE, 1=REAL: integer labels are"
         " read as ids into these names, then matched with the model's classes by name (default: the model's own"
         " order, config.json label_names)."))
-    parser.add_argument("--threshold", type=float, default=0.5,
+    parser.add_argument("--threshold", type=threshold_arg, default=0.5,
                         help="Binary models predict the second label when its probability is above this"
                              " (default: %(default)s).")
     parser.add_argument("--output_dir", help="Write eval_results.json and confusion_matrix.png here"
                                              " (default: print only).")
-    parser.add_argument("--per_device_eval_batch_size", type=int, default=64, help="Batch size (default: %(default)s).")
+    parser.add_argument("--per_device_eval_batch_size", type=batch_size_arg, default=64, help="Batch size (default: %(default)s).")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
-    args = parser.parse_args(argv)
-    if not 0.0 <= args.threshold <= 1.0:
-        parser.error(f"--threshold must be in [0, 1], got {args.threshold}")
-    if args.per_device_eval_batch_size < 1:
-        parser.error("--per_device_eval_batch_size must be at least 1")
-    return args
+    return parser.parse_args(argv)
 
 
 @exit_on_error
@@ -90,7 +81,7 @@ def main(argv=None):
             print(f"warning: {warning}", file=sys.stderr)
         if args.output_dir:
             save_eval_results(results, args.output_dir, test_file=Path(args.test_file).name)
-            print(f"wrote {Path(args.output_dir) / 'eval_results.json'} and confusion_matrix.png")
+            print(f"wrote {Path(args.output_dir) / EVAL_RESULTS_FILE} and {CONFUSION_MATRIX_FILE}")
     return results
 
 

@@ -2,7 +2,9 @@ import pytest
 import torch
 
 from modeling.data.batching import LengthGroupedBatchSampler, collate_batch, encode_dataset, make_dataloader
-from modeling.data.pipeline import DataError, load_csv, prepare_dataset, split_dataset
+from modeling.data.cleaning import DataError, clean_table
+from modeling.data.files import read_table
+from modeling.data.splits import split_dataset
 from modeling.data.labels import infer_label_names
 from modeling.tokenizer import train_tokenizer
 
@@ -19,7 +21,7 @@ def test_titletext_drop_trim_and_labels(tmp_path):
             [4, "NA", "NA is kept as text, not missing", "REAL"],
         ],
     )
-    ds, text_column, names, stats = prepare_dataset(load_csv(path), first_n_words=4, min_text_chars=5)
+    ds, text_column, names, stats = clean_table(read_table(path), first_n_words=4, min_text_chars=5)
     assert text_column == "titletext" and names == ["REAL", "FAKE"]
     assert stats.rows_read == 4 and stats.rows_dropped_short == 2
     assert ds["titletext"] == ["Big News. one two", "NA. NA is kept"]
@@ -30,26 +32,26 @@ def test_titletext_drop_trim_and_labels(tmp_path):
 def test_named_text_column_and_multiclass(tmp_path):
     path = write_csv(tmp_path / "liar.csv", ["statement", "label"],
                   [[f"claim number {i} here", name] for i, name in enumerate(["true", "false", "half-true"] * 3)])
-    ds, text_column, names, _ = prepare_dataset(load_csv(path), text_column="statement")
+    ds, text_column, names, _ = clean_table(read_table(path), text_column="statement")
     assert text_column == "statement" and names == ["false", "half-true", "true"]
     assert ds["label"][:3] == [2, 0, 1]
 
 def test_explicit_label_names_and_unknown_label(tmp_path):
     path = write_csv(tmp_path / "x.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "SATIRE"]])
     with pytest.raises(DataError, match=r"row 3, column 'label': label 'SATIRE' is not one of \['REAL', 'FAKE'\]"):
-        prepare_dataset(load_csv(path), label_names=["REAL", "FAKE"], source=str(path))
+        clean_table(read_table(path), label_names=["REAL", "FAKE"])
 
 def test_missing_columns_are_listed(tmp_path):
     path = write_csv(tmp_path / "x.csv", ["body", "label"], [["hello world", "REAL"]])
     with pytest.raises(DataError, match=r"no text column 'text'.*\['body', 'label'\]"):
-        prepare_dataset(load_csv(path), text_column="text")
+        clean_table(read_table(path), text_column="text")
     with pytest.raises(DataError, match=r"x.csv: no column 'target'"):
-        load_csv(path, required_columns=["target"])
+        read_table(path, required_columns=["target"])
     with pytest.raises(DataError, match="file not found"):
-        load_csv(tmp_path / "nope.csv")
+        read_table(tmp_path / "nope.csv")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match="empty"):
-        load_csv(tmp_path / "empty.csv")
+        read_table(tmp_path / "empty.csv")
 
 def test_infer_label_names_numeric_and_sorted():
     assert infer_label_names(["FAKE", "REAL"]) == ["REAL", "FAKE"]
@@ -58,7 +60,7 @@ def test_infer_label_names_numeric_and_sorted():
 
 def test_stratified_seeded_split(tmp_path):
     path = write_news_csv(tmp_path / "news.csv", n_rows=200)
-    ds, *_ = prepare_dataset(load_csv(path))
+    ds, *_ = clean_table(read_table(path))
     splits = split_dataset(ds, train_ratio=0.7, valid_ratio=0.15, seed=3)
     assert [len(splits[k]) for k in ("train", "validation", "test")] == [140, 30, 30]
     for part in splits.values():
@@ -72,7 +74,7 @@ def test_stratified_seeded_split(tmp_path):
 
 def test_split_errors_are_clear(tmp_path):
     path = write_news_csv(tmp_path / "news.csv", n_rows=6)
-    ds, *_ = prepare_dataset(load_csv(path))
+    ds, *_ = clean_table(read_table(path))
     with pytest.raises(DataError, match="cannot split 6 rows"):
         split_dataset(ds, train_ratio=0.9, valid_ratio=0.05)
     with pytest.raises(DataError, match="ratios"):
@@ -80,7 +82,7 @@ def test_split_errors_are_clear(tmp_path):
 
 def test_encode_and_length_grouped_batches(tmp_path):
     path = write_news_csv(tmp_path / "news.csv", n_rows=200)
-    ds, column, *_ = prepare_dataset(load_csv(path))
+    ds, column, *_ = clean_table(read_table(path))
     tok = train_tokenizer(ds[column], min_frequency=2)
     enc = encode_dataset(ds, tok, column)
     assert enc["length"] == [len(ids) for ids in enc["input_ids"]]
@@ -122,72 +124,72 @@ def test_invalid_utf8_names_the_line(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("text,label\nhello world,REAL\ncaf\xe9 au lait,FAKE\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin1.csv: line 3 is not valid UTF-8 \(byte 0xe9 at column 4\)"):
-        load_csv(path)
+        read_table(path)
 
 def test_headerless_file_gets_a_hint(tmp_path):
     path = tmp_path / "liar.tsv"
     path.write_text("2635.json\tfalse\tSays the group supports abortions.\n10540.json\thalf-true\tWhen did it start?\n")
     with pytest.raises(DataError, match=r"no column 'label'.*lack a header row"):
-        load_csv(path, required_columns=["label"])
+        read_table(path, required_columns=["label"])
 
 @pytest.mark.parametrize("name", ["data.tsv", "data.csv"])
 def test_tab_separated_files(tmp_path, name):
     path = tmp_path / name
     path.write_text('text\tlabel\nsome words, with commas\tREAL\n"quoted ""tab""\tfield"\tFAKE\n')
-    ds = load_csv(path, required_columns=["text", "label"])
+    ds = read_table(path, required_columns=["text", "label"]).dataset
     assert ds["text"] == ["some words, with commas", 'quoted "tab"\tfield']
 
 def test_quotes_and_newlines_inside_fields(tmp_path):
     path = write_csv(tmp_path / "q.csv", ["title", "text", "label"],
                   [['He said "no"', 'line one\nline two, "quoted"\n\nend', "REAL"], ["T", "plain text here", "FAKE"]])
-    ds, column, _, stats = prepare_dataset(load_csv(path))
+    ds, column, _, stats = clean_table(read_table(path))
     assert stats.rows_read == 2
     assert ds[column][0] == 'He said "no". line one line two, "quoted" end'
 
 def test_million_character_text_is_trimmed(tmp_path):
     path = write_csv(tmp_path / "big.csv", ["text", "label"], [["word " * 200_000, "REAL"], ["x" * 1_000_000, "FAKE"]])
-    ds, column, _, _ = prepare_dataset(load_csv(path), first_n_words=200)
+    ds, column, _, _ = clean_table(read_table(path), first_n_words=200)
     assert ds[column][0] == " ".join(["word"] * 200)
     assert len(ds[column][1]) == 1_000_000  # one "word": trimming keeps it, the tokenizer truncates it
 
 def test_numeric_labels_and_na_strings(tmp_path):
     path = write_csv(tmp_path / "n.csv", ["text", "label"], [["NA", "1"], ["null text here", "0"], ["more text here", "1"]])
-    ds, column, names, stats = prepare_dataset(load_csv(path))
+    ds, column, names, stats = clean_table(read_table(path))
     assert names == ["0", "1"] and ds["label"] == [1, 0, 1] and stats.rows_dropped_short == 0
     assert ds[column][0] == "NA"  # a word, not a missing value
-    ds, _, _, stats = prepare_dataset(load_csv(path), min_text_chars=5)
+    ds, _, _, stats = clean_table(read_table(path), min_text_chars=5)
     assert ds["label"] == [0, 1] and stats.rows_dropped_short == 1
 
 
 def test_a_short_text_file_keeps_its_short_rows(tmp_path, caplog):
-    """Phrase-level data: by default only empty texts are dropped (issue 22); the rule is a setting."""
+    """Phrase-level data: by default only empty texts are dropped ; the rule is a setting."""
     rows = [["bad", "negative"], ["fun", "positive"], ["hope", "positive"], ["a dull , lifeless film", "negative"],
             ["", "negative"], ["   ", "positive"], ["ok", "positive"]]
     path = write_csv(tmp_path / "phrases.csv", ["text", "label"], rows)
     with caplog.at_level("WARNING"):
-        ds, column, _, stats = prepare_dataset(load_csv(path), source=str(path))
+        ds, column, _, stats = clean_table(read_table(path))
     assert ds[column] == ["bad", "fun", "hope", "a dull , lifeless film", "ok"]
     assert stats.rows_dropped_short == 2 and stats.min_text_chars == 1
     assert f"{path}: 2 of 7 rows skipped: the text in column 'text' is empty or whitespace-only (first: row 6)" \
         in caplog.text
-    ds, column, _, stats = prepare_dataset(load_csv(path), min_text_chars=4)
+    ds, column, _, stats = clean_table(read_table(path), min_text_chars=4)
     assert ds[column] == ["hope", "a dull , lifeless film"] and stats.rows_dropped_short == 5
 
 def test_single_class_and_empty_labels_are_refused(tmp_path):
     one = write_csv(tmp_path / "one.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "REAL"]])
     with pytest.raises(DataError, match=r"one.csv: column 'label' holds a single class \['REAL'\]"):
-        prepare_dataset(load_csv(one), source=str(one))
+        clean_table(read_table(one))
     empty = write_csv(tmp_path / "empty.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", " "], ["x y z w", "FAKE"]])
     with pytest.raises(DataError, match=r"row 3, column 'label': empty label"):
-        prepare_dataset(load_csv(empty), source=str(empty))
+        clean_table(read_table(empty))
 
 def test_label_error_names_the_file_row_after_dropped_rows(tmp_path):
     path = write_csv(tmp_path / "v.csv", ["text", "label"], [["ab", "REAL"], ["hello there", "REAL"], ["x y z w v", "SATIRE"]])
     with pytest.raises(DataError, match=r"row 4, column 'label': label 'SATIRE'"):
-        prepare_dataset(load_csv(path), label_names=["REAL", "FAKE"], source=str(path))
+        clean_table(read_table(path), label_names=["REAL", "FAKE"])
 
 def test_ragged_rows_are_a_parse_error(tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text("text,label\nhello world,REAL\nthis,row,has,too,many,FAKE\n")
     with pytest.raises(DataError, match=r"ragged.csv: cannot parse the file as CSV"):
-        load_csv(path)
+        read_table(path)

@@ -1,13 +1,13 @@
-"""modeling.data.preparation: duplicates, leakage counts, written splits, texts for prediction."""
+"""modeling.data.splits: duplicates, leakage counts, written splits; modeling.data.cleaning.read_texts: texts for prediction."""
 
 import csv
 
 import datasets
 import pytest
 
-from modeling.data.preparation import (
-    count_cross_split_duplicates, count_label_conflicts, drop_duplicate_texts, prepare_splits, texts_from_csv,
-    write_splits,
+from modeling.data.cleaning import read_texts
+from modeling.data.splits import (
+    count_cross_split_duplicates, count_label_conflicts, drop_duplicate_texts, prepare_splits, write_splits,
 )
 
 from tests.conftest import write_csv
@@ -47,11 +47,11 @@ def test_single_text_column_output(tmp_path):
     assert header == "label,statement" and names == ["no", "yes"]
 
 
-def test_texts_from_csv(tmp_path):
+def test_read_texts_chooses_the_text_column(tmp_path):
     path = write_csv(tmp_path / "a.csv", ["title", "text"], [["Hello", "world of news"]])
-    ds, column = texts_from_csv(path)
+    ds, column = read_texts(path)
     assert column == "titletext" and ds[column][:] == ["Hello. world of news"]
-    ds, column = texts_from_csv(path, text_column="text")
+    ds, column = read_texts(path, text_column="text")
     assert ds[column][:] == ["world of news"]
     with pytest.raises(ValueError, match="no text column 'body'"):
-        texts_from_csv(path, text_column="body")
+        read_texts(path, text_column="body")

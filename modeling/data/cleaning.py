@@ -1,20 +1,25 @@
-"""Data pipeline: CSV → cleaned, trimmed, labelled, split datasets (``batching`` turns them into batches).
+"""One labelled file → clean rows: :func:`read_labelled_file` is how every caller (training, evaluation,
+``prepare_data.py``, the ONNX checks) reads one, and :func:`read_texts` reads texts to classify by the
+same rules.
 
-Everything runs on Arrow through ``datasets`` (batched ``map``/``filter``), so a million-row
-CSV streams through without being held in Python lists. Only training needs this module:
-a trained model classifies raw text with its own tokenizer.
+Cleaning: titletext from title and text, rows under the short-text rule dropped, texts trimmed to
+their first words, labels encoded (:mod:`modeling.data.labels`). Everything runs on Arrow through
+``datasets`` (batched ``map``/``filter``), so a million-row file streams through without being held
+in Python lists.
 """
 
 import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import datasets
+from datasets import Dataset
 
-from .files import DataError, read_table, show_columns as _show
-from .labels import encode_labels, label_names_from, value_counts
-from ..inference import NON_EMPTY, is_long_enough
+from ..config import NON_EMPTY, is_long_enough, short_text_reason
+from .files import TEXT_LINE_SUFFIXES, DataError, read_lines, read_table, show_columns as _show
+from .labels import encode_labels, label_counts, label_names_from, value_counts
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +27,14 @@ TITLETEXT = "titletext"
 
 
 @dataclass
-class PrepareStats:
-    """What :func:`prepare_dataset` did, for the logs."""
+class CleaningStats:
+    """What :func:`clean_table` did, for the logs."""
 
     rows_read: int = 0
     rows_dropped_short: int = 0  # rows under the short-text rule (min_text_chars)
     min_text_chars: int = NON_EMPTY
     label_counts: dict = field(default_factory=dict)
+    labels_as_ids: bool = False  # integer cells were read as ids into the label names
 
 
 @contextlib.contextmanager
@@ -45,39 +51,33 @@ def _quiet():
         datasets.enable_progress_bars()
 
 
-def load_csv(path, required_columns=(), delimiter=None):
-    """The rows of a data file (CSV/TSV, JSON lines or Parquet) as a ``datasets.Dataset`` of string
-    columns; see :func:`modeling.data.files.read_table`."""
-    return read_table(path, required_columns=required_columns, delimiter=delimiter).dataset
+def read_labelled_file(path, *, label_column="label", delimiter=None, column_names=None, **options):
+    """Read a labelled data file (:func:`modeling.data.files.read_table`, requiring ``label_column``) and
+    clean it (:func:`clean_table`; ``options`` go there), with errors naming ``path`` and its rows.
+
+    Returns:
+        (dataset, text column name, label names, :class:`CleaningStats`)
+    """
+    table = read_table(path, required_columns=[label_column], delimiter=delimiter, column_names=column_names)
+    return clean_table(table, label_column=label_column, **options)
 
 
-def prepare_dataset(
-    ds,
-    *,
-    text_column=None,
-    title_column="title",
-    label_column="label",
-    first_n_words=200,
-    min_text_chars=NON_EMPTY,
-    label_names=None,
-    source="data",
-    first_row=2,
-    label_names_given="train split",
-):
-    """Clean one dataset as the tutorial does, on Arrow.
+def clean_table(table, *, text_column=None, title_column="title", label_column="label", first_n_words=200,
+                min_text_chars=NON_EMPTY, label_names=None, label_names_given="train split"):
+    """Clean one :class:`~modeling.data.files.Table` as the tutorial does, on Arrow.
 
     With ``title`` and ``text`` columns present (and ``text_column`` unset or ``"titletext"``)
     it builds ``titletext`` = title + ". " + text. Rows whose text is shorter than
     ``min_text_chars`` characters, whitespace stripped, are dropped (the default, 1, drops only empty
     texts; the tutorial's news recipe uses 5), ``text``/``titletext`` are trimmed to the first ``first_n_words`` words, and
     the label column becomes a ``ClassLabel`` named ``label`` (see :mod:`modeling.data.labels`).
-    ``first_row`` is the row number of the first example in ``source`` (2 below a CSV header),
-    for messages.
+    Messages name the table's file and rows.
 
     Returns:
-        (dataset, text column name, label names, :class:`PrepareStats`)
+        (dataset, text column name, label names, :class:`CleaningStats`)
     """
-    stats = PrepareStats(rows_read=len(ds), min_text_chars=min_text_chars)
+    ds, source = table.dataset, str(table.path)
+    stats = CleaningStats(rows_read=len(ds), min_text_chars=min_text_chars)
     cols = ds.column_names
     if label_column not in cols:
         raise DataError(f"{source}: no label column {label_column!r}; the file has columns {_show(cols)}"
@@ -85,14 +85,16 @@ def prepare_dataset(
     text_column, build_titletext = choose_text_column(cols, text_column, title_column, source)
     body_column = "text" if build_titletext else text_column
     # Labels are checked before any row is dropped, so an error names the row of the file.
-    row_of = functools.partial(_first_row, ds, first_row=first_row)
-    label_names = list(label_names) if label_names else _label_names_from(ds, label_column, source, row_of)
-    ds = encode_labels(ds, label_column, label_names, source=source, given=label_names_given,
-                       row_of=lambda predicate: row_of(label_column, predicate))
+    row_of = functools.partial(_first_row, ds, first_row=table.first_row)
+    counts = value_counts(ds, label_column)
+    label_names = list(label_names) if label_names else _label_names_from(counts, label_column, source, row_of)
+    ds, stats.labels_as_ids = encode_labels(ds, label_column, label_names, counts, source=source,
+                                            given=label_names_given,
+                                            row_of=lambda predicate: row_of(label_column, predicate))
     if build_titletext:
         ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column}, desc="Building titletext")
     kept = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column, "min_chars": min_text_chars},
-                     desc=f"Dropping {short_texts(min_text_chars)}")
+                     desc=f"Dropping {short_text_reason(min_text_chars, plural=True)}")
     stats.rows_dropped_short = stats.rows_read - len(kept)
     if stats.rows_dropped_short:
         _report_short_texts(ds, body_column, stats, source, row_of)
@@ -122,17 +124,29 @@ def choose_text_column(columns, text_column=None, title_column="title", source="
     return text_column, False
 
 
-def prepare_file(path, *, label_column="label", delimiter=None, column_names=None, **options):
-    """Read a data file (:func:`modeling.data.files.read_table`, requiring ``label_column``) then
-    :func:`prepare_dataset`, with errors naming ``path`` and its rows. ``options`` go to
-    :func:`prepare_dataset`."""
-    table = read_table(path, required_columns=[label_column], delimiter=delimiter, column_names=column_names)
-    return prepare_dataset(table.dataset, label_column=label_column, source=str(path), first_row=table.first_row,
-                           **options)
+def read_texts(path, *, text_column=None, title_column="title", delimiter=None, column_names=None):
+    """Texts to classify from a file, the text chosen by training's rule (:func:`choose_text_column`): a
+    CSV/TSV, JSON lines or Parquet file (:func:`modeling.data.files.read_table`), or a text file
+    (``.txt``: one text per line, stripped; blank lines kept). The rows stay on Arrow (nothing is
+    materialised here), so a caller can take them in chunks.
+
+    Returns:
+        (dataset of the file's columns plus the text column, name of the text column)
+    """
+    if Path(path).suffix.lower() in TEXT_LINE_SUFFIXES:
+        if column_names:
+            raise DataError(f"{path}: --column_names names the columns of a CSV/TSV file; a text file has one text"
+                            " per line")
+        return Dataset.from_dict({"text": [line.strip() for line in read_lines(path)]}), "text"
+    table = read_table(path, delimiter=delimiter, column_names=column_names)
+    ds = table.dataset
+    text_column, build_titletext = choose_text_column(ds.column_names, text_column, title_column, str(path))
+    if build_titletext:
+        ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column})
+    return ds, text_column
 
 
-def _label_names_from(ds, label_column, source, row_of):
-    counts = value_counts(ds, label_column)
+def _label_names_from(counts, label_column, source, row_of):
     if any(not v.strip() for v in counts):
         raise DataError(f"{source}: row {row_of(label_column, lambda v: not v.strip())},"
                         f" column {label_column!r}: empty label; every row needs one")
@@ -160,11 +174,6 @@ def add_titletext(batch, title_column):
     return {TITLETEXT: [f"{t}. {x}" for t, x in zip(batch[title_column], batch["text"])]}
 
 
-def short_texts(min_text_chars):
-    """The rows a short-text rule drops, in words: ``"empty texts"`` or ``"texts under N characters"``."""
-    return "empty texts" if min_text_chars <= NON_EMPTY else f"texts under {min_text_chars} characters"
-
-
 def _is_long_enough(batch, column, min_chars):
     return [is_long_enough(t, min_chars) for t in batch[column]]
 
@@ -180,40 +189,3 @@ def _first_row(ds, column, predicate, first_row=2):
         index = ds.map(lambda b, idx: {"i": [i for i, v in zip(idx, b[column]) if predicate(v)][:1]},
                        batched=True, with_indices=True, remove_columns=ds.column_names)["i"]
     return index[0] + first_row if index else "?"
-
-
-def label_counts(ds, label_names):
-    """``{label name: rows}`` of a dataset with a ``label`` id column."""
-    counts = {name: 0 for name in label_names}
-    for i in ds["label"]:
-        counts[label_names[i]] += 1
-    return counts
-
-
-def split_dataset(ds, train_ratio=0.8, valid_ratio=0.1, seed=42, source="data", hint="use more rows or other ratios"):
-    """Seeded, stratified split into ``train``/``validation``/``test`` (test gets the rest).
-
-    Every split must receive every class; otherwise a :class:`DataError` names ``source``,
-    the class counts and ``hint`` (the fix).
-    """
-    test_ratio = max(0.0, round(1.0 - train_ratio - valid_ratio, 10))
-    if not (0 < train_ratio < 1 and 0 < valid_ratio < 1 and train_ratio + valid_ratio <= 1 + 1e-10):
-        raise DataError(f"ratios must be in (0, 1) and sum to at most 1, got train {train_ratio}, valid {valid_ratio}")
-    n = len(ds)
-    n_valid = round(n * valid_ratio)
-    n_test = 0 if test_ratio == 0 else n - round(n * train_ratio) - n_valid
-    sizes = [n - n_valid - n_test, n_valid] + ([n_test] if test_ratio else [])
-    counts = label_counts(ds, ds.features["label"].names)
-    if min(sizes) >= len(counts) and min(counts.values()) >= len(sizes):  # each split can get each class
-        try:
-            first = ds.train_test_split(test_size=n_valid + n_test, stratify_by_column="label", seed=seed)
-            if n_test == 0:
-                return datasets.DatasetDict(train=first["train"], validation=first["test"])
-            second = first["test"].train_test_split(test_size=n_test, stratify_by_column="label", seed=seed)
-            return datasets.DatasetDict(train=first["train"], validation=second["train"], test=second["test"])
-        except ValueError:  # the stratified splitter's own checks
-            pass
-    ratios = f"train {train_ratio:g} / valid {valid_ratio:g}" + (f" / test {test_ratio:g}" if test_ratio else "")
-    classes = ", ".join(f"{name} {k}" for name, k in counts.items())
-    raise DataError(f"{source}: cannot split {n} rows ({classes}) into {ratios} with every class in every split;"
-                    f" {hint}")
