@@ -136,8 +136,9 @@ def plot(summary, path=PLOT_FILE):
                 x, y, e = zip(*pts)
                 ax.errorbar(x, y, yerr=e, marker="o", ms=3, capsize=2, label=MODEL_NAMES[model],
                             lw=2 if model.startswith("bilstm") else 1)
-        full = max(s["n_train"] for s in summary if s["set"] == name)
-        ax.plot([full], [CNN_RAND[name]], "k*", ms=8, label="CNN-rand (published)")
+        full = [s["n_train"] for s in summary if s["set"] == name and s["size"] is None]
+        if full:  # a full-size result: at the full train split only
+            ax.plot([max(full)], [CNN_RAND[name]], "k*", ms=8, label="CNN-rand (published)")
         ax.set_xscale("log")
         ticks = sorted({s["n_train"] for s in summary if s["set"] == name and s["model"] in PEERS}
                        or {s["n_train"] for s in summary if s["set"] == name})  # the peers read every row
@@ -153,8 +154,9 @@ def plot(summary, path=PLOT_FILE):
     return path
 
 
-def plot_file(validation):
-    return PLOT_FILE if validation == "given" else PLOT_FILE.with_name(f"{PLOT_FILE.stem}_quarter.png")
+def plot_file(args):
+    path = Path(args.plot_file) if args.plot_file else PLOT_FILE
+    return path if args.validation == "given" else path.with_name(f"{path.stem}_quarter.png")
 
 
 def parse_args(argv=None):
@@ -165,6 +167,7 @@ def parse_args(argv=None):
     ap.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     ap.add_argument("--validation", choices=["given", "quarter"], default="given",
                     help="the given validation split, or one sampled to a quarter of the train rows")
+    ap.add_argument("--plot_file", help=f"where the plot goes (default {PLOT_FILE.relative_to(REPO_ROOT)})")
     ap.add_argument("--jobs", type=int, default=2, help="training runs at once, 1 thread each (default: 2)")
     ap.add_argument("--reuse_runs", action="store_true",
                     help="keep a run whose all_results.json exists instead of training it again")
@@ -193,7 +196,7 @@ def main(argv=None) -> dict:
         report = json.loads((out_dir / results_file).read_text())
         print(markdown_table(report["summary"]))
         print("\n" + goals_table(goals(report["summary"])))
-        print(f"wrote {plot(report['summary'], plot_file(args.validation))}")
+        print(f"wrote {plot(report['summary'], plot_file(args))}")
         return report
     work_root = Path(args.work_root) if Path(args.work_root).is_absolute() else REPO_ROOT / args.work_root
     sizes = [None if s == "full" else int(s) for s in args.sizes]
@@ -236,7 +239,7 @@ def main(argv=None) -> dict:
     print("\n" + goals_table(report["goals"]))
     print(f"\nwall {report['wall_s']:.0f}s; wrote {write_json(report, out_dir, results_file)}")
     if set(args.sets) == set(CURVE_SETS):
-        print(f"wrote {plot(report['summary'], plot_file(args.validation))}")
+        print(f"wrote {plot(report['summary'], plot_file(args))}")
     return report
 
 
