@@ -26,10 +26,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model_name_or_path", required=True, help="A train.py output folder or a Hub repo id.")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model_name_or_path.")
-    parser.add_argument("--backend", choices=BACKENDS, default="torch",
-                        help="torch (default); onnx: the exported model.onnx; onnx-int8: its gated int8 graph"
-                             " (scripts/export_onnx.py --quantize int8); auto: onnx when there, else torch."
-                             " The page says which one serves.")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="auto (default, as predict.py and the Endpoint handler): onnx when the model has a"
+                             " model.onnx and onnxruntime is installed, else torch; onnx: the exported model.onnx;"
+                             " onnx-int8: its gated int8 graph (scripts/export_onnx.py --quantize int8). The page"
+                             " says which one serves.")
     # Gradio's own variables (how containers and Spaces set the address) are the defaults, as in
     # gr.Blocks.launch(); the flags override them.
     parser.add_argument("--server_name", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

@@ -73,8 +73,9 @@ def main(argv=None):
     if accelerator.is_main_process:
         record_unscored(results, unscored, accelerator.unwrap_model(model).config.min_text_chars, args.test_file)
         not_scored = f" ({unscored} labelled {'row' if unscored == 1 else 'rows'} not scored)" if unscored else ""
+        binary = accelerator.unwrap_model(model).config.num_labels <= 2  # more labels: the most probable one wins
         print(f"{args.test_file}: {results['num_examples']} examples{not_scored}, loss {results['loss']:.4f},"
-              f" threshold {args.threshold}\n")
+              f" {f'threshold {args.threshold}' if binary else 'most probable label'}\n")
         print(format_classification_report(results))
         warning = label_order_warning(results)
         if warning:  # loud: on stderr, after the report it explains

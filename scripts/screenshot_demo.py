@@ -23,11 +23,17 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]
 
 
-def take_screenshot(url, output_file, chromium=None, width=1280, height=1600, wait_ms=15_000):
-    """Write a PNG of ``url`` as headless Chromium renders it (``wait_ms`` of virtual time); return its path."""
-    chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+def find_chromium():
+    """The Chromium executable on PATH; ``FileNotFoundError`` saying how to install it when there is none."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         raise FileNotFoundError("no chromium found (Debian: apt-get install -y chromium)")
+    return chromium
+
+
+def take_screenshot(url, output_file, chromium=None, width=1280, height=1600, wait_ms=15_000):
+    """Write a PNG of ``url`` as headless Chromium renders it (``wait_ms`` of virtual time); return its path."""
+    chromium = chromium or find_chromium()
     output_file = Path(output_file)
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile, atomic_path(output_file) as tmp:
         command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
@@ -46,13 +52,14 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=1280, help="Window width in pixels (default: %(default)s).")
     parser.add_argument("--height", type=int, default=1100, help="Window height in pixels (default: %(default)s).")
     args = parser.parse_args(argv)
+    chromium = find_chromium()  # before the model is loaded and a server started for nothing
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from demo import build, parse_args as demo_args
 
     app = build(demo_args(["--model_name_or_path", args.model_name_or_path]))
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     try:
-        print(take_screenshot(app.local_url, args.output_file, width=args.width, height=args.height))
+        print(take_screenshot(app.local_url, args.output_file, chromium, width=args.width, height=args.height))
     finally:
         app.close()
     return 0

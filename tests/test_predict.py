@@ -118,7 +118,8 @@ def test_csv_input_prints_predictions_and_no_progress_bars(predict, run, tmp_pat
     predict(["--model_name_or_path", str(run), "--input_file", str(path), "--output_file", str(tmp_path / "out.csv")])
     err = capsys.readouterr().err
     # the backend that served, then the result; no datasets "Generating ..." bar
-    assert err == f"backend: torch\nwrote 2 predictions to {tmp_path / 'out.csv'}\n"
+    assert err.startswith(f"backend: torch\nwrote 2 predictions to {tmp_path / 'out.csv'} (2 texts in ")
+    assert err.endswith(" texts/s on 1 process)\n") and err.count("\n") == 2
     # The input's own label column keeps its name; the prediction's is predicted_label (as the docstring says).
     header = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header[:4] == ["index", "label", "text", "predicted_label"]

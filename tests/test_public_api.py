@@ -20,6 +20,9 @@ LIBRARIES = ("accelerate", "datasets", "evaluate", "huggingface_hub", "tokenizer
 DOCUMENTED = {
     "accelerate.logging",  # get_logger: docs "Logging"
     "accelerate.utils.set_seed", "accelerate.utils.ProjectConfiguration",  # docs "Utilities"
+    # docs "Utilities: data manipulation and operations"; the distributed-inference guide gathers with it
+    "accelerate.utils.gather_object", "accelerate.utils.broadcast_object_list",
+    "datasets.distributed.split_dataset_by_node",  # docs "Use with PyTorch: distributed" and "Main classes"
     "accelerate.commands.launch",  # `python -m accelerate.commands.launch`, the launcher's module form
     "datasets.logging",  # docs "Utilities: configure logging"
     "huggingface_hub.utils.validate_repo_id", "huggingface_hub.utils.HFValidationError",  # docs "Utilities"

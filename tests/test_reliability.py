@@ -37,7 +37,9 @@ from .test_scripts import TIMING_KEYS, TINY, load_script, read_json
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PY = ROOT / "scripts" / "train.py"
 # 120 train rows in batches of 16: 8 steps per epoch, so checkpoints every 6 steps fall mid-epoch.
-RESUME_FLAGS = ["--num_train_epochs", "15", "--checkpointing_steps", "6", "--eval_steps", "10", "--seed", "3"]
+# Every checkpoint is kept (--save_total_limit 0): the tests below resume from early ones.
+RESUME_FLAGS = ["--num_train_epochs", "15", "--checkpointing_steps", "6", "--eval_steps", "10", "--seed", "3",
+                "--save_total_limit", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def data(tmp_path_factory):
         "repeated.csv": "text,text,label\nhello world,hello again,REAL\n",
         "valid_satire.csv": good + "3,C title,officials said on monday,REAL\n4,D title,a long enough text,SATIRE\n",
         "single_class.csv": "text,label\nsenate budget vote,REAL\nminister policy report,REAL\n",
-        "empty_label.csv": "text,label\nsenate budget vote,REAL\nshocking hoax exposed, \n",
+        "empty_label.csv": "text,label\nsenate budget vote, \nshocking hoax exposed,\n",
         "blank_texts.csv": 'text,label\n"",REAL\n"   ",FAKE\n"\t",REAL\n"",FAKE\n',
         "headerless.tsv": "2635.json\tfalse\tSays the group supports abortions.\n10540.json\thalf-true\tWhen?\n",
         "ragged.csv": "text,label\nhello world,REAL\nthis,row,has,too,many,FAKE\n",
@@ -147,7 +149,7 @@ BAD_INPUTS = [
     case("single_class", "train", "--train_file {data}/single_class.csv",
          r"single_class\.csv: column 'label' holds a single class \['REAL'\]; a classifier needs at least 2"),
     case("empty_label", "train", "--train_file {data}/empty_label.csv",
-         r"empty_label\.csv: row 3, column 'label': empty label"),
+         r"empty_label\.csv: column 'label' is empty in every row; check --label_column"),
     case("only_blank_texts", "train", "--train_file {data}/blank_texts.csv",
          r"blank_texts\.csv: column 'text': every row's text is empty or whitespace-only, so no row is left;"
          r" check --text_column"),
@@ -262,9 +264,11 @@ def test_messy_but_valid_input_trains(scripts, data, tmp_path, caplog):
     assert "(first: row 64)" in caplog.text
     model = BiLSTMForSequenceClassification.from_pretrained(out)
     assert model.config.label_names == ["0", "1"]
-    predictions = scripts["predict"].main(["--model_name_or_path", str(out), "--input_file", str(train),
-                                           "--output_file", str(tmp_path / "predictions.jsonl")])
-    assert len(predictions) == 65  # prediction keeps every row, the long and the empty ones too
+    summary = scripts["predict"].main(["--model_name_or_path", str(out), "--input_file", str(train),
+                                       "--output_file", str(tmp_path / "predictions.jsonl")])
+    # prediction keeps every row, the long and the empty ones too
+    assert summary["num_texts"] == 65 and summary["num_skipped"] == 2
+    assert len((tmp_path / "predictions.jsonl").read_text(encoding="utf-8").splitlines()) == 65
 
 
 def test_real_cli_prints_the_error_last_without_traceback(data, tmp_path):

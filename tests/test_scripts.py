@@ -692,3 +692,142 @@ def test_two_process_ddp_on_cpu_counts_each_example_once(scripts, prepared, tmp_
         for key in ("accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix"):
             assert two_ranks[key] == single[key], key
         assert two_ranks["loss"] == pytest.approx(single["loss"], abs=1e-6)
+
+
+def test_the_commands_a_run_prints_work_on_its_own_data(scripts, prepared, tmp_path, caplog, capsys, module_caches):
+    """A run on other column names (and another delimiter) ends with evaluate.py and predict.py
+    commands that carry them: run as printed, they score the run's own test file."""
+    data, _ = prepared
+    for name in ("train", "valid", "test"):
+        rows = read_csv(data / f"{name}.csv")
+        with open(tmp_path / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, delimiter=";")
+            writer.writerow(["category", "question"])
+            writer.writerows([(row["label"], row["titletext"]) for row in rows])
+    files = ["--train_file", str(tmp_path / "train.csv"), "--validation_file", str(tmp_path / "valid.csv"),
+             "--test_file", str(tmp_path / "test.csv")]
+    out = tmp_path / "run"
+    with caplog.at_level("INFO"):
+        results = scripts["train"].main([*files, "--output_dir", str(out), *TINY, "--max_steps", "4",
+                                         "--text_column", "question", "--label_column", "category",
+                                         "--delimiter", ";", "--no_baseline"])
+    logged = [r.getMessage().removeprefix("[RANK 0] ") for r in caplog.records]
+    commands = [line.strip() for line in logged if line.startswith("  python scripts/")]
+    evaluate_line = next(c for c in commands if c.startswith("python scripts/evaluate_model.py"))
+    predict_line = next(c for c in commands if c.startswith("python scripts/predict.py"))
+    assert "--text_column question --label_column category --delimiter ';'" in evaluate_line
+    import shlex
+
+    scored = scripts["evaluate_model"].main(shlex.split(evaluate_line)[2:])
+    assert scored["accuracy"] == results["test_accuracy"]
+    capsys.readouterr()
+    predict_args = shlex.split(predict_line)[2:]
+    predict_args[predict_args.index("--output_file") + 1] = str(tmp_path / "predictions.csv")
+    scripts["predict"].main(predict_args)
+    predicted = read_csv(tmp_path / "predictions.csv")
+    assert len(predicted) == results["test_samples"]
+    assert sum(r["category"] == r["label"] for r in predicted) / len(predicted) == results["test_accuracy"]
+    # .jsonl output (and --include_text) carry the text classified: here the question column's.
+    predict_args[predict_args.index("--output_file") + 1] = str(tmp_path / "predictions.jsonl")
+    scripts["predict"].main(predict_args)
+    written = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert [w["text"] for w in written] == [r["question"] for r in predicted]
+
+
+def test_help_names_each_default_once(scripts, capsys):
+    """--help adds "(default: X)" only where the text does not already say it, and never "(default: None)"."""
+    import re
+
+    for name in ("train", "predict"):
+        with pytest.raises(SystemExit):
+            scripts[name].main(["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: None)" not in text and "(default: False)" not in text
+        assert not re.search(r"\(default: [^)]*\)\.? \(default:", text), name
+        if name == "train":
+            assert "Label column. (default: label)" in text and "(default: the file's header row)." in text
+
+
+def test_demo_help_and_default_backend_agree():
+    """demo.py's --backend default is auto (as predict.py and the Endpoint handler), and its help says so."""
+    demo = load_script("demo")
+    assert demo.parse_args(["--model_name_or_path", "x"]).backend == "auto"
+    predict = load_script("predict")
+    assert predict.parse_args(["--model_name_or_path", "x"]).backend == "auto"
+
+
+def test_evaluate_names_the_decision_rule_of_a_multi_class_model(scripts, prepared, tmp_path, capsys, module_caches):
+    """A three-class model predicts its most probable label: evaluate.py says so, not "threshold 0.5"."""
+    data, _ = prepared
+    rows = read_csv(data / "train.csv")
+    three = write_three_class_csv(tmp_path / "three.csv", rows)
+    scripts["train"].main(["--train_file", str(three), "--output_dir", str(tmp_path / "run"), *TINY, "--max_steps", "2",
+                           "--no_baseline"])
+    capsys.readouterr()
+    scripts["evaluate_model"].main(["--model_name_or_path", str(tmp_path / "run"), "--test_file", str(three)])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("most probable label") and "threshold" not in first
+
+
+def write_three_class_csv(path, rows):
+    """``rows`` of a REAL/FAKE split relabelled into three classes (every third row OTHER)."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "text"])
+        writer.writerows([("OTHER" if i % 3 == 0 else row["label"], row["titletext"]) for i, row in enumerate(rows)])
+    return path
+
+
+def test_the_progress_bar_ends_where_early_stopping_ends_the_run(scripts, rising, tmp_path, module_caches,
+                                                                  monkeypatch):
+    """The bar counts to the earliest step early stopping can end the run, not to the 100-epoch cap:
+    it starts far below the cap, moves out with each better validation loss, and is full at the end."""
+    import modeling.training.loop
+    from tqdm.auto import tqdm
+
+    bars = []
+
+    class Recorded(tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.totals = [self.total]
+            bars.append(self)
+
+        def refresh(self, *args, **kwargs):
+            totals = getattr(self, "totals", None)  # tqdm refreshes inside __init__ too
+            if totals and self.total != totals[-1]:
+                totals.append(self.total)
+            return super().refresh(*args, **kwargs)
+
+    monkeypatch.setattr(modeling.training.loop, "tqdm", Recorded)
+    results = scripts["train"].main(train_args(rising, tmp_path / "run", *EARLY))
+    (bar,) = bars
+    assert results["stop_reason"] == "early_stopping"
+    cap = 100 * results["global_step"] / results["epoch"]
+    assert bar.totals[0] == max(3 * 2, 4) < cap  # no evaluation yet: patience x eval_steps (from step 4)
+    assert bar.totals == sorted(bar.totals)  # it only moves out
+    assert bar.n == bar.total == results["global_step"] == results["best_global_step"] + 3 * 2
+
+
+def test_accelerate_launch_and_python_train_the_same_model(tmp_path):
+    """One command, one seed, two launchers: `accelerate launch -q` (which sets OMP_NUM_THREADS=1 by
+    default) and plain `python` train with the same number of threads and give the same weights, also
+    with oneDNN's AVX2 kernels, whose sums depend on the thread count."""
+    import psutil
+
+    if (psutil.cpu_count(logical=False) or 1) < 2:
+        pytest.skip("one physical core: every launcher uses one thread")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), TQDM_DISABLE="1", ONEDNN_MAX_CPU_ISA="AVX2")
+    args = ["--max_steps", "6", "--eval_steps", "6", "--no_baseline", "--max_train_samples", "200"]
+    launchers = {"python": [sys.executable], "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "-q"]}
+    for name, launcher in launchers.items():
+        proc = subprocess.run([*launcher, str(SCRIPTS / "train.py"), "--output_dir", str(tmp_path / name), *args],
+                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    default = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], env=env,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    threads = {name: read_json(tmp_path / name / "all_results.json")["train_threads"] for name in launchers}
+    assert threads == {"python": int(default), "accelerate": int(default)}
+    ours, theirs = (load_file(tmp_path / name / "model.safetensors") for name in launchers)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)

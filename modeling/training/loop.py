@@ -2,20 +2,24 @@
 (the best validation loss kept), checkpoints, and Ctrl-C / SIGTERM / a non-finite loss turned into
 one line that says what was kept."""
 
+import json
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from accelerate.logging import get_logger
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from .evaluation import evaluate_model
 from .optimization import train_autocast
 from .reporting import log_step, write_history
-from .run_folder import resume_hint, rotate_checkpoints, write_run_status
+from .run_folder import TRAINER_STATE_FILE, resume_hint, rotate_checkpoints, write_run_status
 from .state import TrainingLength, TrainingState, save_checkpoint
 
 logger = get_logger(__name__)
@@ -25,6 +29,10 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training; the message says where the run stopped, what was kept and how to go on."""
 
 
+class StopRequested(Exception):
+    """Raised by the loop at the end of an optimizer step after a Ctrl-C or SIGTERM asked it to stop."""
+
+
 @dataclass
 class Loop:
     """The prepared objects and the schedule of a run's loop."""
@@ -32,7 +40,7 @@ class Loop:
     model: object
     optimizer: object
     lr_scheduler: object
-    train_dataloader: object
+    train_dataloader: object  # None under --streaming
     train_sampler: object  # the length-grouped batch sampler, whose epoch the loop sets
     eval_dataloaders: dict
     state: TrainingState
@@ -41,6 +49,8 @@ class Loop:
     precision_name: str
     first_step: int = 0  # the step a resumed run started from
     stopped_early: bool = False  # early stopping ended the run
+    stop_signal: list = None  # the signal that asked the run to stop (catch_stop_signals), if any
+    stream: object = None  # --streaming: this process's endless batches (modeling.data.stream_training.TrainStream)
 
     @property
     def steps_per_epoch(self):
@@ -63,6 +73,13 @@ class Loop:
         """Why the run ended: ``"early_stopping"`` or the limit it reached (``loop.length.limit``)."""
         return "early_stopping" if self.stopped_early else self.length.limit
 
+    def epochs_done(self):
+        """Passes over the train data so far: fractional when the epoch's length is known, else (a
+        stream fitted on a sample) the passes this process completed."""
+        if self.steps_per_epoch:
+            return self.state.global_step / self.steps_per_epoch
+        return float(self.state.epoch)
+
     def done(self):
         return self.stopped_early or self.state.global_step >= self.total_steps
 
@@ -75,17 +92,26 @@ def train_loop(run, loop):
     # disable= only where this process must not draw: an explicit disable=False would override tqdm's
     # own TQDM_DISABLE=1 (tqdm reads TQDM_* variables only for arguments not passed).
     hidden = {} if run.accelerator.is_local_main_process else {"disable": True}
-    progress_bar = tqdm(range(loop.total_steps), initial=state.global_step, **hidden)
+    progress_bar = tqdm(total=loop.length.bar_total(state), initial=state.global_step, desc="Training", unit="step",
+                        **hidden)
     start_time, counts = time.perf_counter(), {"examples": 0, "loss": 0.0, "batches": 0}
-    restore_signals = catch_stop_signals()
+    loop.stop_signal, restore_signals = catch_stop_signals(run.accelerator.is_main_process)
     try:
-        for epoch in range(state.epoch, loop.num_epochs):
+        if loop.stream is not None:
+            if not loop.done():
+                train_batches(run, loop, loop.stream, progress_bar, counts)
+        for epoch in range(state.epoch, loop.num_epochs if loop.stream is None else 0):
             if loop.done():
                 break
             train_epoch(run, loop, epoch, progress_bar, counts)
         if state.last_evaluated_step != state.global_step:
-            evaluate_and_record(run, loop)  # the final weights compete too
-    except KeyboardInterrupt:
+            evaluate_and_record(run, loop, progress_bar)  # the final weights compete too
+        stop_if_requested(run, loop)  # a Ctrl-C during that last evaluation
+    except StopRequested:
+        progress_bar.close()
+        checkpoint = checkpoint_now(run, loop, f"step_{state.global_step}")
+        raise TrainingInterrupted(interrupted_message(run, state, checkpoint)) from None
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, without a checkpoint
         progress_bar.close()
         raise TrainingInterrupted(interrupted_message(run, state)) from None
     finally:
@@ -98,12 +124,27 @@ def train_epoch(run, loop, epoch, progress_bar, counts):
     """One epoch (or what is left of it after a mid-epoch resume); ``counts`` accumulates the
     examples seen and the loss since the last ``--logging_steps`` line."""
     args, accelerator, state = run.args, run.accelerator, loop.state
-    loop.model.train()
     loop.train_sampler.set_epoch(epoch)
     loop.train_dataloader.set_epoch(epoch)
     skip = state.batches_in_epoch  # non-zero only when resuming mid-epoch
     batches = accelerator.skip_first_batches(loop.train_dataloader, skip) if skip else loop.train_dataloader
+    train_batches(run, loop, batches, progress_bar, counts)
+    if state.batches_in_epoch == len(loop.train_dataloader):
+        state.epoch, state.batches_in_epoch = epoch + 1, 0
+        if args.checkpointing_steps == "epoch":
+            checkpoint_now(run, loop, f"epoch_{epoch}")
+
+
+def train_batches(run, loop, batches, progress_bar, counts):
+    """Train on ``batches`` until they end or the run is done: an epoch's, or the endless batches of
+    a stream (whose pass, ``loop.stream.position``, becomes the state's epoch)."""
+    args, accelerator, state = run.args, run.accelerator, loop.state
+    loop.model.train()
+    batches = iter(batches)
     for batch in batches:
+        if loop.stream is not None:
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            state.epoch = loop.stream.position["epoch"]
         mean_loss = training_step(run, loop, batch)
         stop_if_diverged(run, state, mean_loss, progress_bar)
         state.add_train_loss(mean_loss)
@@ -116,19 +157,16 @@ def train_epoch(run, loop, epoch, progress_bar, counts):
         progress_bar.update(1)
         if args.logging_steps and state.global_step % args.logging_steps == 0:
             log_step(accelerator, state, counts["loss"] / counts["batches"], loop.lr_scheduler.get_last_lr()[0],
-                     state.global_step / loop.steps_per_epoch)
+                     loop.epochs_done())
             counts["loss"], counts["batches"] = 0.0, 0
         if state.global_step % loop.eval_steps == 0:
-            evaluate_and_record(run, loop)
+            evaluate_and_record(run, loop, progress_bar)
         if isinstance(args.checkpointing_steps, int) and state.global_step % args.checkpointing_steps == 0:
             checkpoint_now(run, loop, f"step_{state.global_step}")
         loop.stopped_early = loop.length.should_stop_early(state)
         if loop.done():
             break
-    if state.batches_in_epoch == len(loop.train_dataloader):
-        state.epoch, state.batches_in_epoch = epoch + 1, 0
-        if args.checkpointing_steps == "epoch":
-            checkpoint_now(run, loop, f"epoch_{epoch}")
+        stop_if_requested(run, loop)
 
 
 def training_step(run, loop, batch):
@@ -158,14 +196,15 @@ def stop_if_diverged(run, state, mean_loss, progress_bar):
     raise ValueError(diverged_message(mean_loss, state, run.args))
 
 
-def evaluate_and_record(run, loop):
-    """Evaluate on the validation split, log it, keep the weights if they are the best so far."""
+def evaluate_and_record(run, loop, progress_bar=None):
+    """Evaluate on the validation split, log it, keep the weights if they are the best so far, and
+    move the progress bar's end to the earliest step at which early stopping can now end the run."""
     accelerator, state = run.accelerator, loop.state
-    epochs_done = state.global_step / loop.steps_per_epoch
+    epochs_done = loop.epochs_done()
     results = evaluate_model(loop.model, loop.eval_dataloaders["validation"], accelerator)
     is_best = state.record_evaluation(results, epochs_done)
     train_loss = state.history["train_loss_list"][-1]
-    logger.info(f"Epoch [{math.ceil(epochs_done)}/{loop.num_epochs}], Step [{state.global_step}/{loop.total_steps}], "
+    logger.info(f"Epoch [{math.ceil(epochs_done)}/{loop.num_epochs or '?'}], Step [{state.global_step}/{loop.total_steps}], "
                 f"Train Loss: {train_loss:.4f}, Valid Loss: {results['loss']:.4f}, "
                 f"Valid Accuracy: {results['accuracy']:.4f}" + (" (best)" if is_best else ""))
     accelerator.log({"train_loss": train_loss, "eval_loss": results["loss"], "eval_accuracy": results["accuracy"],
@@ -175,6 +214,9 @@ def evaluate_and_record(run, loop):
         keep_best(accelerator, loop.model, state, run.args.output_dir)
     if accelerator.is_main_process:
         write_history(state, run.args.output_dir)
+    if progress_bar is not None and progress_bar.total != loop.length.bar_total(state):
+        progress_bar.total = loop.length.bar_total(state)
+        progress_bar.refresh()
 
 
 def keep_best(accelerator, model, state, output_dir):
@@ -186,31 +228,58 @@ def keep_best(accelerator, model, state, output_dir):
 
 
 def checkpoint_now(run, loop, name):
-    """A resumable checkpoint ``output_dir/name``, then ``--save_total_limit`` applied."""
-    save_checkpoint(run.accelerator, loop.state, run.args.output_dir, name)
+    """A resumable checkpoint ``output_dir/name`` (kept as it is if that step's is already there),
+    then ``--save_total_limit`` applied; under --streaming with every process's place in its
+    stream. Returns its path."""
+    path = Path(run.args.output_dir) / name
+    if loop.stream is not None:  # a collective: every process takes part
+        loop.state.stream_positions = gather_object([loop.stream.position])
+    if not (path / TRAINER_STATE_FILE).is_file() or json.loads(
+            (path / TRAINER_STATE_FILE).read_text())["global_step"] != loop.state.global_step:
+        save_checkpoint(run.accelerator, loop.state, run.args.output_dir, name)
     if run.accelerator.is_main_process:
         rotate_checkpoints(run.args.output_dir, run.args.save_total_limit)
+    return path
 
 
-def catch_stop_signals():
-    """Make SIGINT and SIGTERM stop training as Ctrl-C does, once: ``accelerate launch`` answers a
-    Ctrl-C by also sending SIGTERM to the training process, which would otherwise kill it before
-    it records the interruption. Returns a function that restores the previous handlers."""
+def catch_stop_signals(announce=True):
+    """Turn Ctrl-C (SIGINT) and SIGTERM into a request that the loop honours at the end of the
+    optimizer step in progress, where the run is consistent enough for a resumable checkpoint (a
+    step cut in the middle could leave half-updated weights). A second Ctrl-C stops at once, without
+    a checkpoint. A SIGTERM after the first signal is ignored: ``accelerate launch`` answers a
+    Ctrl-C by also sending SIGTERM to the training process (and SIGKILL 5 s later).
+
+    Returns ``(signal, restore)``: a one-item list that receives the first signal's number, and a
+    function that restores the previous handlers."""
+    received = []
     if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    stopping = []
+        return received, lambda: None
 
     def stop(signum, frame):
-        if stopping:  # already stopping: let the interruption be recorded
-            return
-        stopping.append(signum)
-        raise KeyboardInterrupt
+        if not received:
+            received.append(signum)
+            if announce:  # print, not log: a handler may run in the middle of a logging call
+                print("\nStopping at the end of this step and saving a checkpoint (Ctrl-C again: stop at once,"
+                      " without one)", file=sys.stderr, flush=True)
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+    return received, lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
 
 
-def interrupted_message(run, state):
+def stop_if_requested(run, loop):
+    """Raise :class:`StopRequested` when a stop signal reached this process or, in a distributed run,
+    any other: every process must stop at the same step to write one checkpoint together."""
+    asked = bool(loop.stop_signal)
+    if run.accelerator.num_processes > 1:
+        flag = torch.tensor(int(asked), device=run.accelerator.device)
+        asked = run.accelerator.reduce(flag, reduction="sum").item() > 0
+    if asked:
+        raise StopRequested
+
+
+def interrupted_message(run, state, checkpoint=None):
     """Mark the run interrupted (main process) and say, in one line, what was kept and how to go on."""
     args = run.args
     if run.accelerator.is_main_process and Path(args.output_dir).is_dir():
@@ -218,7 +287,8 @@ def interrupted_message(run, state):
                          best_global_step=state.best_global_step, demo=run.demo)
     kept = (f"the best model so far (step {state.best_global_step}) is in {args.output_dir}"
             if state.best_global_step is not None else "no model was saved yet")
-    return f"interrupted at step {state.global_step}; {kept}; {resume_hint(args.output_dir)}"
+    saved = f"saved the checkpoint {checkpoint}; " if checkpoint is not None else ""
+    return f"interrupted at step {state.global_step}; {saved}{kept}; {resume_hint(args.output_dir)}"
 
 
 def diverged_message(loss, state, args):

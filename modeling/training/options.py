@@ -9,7 +9,9 @@ import math
 import warnings
 
 from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig, check_batch_size, check_min_text_chars
-from ..data.arguments import add_file_format_arguments, add_min_text_chars_argument, batch_size_arg
+from ..data.arguments import (
+    DefaultsHelpFormatter, add_file_format_arguments, add_min_text_chars_argument, batch_size_arg,
+)
 from .open_vocabulary import AUTO, DEFAULT_VECTOR_VOCAB_SIZE, MIN_TOKEN_COVERAGE, NONE
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
 from .state import EARLY_STOPPING_PATIENCE, MAX_EPOCHS, MIN_EVAL_STEPS, MIN_STEPS, checkpointing_steps
@@ -20,6 +22,12 @@ DEFAULT_OUTPUT_DIR = "outputs/bilstm"
 # REMOVED_IN, the release that removes them and ``modeling.trainer``.
 OPTION_ALIASES = {"max_train_steps": "max_steps"}
 REMOVED_IN = "0.3.0"
+# Checkpoints exist to resume a run, which needs only the newest; the one before it is kept in case
+# the newest is damaged after it was written. The HF Trainer keeps every one by default, which left
+# 14 checkpoints (414 MB) for a 7.6 MB model: each holds 4x the model (weights, Adam's two moments,
+# the best weights so far).
+SAVE_TOTAL_LIMIT = 2
+VALIDATION_SPLIT_PERCENTAGE = 10  # of the train split, held out when no validation data is given
 REPORT_TO_CHOICES = ("all", "none", "tensorboard", "trackio", "wandb")
 # Flags that describe the architecture or the tokenizer: a run that continues a saved model
 # (--model_name_or_path) takes them from that model instead.
@@ -30,7 +38,7 @@ ARCHITECTURE_OPTIONS = ("embedding_dim", "hidden_size", "num_layers", "dropout",
 
 def build_parser(description=None):
     """The ``argparse`` parser of ``scripts/train.py``; ``--help`` shows every default."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=description, formatter_class=DefaultsHelpFormatter)
     add_data_arguments(parser.add_argument_group("data (none given: the synthetic demo CSV, split 80/10/10)"))
     add_model_arguments(parser.add_argument_group("model"))
     add_training_arguments(parser.add_argument_group("training"))
@@ -59,6 +67,20 @@ def add_data_arguments(data):
                       help="Keep only the first N training examples (after cleaning and splitting), for quick runs.")
     data.add_argument("--max_eval_samples", type=int,
                       help="Keep only the first N validation examples (after cleaning and splitting).")
+    data.add_argument("--max_predict_samples", type=int,
+                      help="Keep only the first N test examples (after cleaning); the test scores then cover N rows.")
+    data.add_argument("--validation_split_percentage", type=int, default=VALIDATION_SPLIT_PERCENTAGE,
+                      help="Without validation data: the share of the train split held out for validation, in"
+                           " percent (the demo's one file is cut 80/10/10 instead).")
+    data.add_argument("--streaming", action="store_true",
+                      help="Read --train_file as a stream (datasets streaming=True): it is never converted to an Arrow"
+                           " cache, so files larger than memory or disk train. One pass fits the vocabulary and counts"
+                           " the rows; then each process reads its share in order, in length-grouped batches from a"
+                           " bounded buffer. Needs --validation_file.")
+    data.add_argument("--tokenizer_train_samples", type=int,
+                      help="With --streaming: fit the vocabulary (and find the classes) on the first N train rows"
+                           " instead of the whole stream; the stream's length is then unknown, so --max_steps and"
+                           " --eval_steps are needed.")
     data.add_argument("--max_length", type=int, default=MODEL_DEFAULTS.max_length, help="Tokens kept per text.")
     data.add_argument("--min_frequency", type=int, default=3,
                       help="Words seen fewer times in the train split become [UNK].")
@@ -70,9 +92,9 @@ def add_model_arguments(model):
     """The architecture (or the saved model to continue) and the word vectors."""
     model.add_argument("--model_name_or_path",
                        help="Continue training a saved model (a train.py output folder or a Hub repo id): its"
-                            " tokenizer and architecture are kept, so the other model flags (but --pretrained_embeddings"
-                            " and --freeze_embeddings) and --max_length, --min_frequency, --lowercase and"
-                            " --min_text_chars are ignored; a warning names those given.")
+                            " tokenizer, architecture and word vectors are kept, so the other model flags and"
+                            " --max_length, --min_frequency, --lowercase and --min_text_chars are ignored; a warning"
+                            " names those given.")
     model.add_argument("--embedding_dim", type=int, default=MODEL_DEFAULTS.embedding_dim, help="Word vector size.")
     model.add_argument("--hidden_size", type=int, default=MODEL_DEFAULTS.hidden_size, help="LSTM size per direction.")
     model.add_argument("--num_layers", type=int, default=MODEL_DEFAULTS.num_layers, help="Stacked LSTM layers.")
@@ -135,6 +157,9 @@ def add_training_arguments(train):
                        help="Learning-rate schedule over the run.")
     train.add_argument("--num_warmup_steps", type=int, default=0,
                        help="Steps of linear warm-up from 0 to --learning_rate.")
+    train.add_argument("--warmup_ratio", type=float, default=0.0,
+                       help="Warm-up as a share of the schedule's steps (the step limit: --max_steps, --num_train_epochs"
+                            " or the 100-epoch cap); --num_warmup_steps > 0 wins, as in the HF Trainer.")
     train.add_argument("--weight_decay", type=float, default=0.0,
                        help="Decoupled weight decay (AdamW); 0 is plain Adam.")
     train.add_argument("--max_grad_norm", type=float, default=0.0,
@@ -142,6 +167,11 @@ def add_training_arguments(train):
     train.add_argument("--train_precision", choices=PRECISION_CHOICES, default="fp32",
                        help="Precision of the training steps: fp32, or bf16 autocast (weights stay fp32);"
                             " evaluation is always fp32.")
+    train.add_argument("--bf16", dest="train_precision", action="store_const", const="bf16",
+                       help="The HF Trainer's name for --train_precision bf16.")
+    train.add_argument("--fp16", action="store_true",
+                       help="fp16 mixed precision through Accelerate (training and evaluation, with loss scaling),"
+                            " as `accelerate launch --mixed_precision fp16`; for GPUs.")
     train.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Batches per optimizer step.")
     train.add_argument("--seed", type=int, default=42, help="Seed for splits, initialization, shuffling, dropout.")
     train.add_argument("--eval_steps", type=int,
@@ -149,10 +179,12 @@ def add_training_arguments(train):
                             " apart).")
     train.add_argument("--logging_steps", type=int,
                        help="Log the mean training loss and learning rate every N steps (None: only at evaluations).")
-    train.add_argument("--checkpointing_steps", type=checkpointing_steps,
-                       help="Save a resumable checkpoint every N steps (step_N/) or each 'epoch' (epoch_N/).")
-    train.add_argument("--save_total_limit", type=int,
-                       help="Keep at most this many checkpoints, deleting the oldest (None: keep all).")
+    train.add_argument("--checkpointing_steps", "--save_steps", dest="checkpointing_steps", type=checkpointing_steps,
+                       help="Save a resumable checkpoint every N steps (step_N/) or each 'epoch' (epoch_N/);"
+                            " --save_steps is the HF Trainer's name.")
+    train.add_argument("--save_total_limit", type=int, default=SAVE_TOTAL_LIMIT,
+                       help="Keep at most this many checkpoints, deleting the oldest once a newer one is complete;"
+                            " 0 keeps all (the best model is in --output_dir, not in a checkpoint).")
     train.add_argument("--resume_from_checkpoint", help="A checkpoint folder, or 'latest' in --output_dir.")
     train.add_argument("--no_baseline", action="store_true",
                        help="Skip the TF-IDF + LogisticRegression baseline, otherwise fitted on the train split"
@@ -180,11 +212,11 @@ def check_options(options):
     for name in ("gradient_accumulation_steps", "max_length", "min_frequency"):
         if get(name) < 1:
             raise ValueError(f"--{name} must be at least 1")
-    for name in ("max_train_samples", "max_eval_samples", "logging_steps", "save_total_limit", "max_steps",
-                 "eval_steps", "num_train_epochs"):
+    for name in ("max_train_samples", "max_eval_samples", "max_predict_samples", "logging_steps",
+                 "max_steps", "eval_steps", "num_train_epochs", "tokenizer_train_samples"):
         if get(name) is not None and get(name) < 1:
             raise ValueError(f"--{name} must be at least 1, got {get(name)}")
-    for name in ("early_stopping_patience", "min_steps"):
+    for name in ("early_stopping_patience", "min_steps", "save_total_limit"):
         if get(name) < 0:
             raise ValueError(f"--{name} must be at least 0, got {get(name)}")
     for name in ("num_warmup_steps", "weight_decay", "max_grad_norm"):
@@ -192,6 +224,14 @@ def check_options(options):
             raise ValueError(f"--{name} must be a finite number >= 0, got {get(name)}")
     if not 0 < get("learning_rate") <= 3.4028234663852886e38:  # float32 max; also refuses nan and inf
         raise ValueError(f"--learning_rate must be a positive float32 number, got {get('learning_rate')}")
+    if not 0 <= get("warmup_ratio") < 1:
+        raise ValueError(f"--warmup_ratio must be in [0, 1), got {get('warmup_ratio')}")
+    if not 0 < get("validation_split_percentage") < 100:
+        raise ValueError(f"--validation_split_percentage must be between 1 and 99, got"
+                         f" {get('validation_split_percentage')}")
+    if get("fp16") and get("train_precision") == "bf16":
+        raise ValueError("--fp16 and --bf16 (--train_precision bf16): choose one")
+    check_streaming(get)
     if get("vector_vocab_size") < 0:
         raise ValueError(f"--vector_vocab_size must be at least 0, got {get('vector_vocab_size')}")
     vectors = get("pretrained_embeddings")
@@ -220,6 +260,35 @@ def resolve_aliases(options, prefix=""):
             warnings.warn(deprecation_message(prefix + old, prefix + new), DeprecationWarning, stacklevel=3)
             options[new] = options.pop(old)
     return options
+
+
+def check_streaming(get):
+    """One ``ValueError`` for each option that cannot work with ``--streaming`` (a train file read
+    as a stream, whose length is known only once it has been read)."""
+    if not get("streaming"):
+        if get("tokenizer_train_samples") is not None:
+            raise ValueError("--tokenizer_train_samples needs --streaming")
+        return
+    if not get("train_file") or get("dataset_name"):
+        raise ValueError("--streaming reads --train_file (a CSV/TSV, JSON lines or Parquet file); it cannot stream"
+                         " --dataset_name, the demo data or datasets objects")
+    if not get("validation_file"):
+        raise ValueError("--streaming needs --validation_file: a stream cannot hold out a stratified 10% of itself")
+    if get("checkpointing_steps") == "epoch":
+        raise ValueError("--checkpointing_steps epoch: a stream's epochs end at different steps on each process;"
+                         " with --streaming give a number of steps")
+    if get("pretrained_embeddings") not in (None, AUTO, NONE):  # auto: a stream trains without vectors
+        raise ValueError("--pretrained_embeddings picks vectors by the train split's word counts, which a stream"
+                         " does not hold; train without --streaming")
+    if get("model_name_or_path"):
+        raise ValueError("--model_name_or_path with --streaming is not supported: continue training without"
+                         " --streaming")
+    if get("tokenizer_train_samples") is not None:
+        missing = [f"--{name}" for name in ("max_steps", "eval_steps") if get(name) is None]
+        if missing or get("num_train_epochs") is not None:
+            raise ValueError(f"--tokenizer_train_samples: the stream's length is unknown until it is read, so"
+                             f" give {' and '.join(missing) or '--max_steps'}"
+                             + (" instead of --num_train_epochs" if get("num_train_epochs") is not None else ""))
 
 
 def parse_args(argv=None, description=None):

@@ -47,6 +47,8 @@ from .run_folder import (
     write_run_status,
 )
 from .state import TrainingState, load_checkpoint, plan_training_length, stop_reason_message
+from .threads import align_threads
+from .streaming import StreamInfo, load_stream_data
 
 logger = get_logger(__name__)
 
@@ -98,6 +100,7 @@ class Run:
     demo: bool  # training on the shipped demo data (no data flags)
     checkpoint: Optional[Path]  # the checkpoint to resume from
     trackers: Optional[list]
+    threads: Optional[int] = None  # the thread count set instead of accelerate launch's default of 1
 
 
 @dataclass
@@ -107,7 +110,12 @@ class RunData:
     data: Splits
     tokenizer: object
     encoded: dict
-    vocabulary: Optional[Vocabulary] = None  # how the vocabulary was built (None: a continued model's)
+    vocabulary: Optional[Vocabulary] = None  # how the vocabulary was built (None: a continued model's or a stream's)
+    stream: Optional[StreamInfo] = None  # --streaming: the train split as a stream (not in data or encoded)
+
+    @property
+    def num_train_examples(self):
+        return self.stream.rows_kept if self.stream else len(self.encoded["train"])
 
 
 def run_training(args, given=None):
@@ -116,7 +124,7 @@ def run_training(args, given=None):
     given = given or {}
     run = open_run(args, given)
     base = load_base_model(args) if args.model_name_or_path else None
-    data = load_run_data(run, given, base)
+    data = load_stream_data(run, RunData) if args.streaming else load_run_data(run, given, base)
     baseline = measure_baseline(run, data)
     model, embeddings_info = build_model(run, data, base)
     loop = prepare_loop(run, model, data)
@@ -141,16 +149,17 @@ def open_run(args, given):
     torch.set_flush_denormal(True)
     project = ProjectConfiguration(project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / "runs"))
     accelerator = Accelerator(gradient_accumulation_steps=args.gradient_accumulation_steps, log_with=trackers,
-                              project_config=project)
+                              project_config=project, mixed_precision="fp16" if args.fp16 else None)
     check_precision_supported("bf16" if accelerator.mixed_precision == "bf16" else args.train_precision,
                               accelerator.device)
+    threads = align_threads(accelerator.num_processes, accelerator.device.type == "cpu")  # logged by announce
     if replace_demo:
         logger.warning(f"{args.output_dir} holds an earlier demo run: replacing it (runs on your own data are"
                        " never overwritten without --overwrite_output_dir)")
     if args.push_to_hub and accelerator.is_main_process:
         check_hub(args)
     set_seed(args.seed)
-    return Run(args, accelerator, demo, checkpoint, trackers)
+    return Run(args, accelerator, demo, checkpoint, trackers, threads)
 
 
 def load_base_model(args):
@@ -206,7 +215,7 @@ def load_run_data(run, given, base=None):
 def read_splits(args, given, demo):
     """The run's :class:`~modeling.data.splits.Splits`: the demo CSV, or what the data flags name."""
     limits = dict(max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
-                  min_text_chars=args.min_text_chars)
+                  max_predict_samples=args.max_predict_samples, min_text_chars=args.min_text_chars)
     if demo:
         if args.validation_file or args.test_file:
             raise ValueError("--validation_file and --test_file need --train_file")
@@ -221,7 +230,7 @@ def read_splits(args, given, demo):
                        dataset_config_name=args.dataset_config_name, data=given, text_column=args.text_column,
                        label_column=args.label_column, first_n_words=args.max_length, seed=args.seed,
                        label_names=args.label_names, delimiter=args.delimiter, column_names=args.column_names,
-                       **limits)
+                       validation_split_percentage=args.validation_split_percentage, **limits)
 
 
 def measure_baseline(run, data):
@@ -229,6 +238,9 @@ def measure_baseline(run, data):
     ``--no_baseline``), reported with the model's at the end. It is fitted before training, so a
     baseline that does not fit in memory shows at the start of the run, not after it."""
     if run.args.no_baseline or not run.accelerator.is_main_process:
+        return {}
+    if data.stream:  # it fits on the whole train split in memory
+        logger.info("No TF-IDF baseline with --streaming: it needs the train split in memory")
         return {}
     scores = baseline_scores(data.data)
     if scores:
@@ -254,6 +266,9 @@ def build_model(run, data, base=None):
         model.tokenizer = data.tokenizer  # saved as tokenizer.json by save_pretrained
     vocabulary = data.vocabulary
     if vocabulary is None or vocabulary.source is None:
+        if data.stream is not None and args.pretrained_embeddings == AUTO:
+            logger.info("--streaming: no pretrained word vectors (the vocabulary is fitted on the stream alone)")
+            args.pretrained_embeddings = NONE
         return model, {}
     # The vectors go into the embedding matrix; the width of the vectors wins.
     from .vectors import apply_pretrained_embeddings, token_counts
@@ -271,33 +286,46 @@ def prepare_loop(run, model, data):
     checkpoint restored; then, and only then, ``--output_dir`` written (bad input leaves it as it was)."""
     args, accelerator = run.args, run.accelerator
     pad_id = model.config.pad_token_id
-    train_dataloader = make_dataloader(data.encoded["train"], args.per_device_train_batch_size, shuffle=True,
-                                       seed=args.seed, pad_token_id=pad_id)
-    # Accelerate's DDP wrapper does not reach a custom batch sampler's set_epoch: keep a handle on it.
-    train_sampler = train_dataloader.batch_sampler
     eval_names = [name for name in ("validation", "test") if name in data.encoded]
     eval_dataloaders = [make_eval_dataloader(data.encoded[name], args.per_device_eval_batch_size, pad_id)
                         for name in eval_names]
     optimizer = create_optimizer(model.parameters(), args.learning_rate, args.weight_decay)
-    model, optimizer, train_dataloader, *eval_dataloaders = accelerator.prepare(
-        model, optimizer, train_dataloader, *eval_dataloaders)
-    steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+    if data.stream:
+        # Not prepared: each process already reads its own share (split_dataset_by_node), where a prepared
+        # loader over an iterable would have rank 0 read and dispatch every batch.
+        train_dataloader = train_sampler = None
+        model, optimizer, *eval_dataloaders = accelerator.prepare(model, optimizer, *eval_dataloaders)
+        steps_per_epoch = data.stream.steps_per_epoch(accelerator.num_processes, args.per_device_train_batch_size,
+                                                      args.gradient_accumulation_steps)
+    else:
+        train_dataloader = make_dataloader(data.encoded["train"], args.per_device_train_batch_size, shuffle=True,
+                                           seed=args.seed, pad_token_id=pad_id)
+        # Accelerate's DDP wrapper does not reach a custom batch sampler's set_epoch: keep a handle on it.
+        train_sampler = train_dataloader.batch_sampler
+        model, optimizer, train_dataloader, *eval_dataloaders = accelerator.prepare(
+            model, optimizer, train_dataloader, *eval_dataloaders)
+        steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
     length = plan_training_length(steps_per_epoch, max_steps=args.max_steps, num_train_epochs=args.num_train_epochs,
                                   eval_steps=args.eval_steps, early_stopping_patience=args.early_stopping_patience,
                                   min_steps=args.min_steps)
     total_steps = length.max_steps  # with early stopping the schedule spans the limit, not the steps run
     # The prepared scheduler steps once per process at each optimizer step (Accelerate's
     # AcceleratedScheduler), so its step counts are in units of "steps x processes".
+    # --num_warmup_steps wins over --warmup_ratio, as in the HF Trainer (TrainingArguments.get_warmup_steps).
+    warmup_steps = args.num_warmup_steps or math.ceil(args.warmup_ratio * total_steps)
     lr_scheduler = accelerator.prepare(get_scheduler(
-        args.lr_scheduler_type, optimizer, num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+        args.lr_scheduler_type, optimizer, num_warmup_steps=warmup_steps * accelerator.num_processes,
         num_training_steps=total_steps * accelerator.num_processes))
     precision = resolve_train_precision(args.train_precision, accelerator.mixed_precision)
     loop = Loop(model=model, optimizer=optimizer, lr_scheduler=lr_scheduler, train_dataloader=train_dataloader,
                 train_sampler=train_sampler, eval_dataloaders=dict(zip(eval_names, eval_dataloaders)),
                 state=TrainingState(), length=length, precision=precision,
-                precision_name=accelerator.mixed_precision if precision == "accelerate" else precision)
+                precision_name=accelerator.mixed_precision if precision == "accelerate" else precision,
+                stream=data.stream and data.stream.batches)
     if run.checkpoint is not None:
         load_checkpoint(accelerator, loop.state, run.checkpoint)  # model, optimizer, RNG states and the state
+        if loop.stream is not None:
+            restore_stream_position(loop.stream, loop.state, run.checkpoint, accelerator.num_processes)
         logger.info(f"Resumed from {run.checkpoint}: epoch {loop.state.epoch}, step {loop.state.global_step}, "
                     f"{loop.state.batches_in_epoch} batches into the epoch")
     loop.first_step = loop.state.global_step
@@ -310,19 +338,39 @@ def prepare_loop(run, model, data):
     return loop
 
 
+def restore_stream_position(stream, state, checkpoint, num_processes):
+    """Put this process's train stream where it was when ``checkpoint`` was written."""
+    positions = state.stream_positions
+    if not positions or len(positions) != num_processes:
+        found = "no stream positions" if not positions else f"the positions of {len(positions)} processes"
+        raise ValueError(f"{checkpoint}: cannot resume a --streaming run on {num_processes} process(es) from it"
+                         f" (it holds {found}); resume with the number of processes that wrote it")
+    stream.load_position(positions[stream.rank])
+
+
 def announce(run, loop, data):
     """The "Running training" banner and the precision line."""
     args, accelerator = run.args, run.accelerator
     # One line, once the inputs are read: Accelerate's own repr of its state is 7 lines per process.
     logger.info(describe_accelerator(accelerator))
-    logger.info(describe_classes(data.data.label_names, data.encoded["train"]["label"]))
+    if run.threads:
+        logger.info(f"accelerate launch set OMP_NUM_THREADS=1 by default: training uses {run.threads} threads (one"
+                    " per physical core), as `python scripts/train.py` does, so both train the same model"
+                    " (accelerate launch --num_cpu_threads_per_process N chooses)")
+    train_labels = data.stream.train_labels() if data.stream else data.encoded["train"]["label"]
+    logger.info(describe_classes(data.data.label_names, train_labels))
     total_batch_size = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
-    log_banner(logger, num_examples=len(data.encoded["train"]), num_epochs=loop.num_epochs,
+    log_banner(logger, num_examples=data.num_train_examples, num_epochs=loop.num_epochs,
                batch_size=args.per_device_train_batch_size, total_batch_size=total_batch_size,
                accumulation=args.gradient_accumulation_steps, total_steps=loop.total_steps,
                eval_steps=loop.eval_steps, num_valid=len(data.encoded["validation"]), length=loop.length.describe())
+    if loop.length.patience:
+        logger.info(f"  Progress bar: up to the earliest step early stopping can end the run"
+                    f" ({loop.length.bar_total(loop.state)} now); it moves out each time the validation loss improves,"
+                    f" at most to {loop.total_steps}")
     if loop.precision == "accelerate":
-        logger.info(f"Mixed precision {loop.precision_name} from accelerate launch (training and evaluation)")
+        source = "--fp16" if run.args.fp16 else "accelerate launch"
+        logger.info(f"Mixed precision {loop.precision_name} from {source} (training and evaluation)")
     else:
         logger.info(f"Training steps in {loop.precision_name} (--train_precision); evaluation in fp32")
 
@@ -334,18 +382,18 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, b
     if state.best_weights is None:
         raise ValueError("no evaluation gave a finite validation loss: training diverged (try a lower --learning_rate)")
     accelerator.unwrap_model(loop.model).load_state_dict(state.best_weights)  # every process holds the same copy
-    logger.info(f"Training stopped at step {state.global_step} (epoch {state.global_step / loop.steps_per_epoch:.1f}):"
+    logger.info(f"Training stopped at step {state.global_step} (epoch {loop.epochs_done():.1f}):"
                 f" {stop_reason_message(loop.stop_reason, loop.length, args)}; the model kept is that of step"
                 f" {state.best_global_step}, the lowest validation loss ({state.best_valid_loss:.4f})")
     examples_seen = accelerator.reduce(torch.tensor(examples_seen, device=accelerator.device), reduction="sum").item()
     all_results = {
-        "epoch": state.global_step / loop.steps_per_epoch, "global_step": state.global_step,
+        "epoch": loop.epochs_done(), "global_step": state.global_step,
         "best_global_step": state.best_global_step, "stop_reason": loop.stop_reason, "eval_steps": loop.eval_steps,
         "early_stopping_patience": loop.length.patience, "train_loss": state.mean_train_loss,
-        "train_runtime": round(train_runtime, 4), "train_samples": len(data.encoded["train"]),
+        "train_runtime": round(train_runtime, 4), "train_samples": data.num_train_examples,
         "train_samples_per_second": round(examples_seen / train_runtime, 3),
         "train_steps_per_second": round((state.global_step - loop.first_step) / train_runtime, 3),
-        "train_precision": loop.precision_name,
+        "train_precision": loop.precision_name, "train_threads": torch.get_num_threads(),
         **{f"pretrained_embeddings_{k}": v for k, v in embeddings_info.items()},
     }
     results = {name: score_split(run, loop, data, name) for name in loop.eval_dataloaders}
@@ -356,7 +404,7 @@ def finish_run(run, loop, data, train_runtime, examples_seen, embeddings_info, b
     if accelerator.is_main_process:
         all_results.update(baseline or {})  # the same train split, scored on the same rows
         save_run(run, loop, data, all_results, test_results)
-        warning = baseline_warning(all_results)
+        warning = baseline_warning(all_results, args)
         if warning:
             logger.warning(warning)
     accelerator.wait_for_everyone()
@@ -387,7 +435,7 @@ def save_run(run, loop, data, all_results, test_results):
                      best_global_step=state.best_global_step, demo=run.demo)
     for key, value in all_results.items():
         logger.info(f"  {key} = {value}")
-    for line in next_steps(args.output_dir, args.test_file if isinstance(args.test_file, str) else None):
+    for line in next_steps(args, args.test_file if isinstance(args.test_file, str) else None):
         logger.info(line)
 
 

@@ -74,14 +74,33 @@ def describe_classes(label_names, train_labels):
     return f"Classes (id = name: train examples): {shown}"
 
 
-def next_steps(output_dir, eval_file=None):
-    """The lines that end a run: where the model is and the commands that use it."""
-    out = shlex.quote(str(output_dir))
-    test = shlex.quote(str(eval_file)) if eval_file else "<a labelled CSV>"
-    return [f"Saved the model to {output_dir} (config.json, model.safetensors, tokenizer.json). Next:",
-            f"  python scripts/evaluate_model.py --model_name_or_path {out} --test_file {test}",
-            f"  python scripts/predict.py --model_name_or_path {out} \"A text to classify\"",
+def next_steps(args, eval_file=None):
+    """The lines that end a run: where the model is and the commands that use it, with the flags that
+    say how the run read its files (``--text_column``, ``--delimiter``, ...), so that they work on the
+    run's own data as printed (a run on ``question``/``category`` columns gets them too)."""
+    out = shlex.quote(str(args.output_dir))
+    test = shlex.quote(str(eval_file)) if eval_file else "<a labelled file>"
+    reading = file_flags(args)
+    evaluate_flags = "".join(f" {flag} {value}" for flag, value in reading)
+    # predict.py reads only texts: it takes the run's flags for the text column and the file's shape.
+    predict_flags = "".join(f" {flag} {value}" for flag, value in reading
+                            if flag in ("--text_column", "--delimiter", "--column_names"))
+    predict = (f"--input_file {test}{predict_flags} --output_file predictions.csv" if eval_file
+               else "\"A text to classify\"")
+    return [f"Saved the model to {args.output_dir} (config.json, model.safetensors, tokenizer.json). Next:",
+            f"  python scripts/evaluate_model.py --model_name_or_path {out} --test_file {test}{evaluate_flags}",
+            f"  python scripts/predict.py --model_name_or_path {out} {predict}",
             f"  python scripts/push_to_hub.py --model_dir {out} --hub_model_id <your-name>/<model-name>"]
+
+
+def file_flags(args):
+    """(flag, shell-quoted value) pairs for the ways of reading a file that the run was given."""
+    values = {"--text_column": args.text_column,
+              "--label_column": args.label_column if args.label_column != "label" else None,
+              "--delimiter": args.delimiter and {"\t": "tab"}.get(args.delimiter, args.delimiter),
+              "--column_names": args.column_names and ",".join(args.column_names),
+              "--label_names": args.label_names and ",".join(args.label_names)}
+    return [(flag, shlex.quote(str(value))) for flag, value in values.items() if value]
 
 
 def write_history(state, output_dir, plot=False):
@@ -108,6 +127,8 @@ def write_card_data(args, data, demo, demo_name):
     card's metadata and widget."""
     splits, text_column, label_names = data.splits, data.text_column, data.label_names
     examples = example_texts(splits["validation"], text_column, label_names)
+    # Under --streaming the train split is a stream that is not held: the validation split stands in.
+    train = splits.get("train", splits["validation"])
     if demo:
         name = f"{demo_name} (synthetic demo data)"
     elif args.dataset_name:
@@ -119,12 +140,12 @@ def write_card_data(args, data, demo, demo_name):
     source = read_data_source(args.train_file) if args.train_file else None
     if source and not args.dataset_name:
         name = Path(source["source_file"]).stem  # the raw file prepare_data.py split, not its output folder
-    words = sorted(len(text.split()) for text in splits["train"][text_column])
+    words = sorted(len(text.split()) for text in train[text_column])
     atomic_write_json(Path(args.output_dir) / CARD_DATA_FILE, {
         "dataset_name": name, "train_file": args.train_file and Path(args.train_file).name,
         "train_folder": args.train_file and Path(args.train_file).parent.name,
         "text_column": text_column, "label_names": list(label_names),
-        "language": guess_language(example_texts(splits["train"], text_column, label_names, per_label=20)),
+        "language": guess_language(example_texts(train, text_column, label_names, per_label=20)),
         "widget_texts": examples,
         "data_source": source,  # prepare_data.py's data_source.json, when the splits came from it
         "train_words": {"median": words[len(words) // 2], "max": words[-1]} if words else None,

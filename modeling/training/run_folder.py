@@ -77,7 +77,7 @@ def rotate_checkpoints(output_dir, save_total_limit):
 def resume_hint(output_dir):
     """How to continue a stopped run: resume from its checkpoint if one exists, else say there is none."""
     if complete_checkpoints(output_dir):
-        return "resume with --resume_from_checkpoint latest (same flags)"
+        return "to continue, run the same command with --resume_from_checkpoint latest"
     return "no checkpoint was saved, so it cannot be resumed (--checkpointing_steps epoch makes a run resumable)"
 
 
@@ -105,10 +105,16 @@ def check_output_dir(output_dir, overwrite=False, resume_from_checkpoint=None):
             resume_from_checkpoint and output_dir.resolve() in Path(resume_from_checkpoint).resolve().parents):
         return
     try:  # suggest resuming only where there is a checkpoint to resume from
-        resume = (f", --resume_from_checkpoint latest to continue its run (from"
-                  f" {find_checkpoint('latest', output_dir).name})")
+        checkpoint = find_checkpoint("latest", output_dir).name
     except FileNotFoundError:
-        resume = ""
+        checkpoint = None
+    status = read_run_status(output_dir) or {}
+    if checkpoint and status.get("state") in ("interrupted", "running"):
+        how = "was interrupted" if status["state"] == "interrupted" else "did not finish"
+        raise ValueError(f"{output_dir} holds a run that {how} at step {status.get('global_step')}: add"
+                         f" --resume_from_checkpoint latest to the same command to continue it (from {checkpoint}),"
+                         " --overwrite_output_dir to start again, or choose another --output_dir")
+    resume = f", --resume_from_checkpoint latest to continue its run (from {checkpoint})" if checkpoint else ""
     raise ValueError(f"{output_dir} already holds a model ({CONFIG_FILE}, {WEIGHTS_FILE}): pass"
                      f" --overwrite_output_dir to replace it{resume}, or choose another --output_dir")
 

@@ -50,6 +50,7 @@ class TrainingState:
         self.history = {"train_loss_list": [], "valid_loss_list": [], "global_steps_list": [],
                         "valid_accuracy_list": [], "epoch_list": []}
         self.best_valid_loss, self.best_global_step, self.best_weights = math.inf, None, None
+        self.stream_positions = None  # --streaming: each process's place in its train stream (TrainStream.position)
 
     def state_dict(self):
         return dict(vars(self))
@@ -139,13 +140,29 @@ class TrainingLength:
 
     @property
     def num_epochs(self):
-        return math.ceil(self.max_steps / self.steps_per_epoch)
+        """Epochs the limit spans; None for a stream of unknown length."""
+        return math.ceil(self.max_steps / self.steps_per_epoch) if self.steps_per_epoch else None
 
     def should_stop_early(self, state):
         """Whether the run in ``state`` ends at its last evaluation. It depends only on the evaluation
         history and the step, so a resumed run stops where the uninterrupted one did."""
         return (self.patience > 0 and state.last_evaluated_step == state.global_step
                 and state.global_step >= self.min_steps and state.evaluations_since_best >= self.patience)
+
+    def earliest_stop(self, state):
+        """The first step at which early stopping could end the run in ``state`` if the validation loss
+        does not improve again: ``patience`` evaluations after the best one, not before ``min_steps``,
+        never past ``max_steps`` (which it is without early stopping)."""
+        if not self.patience:
+            return self.max_steps
+        best = state.best_global_step or 0
+        first_allowed = math.ceil(self.min_steps / self.eval_steps) * self.eval_steps
+        return min(self.max_steps, max(best + self.patience * self.eval_steps, first_allowed))
+
+    def bar_total(self, state):
+        """The progress bar's end: :meth:`earliest_stop`, which moves out each time the validation loss
+        improves, so the bar and its time estimate track the run's likely end rather than the cap."""
+        return max(self.earliest_stop(state), state.global_step)
 
     def describe(self):
         """The banner's words for it."""

@@ -175,13 +175,35 @@ def test_a_short_text_file_keeps_its_short_rows(tmp_path, caplog):
     ds, column, _, stats = clean_table(read_table(path), min_text_chars=4)
     assert ds[column] == ["hope", "a dull , lifeless film"] and stats.rows_dropped_short == 5
 
-def test_single_class_and_empty_labels_are_refused(tmp_path):
+def test_single_class_and_a_label_column_empty_everywhere_are_refused(tmp_path):
     one = write_csv(tmp_path / "one.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", "REAL"]])
     with pytest.raises(DataError, match=r"one.csv: column 'label' holds a single class \['REAL'\]"):
         clean_table(read_table(one))
-    empty = write_csv(tmp_path / "empty.csv", ["text", "label"], [["hello world", "REAL"], ["hello there", " "], ["x y z w", "FAKE"]])
-    with pytest.raises(DataError, match=r"row 3, column 'label': empty label"):
+    empty = write_csv(tmp_path / "empty.csv", ["text", "label"], [["hello world", ""], ["hello there", " "]])
+    with pytest.raises(DataError, match=r"empty.csv: column 'label' is empty in every row; check --label_column"):
         clean_table(read_table(empty))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_rows_without_a_label_are_left_out_with_a_count(tmp_path, caplog, suffix):
+    """An empty cell, NaN or null label: the row is left out (neither trained on nor scored), and a
+    warning counts such rows and names the first; the rest of the file is used."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": ["hello world", "hello there", "x y z w", "good day", "bad day"],
+                          "label": ["REAL", None, "FAKE", float("nan") if suffix != ".csv" else " ", "FAKE"]})
+    path = tmp_path / f"data{suffix}"
+    {".csv": lambda: frame.to_csv(path, index=False), ".parquet": lambda: frame.to_parquet(path),
+     ".jsonl": lambda: frame.to_json(path, orient="records", lines=True)}[suffix]()
+    with caplog.at_level("WARNING"):
+        ds, column, names, stats = clean_table(read_table(path))
+    assert list(ds[column]) == ["hello world", "x y z w", "bad day"] and names == ["REAL", "FAKE"]
+    assert stats.rows_dropped_unlabelled == 2 and stats.rows_dropped_short == 0
+    assert (f"{path}: 2 of 5 rows left out: no label in column 'label' (first: row {3 if suffix == '.csv' else 2});"
+            " they are neither trained on nor scored") in caplog.text
+    # A file scored against known labels leaves them out the same way.
+    ds, _, _, stats = clean_table(read_table(path), label_names=["REAL", "FAKE"])
+    assert len(ds) == 3 and stats.rows_dropped_unlabelled == 2
 
 def test_label_error_names_the_file_row_after_dropped_rows(tmp_path):
     path = write_csv(tmp_path / "v.csv", ["text", "label"], [["ab", "REAL"], ["hello there", "REAL"], ["x y z w v", "SATIRE"]])
@@ -193,3 +215,16 @@ def test_ragged_rows_are_a_parse_error(tmp_path):
     path.write_text("text,label\nhello world,REAL\nthis,row,has,too,many,FAKE\n")
     with pytest.raises(DataError, match=r"ragged.csv: cannot parse the file as CSV"):
         read_table(path)
+
+
+def test_texts_of_a_headerless_file_get_the_header_hint(tmp_path):
+    """predict.py's reader names the missing header row as training's does, not only the column."""
+    from modeling.data.streaming import TextSource
+
+    path = tmp_path / "headerless.csv"
+    path.write_text("FAKE,Secret company that school over programs\nREAL,Senate passes the budget bill\n")
+    with pytest.raises(DataError, match=r"no text column .*does the file lack a header row\? Then name its 2 columns"):
+        TextSource.from_file(path)
+    source = TextSource.from_file(path, column_names=["label", "text"])
+    texts = [text for chunk in source.chunks(10) for text in chunk.texts]
+    assert source.text_column == "text" and texts[1] == "Senate passes the budget bill"

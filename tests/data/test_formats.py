@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from modeling import BiLSTMForSequenceClassification
-from modeling.data.cleaning import DataError, read_labelled_file, read_texts
+from modeling.data.cleaning import DataError, read_labelled_file
 from modeling.data.splits import load_splits, prepare_splits
 from modeling.training.evaluation import load_eval_dataset
+from tests.data.test_splits import texts_to_classify
 from tests.hub.test_upload import TEXTS, tiny_model
 from tests.test_scripts import load_script
 
@@ -102,8 +103,7 @@ def test_labelled_readers_read_every_format_alike(run, tmp_path, fmt):
 def test_a_text_file_gives_predict_its_lines_and_the_labelled_readers_one_line(tmp_path):
     path = tmp_path / "texts.txt"
     path.write_text(f" {TEXTS[0]} \n\n{TEXTS[1]}\n", encoding="utf-8")
-    ds, column = read_texts(path)
-    assert list(ds[column]) == [TEXTS[0], "", TEXTS[1]]
+    assert texts_to_classify(path) == [TEXTS[0], "", TEXTS[1]]
     with pytest.raises(DataError, match=r"texts\.txt: a text file \(one text per line\) has no columns such as"
                                         r" 'label'; labelled data is a CSV/TSV, JSON lines or Parquet file"):
         read_labelled_file(path)

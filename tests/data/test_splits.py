@@ -1,11 +1,11 @@
-"""modeling.data.splits: duplicates, leakage counts, written splits; modeling.data.cleaning.read_texts: texts for prediction."""
+"""modeling.data.splits: duplicates, leakage counts, written splits; modeling.data.streaming.TextSource: texts for prediction."""
 
 import csv
 
 import datasets
 import pytest
 
-from modeling.data.cleaning import read_texts
+from modeling.data.streaming import TextSource
 from modeling.data.splits import (
     count_cross_split_duplicates, count_label_conflicts, drop_duplicate_texts, prepare_splits, write_splits,
 )
@@ -47,11 +47,15 @@ def test_single_text_column_output(tmp_path):
     assert header == "label,statement" and names == ["no", "yes"]
 
 
-def test_read_texts_chooses_the_text_column(tmp_path):
-    path = write_csv(tmp_path / "a.csv", ["title", "text"], [["Hello", "world of news"]])
-    ds, column = read_texts(path)
-    assert column == "titletext" and ds[column][:] == ["Hello. world of news"]
-    ds, column = read_texts(path, text_column="text")
-    assert ds[column][:] == ["world of news"]
+def texts_to_classify(path, **options):
+    """Every text predict.py classifies from ``path`` (modeling.data.streaming.TextSource), in order."""
+    return [text for chunk in TextSource.from_file(path, **options).chunks(2) for text in chunk.texts]
+
+
+def test_texts_to_classify_choose_the_text_column(tmp_path):
+    path = write_csv(tmp_path / "a.csv", ["title", "text"], [["Hello", "world of news"]] * 3)
+    assert TextSource.from_file(path).text_column == "titletext"
+    assert texts_to_classify(path) == ["Hello. world of news"] * 3
+    assert texts_to_classify(path, text_column="text") == ["world of news"] * 3
     with pytest.raises(ValueError, match="no text column 'body'"):
-        read_texts(path, text_column="body")
+        texts_to_classify(path, text_column="body")

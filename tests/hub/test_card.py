@@ -11,6 +11,7 @@ import yaml
 from modeling.hub import upload as hub
 from modeling.hub.card import project_url
 from modeling.training import train
+from tests.hub.test_upload import tiny_model
 from tests.conftest import write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,54 @@ def test_the_card_links_the_code_repository_only_when_the_metadata_names_one(rev
         assert project_url() == url
         _, body = card_of(reviews_run, tmp_path / str(bool(url)))
         if url:
-            assert f"[`bilstm-text-classifier`]({url})" in body and f"`pip install -e .` in a clone of {url}" in body
+            assert f"[`bilstm-text-classifier`]({url})" in body and f'`pip install "git+{url}"`' in body
         else:
             assert "with the `bilstm-text-classifier` project" in body and "](None)" not in body
+            # No instruction the reader cannot follow: without a link, no "install the project" step.
+            assert "clone" not in body and "pip install" not in body.split("### With")[0]
+        assert "from bilstm_inference import BiLSTMForSequenceClassification" in body
         assert "your-org" not in body
+
+def test_a_multi_class_card_names_its_classes_naturally(tmp_path):
+    from modeling.hub.card import label_phrase
+
+    assert label_phrase(["REAL", "FAKE"]) == "as `REAL` or `FAKE`"
+    names = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    assert label_phrase(names) == "into one of 6 classes: `ABBR`, `DESC`, `ENTY`, `HUM`, `LOC` and `NUM`"
+    from modeling import BiLSTMConfig, BiLSTMForSequenceClassification
+
+    tokenizer = tiny_model().tokenizer
+    model = BiLSTMForSequenceClassification(BiLSTMConfig(vocab_size=tokenizer.get_vocab_size(), embedding_dim=8,
+                                                         hidden_size=8, label_names=names, max_length=32))
+    model.tokenizer = tokenizer
+    model.save_pretrained(tmp_path / "run")
+    _, body = card_of(tmp_path / "run", tmp_path)
+    assert "classifies texts into one of 6 classes: `ABBR`, `DESC`, `ENTY`, `HUM`, `LOC` and `NUM`." in body
+
+
+def code_block_after(body, heading):
+    """The first ```python block after ``heading`` in a rendered card."""
+    return body.split(heading, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_cards_transformers_snippet_runs_without_warnings(tmp_path, capfd, caplog):
+    """The card's transformers code, run as written on the uploaded folder, loads and classifies
+    without transformers warning about the model type (AutoTokenizer without trust_remote_code did)."""
+    pytest.importorskip("transformers")
+    import transformers
+
+    model = tiny_model()
+    model.save_pretrained(tmp_path / "run")
+    folder = hub.build_upload_folder(tmp_path / "run", tmp_path / "up", "bob/reviews")
+    body = (folder / "README.md").read_text().split("---\n", 2)[2]
+    code = code_block_after(body, "### With 🤗 transformers").replace('"bob/reviews"', repr(str(folder)))
+    transformers.logging.set_verbosity_warning()
+    capfd.readouterr()
+    namespace = {}
+    with caplog.at_level("WARNING"):
+        exec(code, namespace)  # noqa: S102 - the card's own example
+    printed = capfd.readouterr()
+    assert "You are using a model of type" not in printed.out + printed.err
+    assert not [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    ranked = namespace["classifier"]("senate budget vote", top_k=None)
+    assert sorted(r["label"] for r in ranked) == ["FAKE", "REAL"]

@@ -195,3 +195,21 @@ def test_demo_script_bad_folder_is_one_line(tmp_path, capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "no config.json" in err and "\n" not in err
+
+
+def test_screenshot_without_chromium_says_so_before_starting_anything(tmp_path, monkeypatch, capsys):
+    """No chromium: one error line, and no model loaded nor Gradio server started first."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshot_demo", REPO_ROOT / "scripts" / "screenshot_demo.py")
+    screenshot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(screenshot)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    launched = []
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, *a, **k: launched.append(self))
+    monkeypatch.setattr(BiLSTMForSequenceClassification, "from_pretrained",
+                        classmethod(lambda cls, *a, **k: launched.append("model")))
+    with pytest.raises(SystemExit) as exit_info:
+        screenshot.main(["--model_name_or_path", str(tmp_path), "--output_file", str(tmp_path / "x.png")])
+    assert exit_info.value.code == 1 and launched == []
+    assert capsys.readouterr().err.strip() == "error: no chromium found (Debian: apt-get install -y chromium)"

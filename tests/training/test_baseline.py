@@ -13,8 +13,9 @@ from modeling.training import baseline
 from modeling.training import train
 from tests.conftest import FILLER, write_csv
 
+# Without pretrained vectors: the advice then names them (the default uses them where installed).
 TINY = dict(embedding_dim=8, hidden_size=8, dropout=0.0, per_device_train_batch_size=8, per_device_eval_batch_size=16,
-            min_frequency=1)
+            min_frequency=1, pretrained_embeddings="none")
 
 
 def keyword_rows(n, seed):
@@ -70,6 +71,33 @@ def test_the_warning_needs_more_than_a_point(ours, theirs, warns):
     assert baseline.baseline_warning({"eval_accuracy": ours}) is None  # no baseline, no warning
 
 
+@pytest.mark.parametrize("run, advised, not_advised", [
+    ({"stop_reason": "early_stopping", "early_stopping_patience": 10, "min_frequency": 3},
+     ["--early_stopping_patience 20 (now 10", "--min_frequency 1 or 2 (now 3", "--pretrained_embeddings"], []),
+    ({"stop_reason": "max_steps", "max_steps": 50, "min_frequency": 3},
+     ["a higher --max_steps than 50"], ["--early_stopping_patience"]),
+    ({"stop_reason": "num_train_epochs", "num_train_epochs": 5, "pretrained_embeddings": "glove-6b-50d",
+      "min_frequency": 2}, ["a higher --num_train_epochs than 5", "--min_frequency 1 (now 2"],
+     ["--pretrained_embeddings", "--early_stopping_patience"]),
+    ({"stop_reason": "max_epochs", "min_frequency": 1}, ["--pretrained_embeddings"],
+     ["--early_stopping_patience", "--min_frequency", "higher"]),
+    ({"stop_reason": "early_stopping", "early_stopping_patience": 5, "model_name_or_path": "outputs/x"},
+     ["--early_stopping_patience 10 (now 5"], ["--min_frequency", "--pretrained_embeddings"]),
+])
+def test_the_advice_fits_the_run(run, advised, not_advised):
+    import argparse
+
+    results = {"eval_accuracy": 0.5, "baseline_eval_accuracy": 0.9, "stop_reason": run.pop("stop_reason"),
+               "early_stopping_patience": run.pop("early_stopping_patience", 10)}
+    options = {"max_steps": None, "num_train_epochs": None, "min_frequency": 3, "pretrained_embeddings": None,
+               "model_name_or_path": None, **run}
+    warning = baseline.baseline_warning(results, argparse.Namespace(**options))
+    for text in advised:
+        assert text in warning, text
+    for text in not_advised:
+        assert text not in warning, text
+
+
 def test_a_run_where_the_baseline_wins_warns(tmp_path, caplog):
     pytest.importorskip("sklearn")
     files = {name: write_csv(tmp_path / f"{name}.csv", ["label", "text"], keyword_rows(n, seed))
@@ -88,7 +116,9 @@ def test_a_run_where_the_baseline_wins_warns(tmp_path, caplog):
     assert len(warnings) == 1
     points = 100 * (1.0 - results["eval_accuracy"])
     assert f"baseline beats this BiLSTM by {points:.1f} points of validation accuracy" in warnings[0]
-    assert "--early_stopping_patience" in warnings[0] and "--pretrained_embeddings" in warnings[0]
+    # The run was cut by --max_steps 1: the advice is a higher limit, not more early-stopping patience.
+    assert "a higher --max_steps than 1, or none" in warnings[0] and "--early_stopping_patience" not in warnings[0]
+    assert "--pretrained_embeddings" in warnings[0]
 
     from modeling.hub import render_model_card
 

@@ -80,6 +80,58 @@ def test_max_samples_logging_steps_and_save_total_limit(news, tmp_path, caplog):
     assert sorted(p.name for p in out.glob("step_*")) == ["step_10", "step_9"]  # the newest two
 
 
+def test_checkpoints_keep_the_newest_two_by_default_and_zero_keeps_all(news, tmp_path):
+    """The default --save_total_limit is 2 (a run with --checkpointing_steps 1 once left one checkpoint
+    per step); 0 keeps every one, as the HF Trainer's save_total_limit=None/0 does."""
+    train(news, output_dir=str(tmp_path / "two"), checkpointing_steps=1, max_steps=5, no_baseline=True, **TINY)
+    assert sorted(p.name for p in (tmp_path / "two").glob("step_*")) == ["step_4", "step_5"]
+    train(news, output_dir=str(tmp_path / "all"), checkpointing_steps=1, max_steps=5, save_total_limit=0,
+          no_baseline=True, **TINY)
+    assert sorted(p.name for p in (tmp_path / "all").glob("step_*")) == [f"step_{n}" for n in range(1, 6)]
+    with pytest.raises(ValueError, match="--save_total_limit must be at least 0, got -1"):
+        train(news, output_dir=str(tmp_path / "x"), save_total_limit=-1)
+
+
+def test_the_hf_trainer_flag_names_work_with_its_meaning():
+    parser = build_parser()
+    args = parser.parse_args(["--bf16", "--save_steps", "50", "--warmup_ratio", "0.1",
+                              "--validation_split_percentage", "5", "--max_predict_samples", "7"])
+    assert (args.train_precision, args.checkpointing_steps, args.warmup_ratio) == ("bf16", 50, 0.1)
+    assert (args.validation_split_percentage, args.max_predict_samples, args.fp16) == (5, 7, False)
+    assert parser.parse_args(["--fp16"]).fp16 and parser.parse_args([]).validation_split_percentage == 10
+    with pytest.raises(ValueError, match="--fp16 and --bf16"):
+        train(None, fp16=True, train_precision="bf16")
+    with pytest.raises(ValueError, match=r"--warmup_ratio must be in \[0, 1\), got 1.5"):
+        train(None, warmup_ratio=1.5)
+    with pytest.raises(ValueError, match="--validation_split_percentage must be between 1 and 99, got 0"):
+        train(None, validation_split_percentage=0)
+
+
+def test_warmup_ratio_validation_split_percentage_and_max_predict_samples(news, tmp_path, caplog):
+    """--warmup_ratio 0.5 of 8 steps warms up over 4 (HF: ceil(ratio x max_steps)); 20% of 80 rows held out;
+    the test split cut to its first 5 rows."""
+    test = write_csv(tmp_path / "test.csv", ["label", "text"], article_rows(30, seed=5))
+    with caplog.at_level(logging.INFO):
+        results = train(news, test_data=test, output_dir=str(tmp_path / "run"), lr_scheduler_type="constant_with_warmup",
+                        warmup_ratio=0.5, max_steps=8, logging_steps=1, validation_split_percentage=20,
+                        max_predict_samples=5, no_baseline=True, **TINY)
+    rates = re.findall(r"Step \d+: loss [\d.]+, learning_rate ([\d.e-]+),", caplog.text)
+    assert rates == ["0.005", "0.0075", "0.01", "0.01", "0.01", "0.01", "0.01", "0.01"]
+    assert (results["train_samples"], results["eval_samples"], results["test_samples"]) == (64, 16, 5)
+
+
+def test_fp16_runs_accelerates_fp16_mixed_precision(news, tmp_path):
+    """--fp16 (a process of its own: Accelerate's precision is fixed once its state exists)."""
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--train_file", str(news), "--output_dir",
+                           str(out), "--fp16", "--max_steps", "2", "--no_baseline", "--embedding_dim", "8",
+                           "--hidden_size", "8"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Mixed precision fp16 from --fp16 (training and evaluation)" in proc.stdout
+    assert read_json(out / "all_results.json")["train_precision"] == "fp16"
+
+
 def test_report_to_none_logs_nowhere(news, tmp_path):
     out = tmp_path / "run"
     train(news, output_dir=str(out), with_tracking=True, report_to="none", max_steps=2, **TINY)
@@ -105,7 +157,9 @@ def test_model_name_or_path_continues_training_a_saved_model(news, tmp_path, cap
         train(satire, output_dir=str(tmp_path / "bad"), model_name_or_path=str(base), **TINY)
 
 
-def test_help_shows_every_default():
+def test_help_shows_every_default_once():
+    """Every flag's help states its default once: "(default: X)" added, or said in the text already;
+    none ("(default: None)") for a flag that is unset or off unless given."""
     entries, current = {}, None
     for line in build_parser().format_help().splitlines():
         match = re.match(r"^  (--\w+)", line)
@@ -117,16 +171,19 @@ def test_help_shows_every_default():
         elif not line.strip():
             current = None
     defaults = default_options()
-    assert {flag[2:] for flag in entries} - {"no_bidirectional", *OPTION_ALIASES} == set(defaults)  # all listed
+    # all listed (--bf16 and --save_steps set train_precision and checkpointing_steps)
+    assert {flag[2:] for flag in entries} - {"no_bidirectional", "bf16", *OPTION_ALIASES} == set(defaults)
     for flag, entry in entries.items():
-        assert "(default: " in entry or flag in ("--no_bidirectional", "--max_train_steps"), flag
+        unset = defaults.get(flag[2:]) in (None, False)
+        assert "(default: " in entry or unset or flag in ("--no_bidirectional", "--max_train_steps", "--bf16"), flag
+        assert entry.count("(default:") <= 1 and "(default: None)" not in entry, flag
     # The switch that turns the default off does not claim the default for itself.
     assert entries["--no_bidirectional"].split() == ["--no_bidirectional", "Left-to-right", "only."]
     assert "(default: True)" in entries["--bidirectional"]
-    assert "(default: outputs/bilstm)" in entries["--output_dir"] and "(default: None)" in entries["--num_train_epochs"]
+    assert "(default: outputs/bilstm)" in entries["--output_dir"] and "(default:" not in entries["--num_train_epochs"]
     assert "(default: 10)" in entries["--early_stopping_patience"]
     assert entries["--max_train_steps"].endswith("Deprecated spelling of --max_steps, removed in 0.3.0.")
-    assert "(default: 0.001)" in entries["--learning_rate"] and "(default: None)" in entries["--max_train_samples"]
+    assert "(default: 0.001)" in entries["--learning_rate"] and "(default:" not in entries["--max_train_samples"]
 
 
 # ----------------------------------------------------------------------------- deprecated aliases
@@ -261,3 +318,19 @@ def test_a_short_text_file_keeps_its_short_rows_and_every_test_row_is_scored(tmp
     assert results["test_samples"] == 8 and results["test_unscored_samples"] == 9
     assert read_json(out5 / "config.json")["min_text_chars"] == 5
     assert BiLSTMForSequenceClassification.from_pretrained(out5).predict("fun")["label"] is None
+
+
+def test_a_run_leaves_out_rows_without_a_label_and_says_how_many(tmp_path, caplog):
+    """A user's export with a few empty labels trains on the labelled rows and scores the labelled
+    test rows; a warning per file counts the rows left out."""
+    rows = article_rows(80)
+    train_rows = rows[:60] + [["", "an article nobody labelled"], [" ", "another one"]]
+    test_rows = rows[60:] + [["", "a test article nobody labelled"]]
+    train_path = write_csv(tmp_path / "train.csv", ["label", "text"], train_rows)
+    test_path = write_csv(tmp_path / "test.csv", ["label", "text"], test_rows)
+    with caplog.at_level(logging.WARNING):
+        results = train(train_path, test_data=test_path, output_dir=str(tmp_path / "run"), max_steps=2,
+                        no_baseline=True, **TINY)
+    assert results["train_samples"] + results["eval_samples"] == 60 and results["test_samples"] == 20
+    assert f"{train_path}: 2 of 62 rows left out: no label in column 'label' (first: row 62)" in caplog.text
+    assert f"{test_path}: 1 of 21 rows left out: no label in column 'label' (first: row 22)" in caplog.text

@@ -58,25 +58,63 @@ def test_a_demo_run_does_not_replace_a_run_on_real_data(scripts, news, tmp_path,
     assert (Path(out) / "model.safetensors").read_bytes() == before
 
 
-def interrupt_at(monkeypatch, step):
-    """Ctrl-C during the given step (via the --logging_steps hook, called after each step)."""
+def interrupt_at(monkeypatch, step, at_once=False):
+    """Ctrl-C during the given step (via the --logging_steps hook, called after each step): a real
+    SIGINT to this process, which the loop honours at the end of the step; ``at_once``: the
+    KeyboardInterrupt of a second Ctrl-C, which stops without a checkpoint."""
     real = modeling.training.loop.log_step
 
     def log_step(accelerator, state, *args):
         real(accelerator, state, *args)
         if state.global_step == step:
-            raise KeyboardInterrupt
+            if at_once:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(modeling.training.loop, "log_step", log_step)
 
 
+def test_ctrl_c_saves_a_checkpoint_and_the_same_command_resumes_it(scripts, news, tmp_path, capsys, monkeypatch,
+                                                                   caplog):
+    """Ctrl-C without --checkpointing_steps: the step ends, a resumable checkpoint is written, one line
+    says so; the same command is refused with the way to continue, and continuing it ends where an
+    uninterrupted run ends."""
+    out = tmp_path / "run"
+    args = ["--train_file", str(news), "--output_dir", str(out), *TINY, "--eval_steps", "2", "--logging_steps", "1",
+            "--max_steps", "12", "--no_baseline"]
+    interrupt_at(monkeypatch, 5)
+    with pytest.raises(SystemExit) as stop:
+        scripts["train"].main(args)
+    assert stop.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    best = read_json(out / "metrics.json")["best_global_step"]
+    assert err[-1] == (f"interrupted at step 5; saved the checkpoint {out / 'step_5'}; the best model so far (step"
+                       f" {best}) is in {out}; to continue, run the same command with --resume_from_checkpoint latest")
+    assert "Traceback" not in "\n".join(err)
+    assert read_run_status(out)["state"] == "interrupted" and read_run_status(out)["global_step"] == 5
+    assert read_json(out / "step_5" / "trainer_state.json")["global_step"] == 5
+    monkeypatch.undo()
+    with pytest.raises(SystemExit) as refused:
+        scripts["train"].main(args)
+    assert refused.value.code == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: {out} holds a run that was interrupted at step 5: add --resume_from_checkpoint latest to the same"
+        " command to continue it (from step_5), --overwrite_output_dir to start again, or choose another --output_dir")
+    resumed = scripts["train"].main([*args, "--resume_from_checkpoint", "latest"])
+    assert read_run_status(out)["state"] == "finished" and unfinished_message(out) is None
+    whole = scripts["train"].main([*args[:3], str(tmp_path / "whole"), *args[4:]])
+    timing = ("train_runtime", "train_samples_per_second", "train_steps_per_second")
+    assert {k: v for k, v in resumed.items() if k not in timing} == {k: v for k, v in whole.items() if k not in timing}
+
+
 @pytest.mark.parametrize("checkpointing, hint", [
     ([], "no checkpoint was saved, so it cannot be resumed (--checkpointing_steps epoch makes a run resumable)"),
-    (["--checkpointing_steps", "2"], "resume with --resume_from_checkpoint latest (same flags)")])
-def test_ctrl_c_is_one_line_and_marks_the_run_unfinished(scripts, news, tmp_path, capsys, monkeypatch, caplog,
-                                                         checkpointing, hint):
+    (["--checkpointing_steps", "2"], "to continue, run the same command with --resume_from_checkpoint latest")])
+def test_a_second_ctrl_c_is_one_line_and_marks_the_run_unfinished(scripts, news, tmp_path, capsys, monkeypatch,
+                                                                  caplog, checkpointing, hint):
+    """A Ctrl-C that stops at once (the second one) saves no checkpoint; the run is marked interrupted."""
     out = tmp_path / "run"
-    interrupt_at(monkeypatch, 5)
+    interrupt_at(monkeypatch, 5, at_once=True)
     args = ["--train_file", str(news), "--output_dir", str(out), *TINY, "--eval_steps", "2", "--logging_steps", "1",
             *checkpointing]
     with pytest.raises(SystemExit) as stop:
@@ -103,26 +141,61 @@ def test_ctrl_c_is_one_line_and_marks_the_run_unfinished(scripts, news, tmp_path
         assert read_run_status(out)["state"] == "finished" and unfinished_message(out) is None
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])  # SIGTERM: what accelerate launch adds
-def test_a_real_sigint_stops_train_py_with_one_line(news, tmp_path, signum):
-    out = tmp_path / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"), "--train_file", str(news),
-                             "--output_dir", str(out), *TINY, "--num_train_epochs", "1000", "--eval_steps", "2",
-                             "--checkpointing_steps", "4"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+def train_command(news, out):
+    return ["scripts/train.py", "--train_file", str(news), "--output_dir", str(out), *TINY, "--num_train_epochs",
+            "1000", "--eval_steps", "2", "--checkpointing_steps", "4", "--no_baseline"]
+
+
+def wait_for_checkpoint(proc, out):
     deadline = time.monotonic() + 240
     while not (out / "step_4" / "trainer_state.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def check_interrupted(out, err):
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted at step ") and "; saved the checkpoint " in last and last.endswith(
+        f"is in {out}; to continue, run the same command with --resume_from_checkpoint latest"), err[-2000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert read_run_status(out)["state"] == "interrupted"
+    step = read_run_status(out)["global_step"]
+    assert read_json(out / f"step_{step}" / "trainer_state.json")["global_step"] == step
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])  # SIGTERM: a scheduler's, or accelerate's
+def test_a_real_signal_stops_train_py_with_a_checkpoint_and_one_line(news, tmp_path, signum):
+    out = tmp_path / "run"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, *train_command(news, out)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoint(proc, out)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    last = err.strip().splitlines()[-1]
-    assert last.startswith("interrupted at step ") and last.endswith(
-        f"is in {out}; resume with --resume_from_checkpoint latest (same flags)"), err[-2000:]
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err
-    assert read_run_status(out)["state"] == "interrupted"
+    check_interrupted(out, err)
+
+
+def test_ctrl_c_under_accelerate_launch_q_exits_130(news, tmp_path):
+    """A terminal's Ctrl-C reaches the launcher and the training process (one process group): the
+    launcher sends SIGTERM too; the run saves its checkpoint and the launcher exits 130 (accelerate
+    >= 1.16 passes 130 on; older releases turn every failure into 1 under -q)."""
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    if Version(version("accelerate")) < Version("1.16"):
+        pytest.skip(f"accelerate {version('accelerate')} exits 1 under -q whatever the script's status")
+    out = tmp_path / "run"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "accelerate.commands.launch", "-q", *train_command(news, out)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    wait_for_checkpoint(proc, out)
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    check_interrupted(out, err)
 
 
 def test_a_killed_run_reads_as_unfinished(tmp_path):

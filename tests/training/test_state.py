@@ -81,6 +81,21 @@ def test_should_stop_early_after_patience_evaluations_from_min_steps():
     assert not plan_training_length(1000, early_stopping_patience=0, min_steps=0).should_stop_early(evaluated(rising))
 
 
+def test_the_bar_ends_at_the_earliest_step_early_stopping_can_end_the_run():
+    """Evaluations every 10 steps, patience 3, from step 45: before any evaluation, at most step 50
+    (the first evaluation from step 45); the bar's end moves out with each new best and is the step
+    where the run stops when the loss does not improve again."""
+    length = plan_training_length(1000, eval_steps=10, early_stopping_patience=3, min_steps=45)
+    assert length.earliest_stop(TrainingState()) == 50
+    losses = [0.7, 0.6, 0.5, 0.4, 0.45, 0.5, 0.55]  # best at step 40; evaluations at 10, 20, ... 70
+    ends = [length.earliest_stop(evaluated(losses[:n])) for n in range(1, len(losses) + 1)]
+    assert ends == [50, 50, 60, 70, 70, 70, 70]
+    stopped = evaluated(losses)
+    assert length.should_stop_early(stopped) and stopped.global_step == ends[-1]
+    assert plan_training_length(8, max_steps=30, eval_steps=10, early_stopping_patience=3).earliest_stop(stopped) == 30
+    assert plan_training_length(8, max_steps=300, early_stopping_patience=0).earliest_stop(stopped) == 300
+
+
 def test_checkpointing_steps_type():
     assert checkpointing_steps("epoch") == "epoch"
     assert checkpointing_steps("25") == 25
