@@ -61,6 +61,15 @@ def train_command(paths, seed, output_dir, epochs=None, extra=()) -> list:
     return cmd + (["--num_train_epochs", str(epochs)] if epochs else []) + list(extra)
 
 
+def run_train_script(cmd, run_dir, what):
+    """Run ``cmd`` (a ``scripts/train.py`` command) with one thread, its log in ``run_dir/train.log``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    with open(Path(run_dir) / "train.log", "w") as log:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what}: train.py exited {proc.returncode}; see {Path(run_dir) / 'train.log'}")
+
+
 def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False, extra=()) -> dict:
     """Train one seed through ``scripts/train.py`` in a subprocess; return its test scores."""
     results_file = run_dir / "all_results.json"
@@ -69,11 +78,7 @@ def run_bilstm(setting, paths, seed, run_dir: Path, epochs=None, reuse=False, ex
     if not (reuse and results_file.is_file()):
         shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run: train.py refuses a folder holding a model
         run_dir.mkdir(parents=True)
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
-        with open(run_dir / "train.log", "w") as log:
-            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{setting} seed {seed}: train.py exited {proc.returncode}; see {run_dir / 'train.log'}")
+        run_train_script(cmd, run_dir, f"{setting} seed {seed}")
     res = json.loads(results_file.read_text())
     return {
         "setting": setting, "model": "bilstm", "seed": seed, "run_dir": str(run_dir),

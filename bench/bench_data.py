@@ -167,6 +167,22 @@ def materialize(setting: str, data_dir=None, work_dir=None) -> dict:
     return paths
 
 
+def quarter_validation(paths: dict, work_dir) -> dict:
+    """``paths`` with the validation file sampled to a quarter of the train rows (stratified,
+    ``random_state=1``): the validation split a user with that few labelled rows would have.
+    Written as ``valid_quarter.csv`` beside the others."""
+    train = pd.read_csv(paths["train"], dtype=str, keep_default_na=False)
+    valid = pd.read_csv(paths["valid"], dtype=str, keep_default_na=False)
+    frac = min(1.0, len(train) / 4 / len(valid))
+    small = valid.groupby("label").sample(frac=frac, random_state=1).reset_index(drop=True)
+    out = _resolve(work_dir, DEFAULT_WORK_ROOT) / "valid_quarter.csv"
+    fd, tmp = tempfile.mkstemp(prefix=".valid_quarter.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    small.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+    return {**paths, "valid": str(out)}
+
+
 def summarize(paths: dict) -> dict:
     """Row counts and class balance of materialised files.
 

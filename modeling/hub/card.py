@@ -62,8 +62,8 @@ HYPERPARAMETERS = ("model_name_or_path", "max_length", "min_frequency", "lowerca
                    "num_train_epochs", "max_steps", "max_train_steps", "early_stopping_patience", "min_steps",
                    "per_device_train_batch_size", "gradient_accumulation_steps",
                    "learning_rate", "lr_scheduler_type", "num_warmup_steps", "weight_decay", "max_grad_norm",
-                   "train_precision", "seed", "eval_steps", "pretrained_embeddings", "vector_words",
-                   "freeze_embeddings")
+                   "train_precision", "seed", "eval_steps", "pretrained_embeddings", "vector_vocab_size",
+                   "vector_words", "freeze_embeddings")
 
 
 def project_url():
@@ -212,6 +212,7 @@ def render_model_card(model_dir, hub_model_id=None, *, dataset_id=None, license=
         int8_gate=int8_gate and dict(int8_gate, source_name=Path(int8_gate.get("source") or "?").name),
         config_table=_table(["field", "value"], sorted(model.config.to_dict().items())),
         training_table=_training_table(training_args or None, run_files.get("all_results.json")),
+        vectors=_vectors_context(run_files.get("all_results.json") or {}),
     )
     card = ModelCard.from_template(card_data, template_path=str(model_card_template_path()), **context)
     # Optional sections leave runs of blank lines behind; the rendered Markdown needs at most one.
@@ -227,6 +228,17 @@ def _data_context(data, training_args, dataset_id):
              source and source.get("source_file")]
     return dict(data_source=source, train_words=data.get("train_words"),
                 cite_mcintire=any("fake_or_real_news" in str(name) for name in names if name))
+
+
+def _vectors_context(all_results):
+    """Which pretrained vectors started the embedding and how many words came from them, or None."""
+    source = all_results.get("pretrained_embeddings_source")
+    if not isinstance(source, str):
+        return None
+    added = all_results.get("pretrained_embeddings_words_added")
+    return dict(source=Path(source).name if Path(source).is_absolute() else source,
+                words_added=f"{added:,}" if isinstance(added, int) else None,
+                frozen=bool(all_results.get("pretrained_embeddings_frozen")))
 
 
 def _results_context(metrics, run_files, model_dir):
@@ -283,7 +295,8 @@ def _training_table(training_args, all_results=None):
         value = training_args.get(key)
         if key in ("model_name_or_path", "pretrained_embeddings") and isinstance(value, str):
             value = Path(value).name if Path(value).is_absolute() else value  # no home folder on a public card
-        if key in ("freeze_embeddings", "vector_words") and not training_args.get("pretrained_embeddings"):
+        if key in ("freeze_embeddings", "vector_words", "vector_vocab_size") and training_args.get(
+                "pretrained_embeddings") in (None, "none"):
             continue
         if key == "train_precision" and isinstance(ran, str) and ran != value:
             value = f"{ran} (from accelerate launch; --train_precision {value})"

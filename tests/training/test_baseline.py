@@ -13,8 +13,9 @@ from modeling.training import baseline
 from modeling.training import train
 from tests.conftest import FILLER, write_csv
 
+# Without pretrained vectors: the advice then names them (the default uses them where installed).
 TINY = dict(embedding_dim=8, hidden_size=8, dropout=0.0, per_device_train_batch_size=8, per_device_eval_batch_size=16,
-            min_frequency=1)
+            min_frequency=1, pretrained_embeddings="none")
 
 
 def keyword_rows(n, seed):

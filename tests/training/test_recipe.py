@@ -21,8 +21,9 @@ from modeling.training import TrainingInterrupted, train
 from tests.conftest import FAKE_WORDS, FILLER, REAL_WORDS, make_article, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
+# Without pretrained vectors (tests/training/test_open_vocabulary.py covers the default that uses them).
 TINY = dict(embedding_dim=8, hidden_size=8, dropout=0.0, learning_rate=0.01, per_device_train_batch_size=8,
-            per_device_eval_batch_size=16, min_frequency=1, num_train_epochs=1)
+            per_device_eval_batch_size=16, min_frequency=1, num_train_epochs=1, pretrained_embeddings="none")
 
 
 def article_rows(n, seed=0, labels=("REAL", "FAKE")):

@@ -216,20 +216,27 @@ def test_freeze_rows_hook_can_be_removed():
 
 
 # ----------------------------------------------------------------------------- train.py
-@pytest.fixture(scope="module")
-def vector_run(tmp_path_factory, module_caches):
+def train_with_vectors(tmp_path_factory, folder, vector_words, *extra, header=False, vector_seed=3):
+    """Prepare the synthetic news data and train on it with a text vectors file of
+    ``vector_words(make_demo_data module)``; returns ``(data folder, vectors file, run folder, results)``."""
     scripts = {name: load_script(name) for name in ("make_demo_data", "prepare_data", "train")}
-    root = tmp_path_factory.mktemp("vectors_run")
+    root = tmp_path_factory.mktemp(folder)
     raw = write_raw_csv(scripts, root / "news.csv")
     data = root / "data"
     scripts["prepare_data"].main(["--input_file", str(raw), "--output_dir", str(data)])
-    demo = scripts["make_demo_data"]
-    words = sorted(set(demo.FILLER) | set(demo.CUES["REAL"]))  # lower-case; the FAKE cues get no vector
-    vectors = write_text_vectors(root / "vec.txt", words, vectors_for(words, 8, seed=3), header=True)
+    words = vector_words(scripts["make_demo_data"])
+    vectors = write_text_vectors(root / "vec.txt", words, vectors_for(words, 8, seed=vector_seed), header=header)
     out = root / "run"
-    results = scripts["train"].main(train_args(data, out, "--num_train_epochs", "4", "--seed", "3",
-                                               "--pretrained_embeddings", str(vectors), "--freeze_embeddings"))
+    results = scripts["train"].main(train_args(data, out, "--seed", "3", "--pretrained_embeddings", str(vectors),
+                                               *extra))
     return data, vectors, out, results
+
+
+@pytest.fixture(scope="module")
+def vector_run(tmp_path_factory, module_caches):
+    # Lower-case words: the FAKE cues get no vector.
+    return train_with_vectors(tmp_path_factory, "vectors_run", lambda demo: sorted(set(demo.FILLER) | set(demo.CUES["REAL"])),
+                              "--num_train_epochs", "4", "--freeze_embeddings", header=True)
 
 
 def test_train_with_vectors_records_coverage(vector_run):
@@ -274,7 +281,7 @@ def test_saved_model_needs_no_vectors_code(vector_run):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--freeze_embeddings"], "--freeze_embeddings needs --pretrained_embeddings"),
+    (["--freeze_embeddings"], "--freeze_embeddings needs pretrained vectors (--pretrained_embeddings none)"),
     (["--pretrained_embeddings", "missing.vec"], "--pretrained_embeddings: missing.vec: no such vectors file"),
 ])
 def test_bad_vector_flags_are_one_line(tmp_path, capsys, extra, message):
