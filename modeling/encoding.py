@@ -25,6 +25,7 @@ truncation, an added token with ``lstrip``/``rstrip`` or holding whitespace) is 
 ``encode_batch`` would.
 """
 
+import json
 import re
 import string
 
@@ -99,14 +100,15 @@ def cut_rule(tokenizer):
 
 
 def _normalizer_ok(normalizer):
-    if normalizer is None or isinstance(normalizer, _NORMALIZERS):
+    """Whether every step of ``normalizer`` is one whose effect on a cut the rule knows. Read from its
+    serialized form, which names each step in every tokenizers release (``len()`` of a ``Sequence``
+    is 0 in tokenizers 0.19, which would make an unknown step look absent)."""
+    if normalizer is None:
         return True
-    if isinstance(normalizer, normalizers.Sequence):
-        try:
-            return all(isinstance(normalizer[i], _NORMALIZERS) for i in range(len(normalizer)))
-        except TypeError:  # a tokenizers release whose Sequence cannot be inspected
-            return False
-    return False
+    state = json.loads(normalizer.__getstate__())
+    steps = state.get("normalizers", []) if state.get("type") == "Sequence" else [state]
+    known = {cls.__name__ for cls in _NORMALIZERS}
+    return bool(steps) and all(step.get("type") in known for step in steps)
 
 
 def cut_text(tokenizer, text):

@@ -34,7 +34,9 @@ def tokenizer_of(normalizer, pre_tokenizer, model="wordlevel", max_length=7):
         tok, trainer = Tokenizer(WordLevel(unk_token=UNK_TOKEN)), WordLevelTrainer(min_frequency=1, **options)
     else:
         tok, trainer = Tokenizer(WordPiece(unk_token=UNK_TOKEN)), WordPieceTrainer(vocab_size=300, **options)
-    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
+    if normalizer is not None:  # tokenizers 0.19 refuses None (a new Tokenizer has none)
+        tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
     tok.train_from_iterator(texts, trainer)
     tok.enable_truncation(max_length=max_length)
     return tok
