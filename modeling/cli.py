@@ -76,3 +76,13 @@ def load_model(name_or_path, revision=None, backend="torch"):
                          f"{name_or_path}: cannot load the model: {message}") from None
     warn_if_unfinished(source)
     return model
+
+
+def close_process_group():
+    """End the distributed process group, if any, as the PyTorch docs ask at the end of a distributed
+    program: a process that exits with the gloo group alive can abort in its threads ("terminate called
+    without an active exception")."""
+    import torch.distributed
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

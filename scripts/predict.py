@@ -36,10 +36,9 @@ import time
 from pathlib import Path
 
 import datasets
-import torch
 from accelerate import Accelerator, PartialState
 
-from modeling.cli import exit_on_error, load_model
+from modeling.cli import close_process_group, exit_on_error, load_model
 from modeling.config import short_text_reason
 from modeling.data.arguments import DefaultsHelpFormatter, add_reading_arguments, batch_size_arg, threshold_arg
 from modeling.data.scoring import DEFAULT_CHUNK_SIZE, OUTPUT_SUFFIXES, ScoringJob, score
@@ -152,10 +151,7 @@ def main(argv=None):
             rule = model.config.min_text_chars
             print(f"warning: {skipped} of {scored} texts got no label: {short_text_reason(rule)}, which the model"
                   f" was trained without (min_text_chars {rule} in its config.json)", file=sys.stderr)
-    if torch.distributed.is_initialized():
-        # As the PyTorch docs ask at the end of a distributed program: a process that exits with the gloo
-        # group alive can abort in its threads ("terminate called without an active exception").
-        torch.distributed.destroy_process_group()
+    close_process_group()
     return {"num_texts": rows, "num_scored": scored, "num_skipped": skipped, "seconds": seconds}
 
 

@@ -18,7 +18,7 @@ The recipe itself is the library's ``modeling.training.recipe.train`` (this scri
 
 import os
 
-from modeling.cli import exit_on_error, setup_logging
+from modeling.cli import close_process_group, exit_on_error, setup_logging
 from modeling.training.options import parse_args as _parse_args
 from modeling.training.recipe import run_training
 
@@ -34,7 +34,9 @@ def main(argv=None):
     # LOCAL_RANK is set by accelerate launch and torchrun; Accelerate's own state must not be
     # created before the Accelerator (it would miss ACCELERATE_USE_CPU and start a single process).
     setup_logging(os.environ.get("LOCAL_RANK", "0") == "0")
-    return run_training(args)
+    results = run_training(args)
+    close_process_group()
+    return results
 
 
 if __name__ == "__main__":
